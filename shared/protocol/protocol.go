@@ -1,0 +1,167 @@
+// Package protocol is Porthole's wire protocol: the protobuf schema
+// (porthole.proto, generated into package pb), the stream header every QUIC
+// stream starts with, length-prefixed framing with size caps, message
+// validation at the boundary, and the error codes both apps show to people.
+//
+// The prose specification is PROTOCOL.md in this folder.
+//
+// Every stream, on a relay connection or a peer connection, starts with a
+// seven-byte header: the magic "PHOL", the protocol version (uint16, big
+// endian) and the stream kind (one byte). Then come frames: a uvarint length
+// followed by that many bytes of one protobuf message. A frame longer than
+// the cap for its stream is an error that ends the stream; a message of a
+// kind the receiver does not know decodes with no body and is skipped.
+package protocol
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Version is the protocol version spoken by this build.
+//
+// History:
+//   - 1: first version: relay control, PAKE pairing, direct and relayed paths,
+//     chat.
+const Version = 1
+
+// MinVersion is the oldest peer version this build still talks to.
+const MinVersion = 1
+
+// Magic starts every stream.
+const Magic = "PHOL"
+
+// ALPN protocol names for the two kinds of QUIC connection.
+const (
+	ALPNRelay = "porthole-relay/1"
+	ALPNPeer  = "porthole-peer/1"
+)
+
+// StreamKind says what a stream carries.
+type StreamKind byte
+
+const (
+	// StreamControl is the one control stream of a connection.
+	StreamControl StreamKind = 1
+)
+
+// Frame size caps.
+const (
+	// MaxControlFrame caps one frame on a control stream.
+	MaxControlFrame = 64 << 10
+	// MaxSignalPayload caps the opaque payload of a Signal.
+	MaxSignalPayload = 8 << 10
+	// MaxChatText caps a chat message's text, in bytes.
+	MaxChatText = 16 << 10
+	// MaxName caps a display or account name, in bytes.
+	MaxName = 64
+	// MaxPassword caps a password, in bytes.
+	MaxPassword = 1024
+	// MaxCandidates caps the number of candidate addresses offered.
+	MaxCandidates = 16
+	// MaxSessionsAttach caps how many sessions one Attach may name.
+	MaxSessionsAttach = 4096
+)
+
+// Sentinel errors.
+var (
+	// ErrVersionMismatch: the other side speaks a protocol version this build
+	// cannot talk to. The user should update the older program.
+	ErrVersionMismatch = errors.New("protocol version mismatch: please update Porthole")
+	// ErrBadMagic: the stream did not start with the Porthole magic.
+	ErrBadMagic = errors.New("not a Porthole stream")
+	// ErrFrameTooLarge: a frame is larger than its stream's cap.
+	ErrFrameTooLarge = errors.New("frame too large")
+	// ErrInvalid: a message failed validation.
+	ErrInvalid = errors.New("invalid message")
+)
+
+// VersionError carries the versions when they do not match.
+type VersionError struct {
+	Ours, Theirs int
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("protocol version mismatch (ours %d, theirs %d): please update Porthole", e.Ours, e.Theirs)
+}
+
+// Is makes errors.Is(err, ErrVersionMismatch) true.
+func (e *VersionError) Is(target error) bool { return target == ErrVersionMismatch }
+
+// WriteHeader writes the stream header.
+func WriteHeader(w io.Writer, kind StreamKind) error {
+	var b [7]byte
+	copy(b[:4], Magic)
+	binary.BigEndian.PutUint16(b[4:6], Version)
+	b[6] = byte(kind)
+	_, err := w.Write(b[:])
+	return err
+}
+
+// ReadHeader reads and checks a stream header and returns the stream kind.
+func ReadHeader(r io.Reader) (StreamKind, error) {
+	var b [7]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return 0, fmt.Errorf("reading stream header: %w", err)
+	}
+	if string(b[:4]) != Magic {
+		return 0, ErrBadMagic
+	}
+	if v := int(binary.BigEndian.Uint16(b[4:6])); v < MinVersion || v > Version {
+		return 0, &VersionError{Ours: Version, Theirs: v}
+	}
+	return StreamKind(b[6]), nil
+}
+
+// CheckVersion checks the version carried in a Hello.
+func CheckVersion(v uint32) error {
+	if int(v) < MinVersion || int(v) > Version {
+		return &VersionError{Ours: Version, Theirs: int(v)}
+	}
+	return nil
+}
+
+// WriteFrame writes one length-prefixed message. It refuses to write a frame
+// the receiver would refuse to read.
+func WriteFrame(w io.Writer, m proto.Message, max int) error {
+	body, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encoding frame: %w", err)
+	}
+	if len(body) > max {
+		return fmt.Errorf("%w: %d bytes, cap %d", ErrFrameTooLarge, len(body), max)
+	}
+	buf := make([]byte, 0, binary.MaxVarintLen64+len(body))
+	buf = binary.AppendUvarint(buf, uint64(len(body)))
+	buf = append(buf, body...)
+	_, err = w.Write(buf)
+	return err
+}
+
+// ReadFrame reads one length-prefixed message into m, refusing frames over
+// max bytes before reading their body.
+func ReadFrame(r *bufio.Reader, m proto.Message, max int) error {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return io.EOF
+		}
+		return fmt.Errorf("reading frame length: %w", err)
+	}
+	if n > uint64(max) {
+		return fmt.Errorf("%w: %d bytes, cap %d", ErrFrameTooLarge, n, max)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return fmt.Errorf("reading frame body: %w", io.ErrUnexpectedEOF)
+	}
+	if err := proto.Unmarshal(body, m); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+package protocol
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/porthole-dev/porthole/shared/protocol/pb"
+)
+
+// Error codes carried in pb.Error and in the apps' headless "error" events.
+// They are stable: tools match on them.
+const (
+	CodeBadKey           = "bad_key"           // malformed key or unknown nameplate
+	CodeExpired          = "expired"           // the key's lifetime ran out
+	CodeUsed             = "used"              // the key was used already
+	CodePakeFailed       = "pake_failed"       // the secret part of the key was wrong
+	CodeRateLimited      = "rate_limited"      // too many attempts from this address
+	CodeAuthFailed       = "auth_failed"       // wrong agent name or password
+	CodeSessionEnded     = "session_ended"     // the agent ended the session
+	CodeVersionMismatch  = "version_mismatch"  // please update
+	CodeNotFound         = "not_found"         // no such session
+	CodeNotAllowed       = "not_allowed"       // not permitted for this caller
+	CodeBadRequest       = "bad_request"       // malformed request
+	CodeInternal         = "internal"          // the relay failed
+	CodeRelayUnreachable = "relay_unreachable" // no connection to the relay
+	CodePeerUnreachable  = "peer_unreachable"  // no path to the other side
+)
+
+// SessionIDLen is the length of a session id: 32 lowercase hex digits.
+const SessionIDLen = 32
+
+// TokenLen is the length of a rejoin token in bytes.
+const TokenLen = 32
+
+// NameplateLen and SecretLen are the digit counts of the two key parts.
+const (
+	NameplateLen = 4
+	SecretLen    = 6
+)
+
+// ParseKey accepts a session key as a person would type or paste it
+// ("1234-567890", " 1234 567890 ", "1234567890") and returns its two parts.
+func ParseKey(s string) (nameplate, secret string, err error) {
+	var digits strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits.WriteRune(r)
+		case r == '-' || r == ' ' || r == '\t' || r == '\n' || r == '\r':
+		default:
+			return "", "", fmt.Errorf("%w: the session key has only digits, like 1234-567890", ErrInvalid)
+		}
+	}
+	d := digits.String()
+	if len(d) != NameplateLen+SecretLen {
+		return "", "", fmt.Errorf("%w: the session key has %d digits, like 1234-567890", ErrInvalid, NameplateLen+SecretLen)
+	}
+	return d[:NameplateLen], d[NameplateLen:], nil
+}
+
+// FormatKey joins the two parts of a key.
+func FormatKey(nameplate, secret string) string { return nameplate + "-" + secret }
+
+// ValidName reports whether s is acceptable as an account or display name:
+// 1 to MaxName bytes of valid UTF-8, no control characters, not blank.
+func ValidName(s string) error {
+	if s == "" || strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%w: empty name", ErrInvalid)
+	}
+	if len(s) > MaxName {
+		return fmt.Errorf("%w: name longer than %d bytes", ErrInvalid, MaxName)
+	}
+	return validText(s, "name", false)
+}
+
+func validText(s, what string, allowNewlines bool) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, what)
+	}
+	for _, r := range s {
+		if allowNewlines && (r == '\n' || r == '\t') {
+			continue
+		}
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
+			return fmt.Errorf("%w: %s has a control character", ErrInvalid, what)
+		}
+	}
+	return nil
+}
+
+// ValidSessionID checks the shape of a session id.
+func ValidSessionID(s string) error {
+	if len(s) != SessionIDLen {
+		return fmt.Errorf("%w: session id", ErrInvalid)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fmt.Errorf("%w: session id", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+func validNameplate(s string) error {
+	if len(s) != NameplateLen {
+		return fmt.Errorf("%w: nameplate", ErrInvalid)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return fmt.Errorf("%w: nameplate", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// ValidChatText checks a chat message's text.
+func ValidChatText(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%w: empty message", ErrInvalid)
+	}
+	if len(s) > MaxChatText {
+		return fmt.Errorf("%w: message longer than %d bytes", ErrInvalid, MaxChatText)
+	}
+	return validText(s, "message", true)
+}
+
+// ValidateClientMsg checks a message a client sent to the relay. A message
+// with an unknown body (nil) is valid: the relay skips it.
+func ValidateClientMsg(m *pb.ClientMsg) error {
+	switch b := m.Body.(type) {
+	case *pb.ClientMsg_Hello:
+		return validateHello(b.Hello, false)
+	case *pb.ClientMsg_SignIn:
+		if err := ValidName(b.SignIn.Name); err != nil {
+			return err
+		}
+		if len(b.SignIn.Password) > MaxPassword {
+			return fmt.Errorf("%w: password too long", ErrInvalid)
+		}
+	case *pb.ClientMsg_Attach:
+		if len(b.Attach.Sessions) > MaxSessionsAttach {
+			return fmt.Errorf("%w: too many sessions", ErrInvalid)
+		}
+		for _, s := range b.Attach.Sessions {
+			if err := ValidSessionID(s); err != nil {
+				return err
+			}
+		}
+	case *pb.ClientMsg_EndSession:
+		if err := ValidSessionID(b.EndSession.Session); err != nil {
+			return err
+		}
+		if len(b.EndSession.Reason) > 256 {
+			return fmt.Errorf("%w: reason too long", ErrInvalid)
+		}
+		return validText(b.EndSession.Reason, "reason", false)
+	case *pb.ClientMsg_Join:
+		return validNameplate(b.Join.Nameplate)
+	case *pb.ClientMsg_Rejoin:
+		if len(b.Rejoin.Token) != TokenLen {
+			return fmt.Errorf("%w: rejoin token", ErrInvalid)
+		}
+		return ValidSessionID(b.Rejoin.Session)
+	case *pb.ClientMsg_Signal:
+		return validateSignal(b.Signal)
+	}
+	return nil
+}
+
+func validateSignal(s *pb.Signal) error {
+	if err := ValidSessionID(s.Session); err != nil {
+		return err
+	}
+	if len(s.Payload) == 0 || len(s.Payload) > MaxSignalPayload {
+		return fmt.Errorf("%w: signal payload size %d", ErrInvalid, len(s.Payload))
+	}
+	return nil
+}
+
+func validateHello(h *pb.Hello, needName bool) error {
+	if err := CheckVersion(h.Version); err != nil {
+		return err
+	}
+	if h.Role != pb.Role_ROLE_AGENT && h.Role != pb.Role_ROLE_CUSTOMER {
+		return fmt.Errorf("%w: role", ErrInvalid)
+	}
+	if len(h.Software) > 128 {
+		return fmt.Errorf("%w: software string too long", ErrInvalid)
+	}
+	if err := validText(h.Software, "software", false); err != nil {
+		return err
+	}
+	if needName || h.Name != "" {
+		return ValidName(h.Name)
+	}
+	return nil
+}
+
+// ValidateRelayMsg checks a message the relay sent to a client.
+func ValidateRelayMsg(m *pb.RelayMsg) error {
+	switch b := m.Body.(type) {
+	case *pb.RelayMsg_Welcome:
+		return CheckVersion(b.Welcome.Version)
+	case *pb.RelayMsg_SessionCreated:
+		if err := ValidSessionID(b.SessionCreated.Session); err != nil {
+			return err
+		}
+		return validNameplate(b.SessionCreated.Nameplate)
+	case *pb.RelayMsg_Joined:
+		if err := ValidSessionID(b.Joined.Session); err != nil {
+			return err
+		}
+		if len(b.Joined.RejoinToken) != TokenLen {
+			return fmt.Errorf("%w: rejoin token", ErrInvalid)
+		}
+		return ValidName(b.Joined.AgentName)
+	case *pb.RelayMsg_Signal:
+		return validateSignal(b.Signal)
+	case *pb.RelayMsg_Presence:
+		return ValidSessionID(b.Presence.Session)
+	case *pb.RelayMsg_SessionEnded:
+		return ValidSessionID(b.SessionEnded.Session)
+	case *pb.RelayMsg_Error:
+		if len(b.Error.Code) > 64 || len(b.Error.Message) > 1024 {
+			return fmt.Errorf("%w: error too long", ErrInvalid)
+		}
+	case *pb.RelayMsg_Attached:
+		for _, s := range b.Attached.Sessions {
+			if err := ValidSessionID(s.Session); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ValidatePeerSignal checks a decoded signal payload from the other peer.
+func ValidatePeerSignal(s *pb.PeerSignal) error {
+	switch b := s.Body.(type) {
+	case *pb.PeerSignal_Pake:
+		if len(b.Pake.Message) == 0 || len(b.Pake.Message) > 4096 {
+			return fmt.Errorf("%w: pake message size", ErrInvalid)
+		}
+	case *pb.PeerSignal_Confirm:
+		if len(b.Confirm.Mac) != 32 {
+			return fmt.Errorf("%w: key confirmation size", ErrInvalid)
+		}
+	case *pb.PeerSignal_Candidates:
+		if len(b.Candidates.Addrs) > MaxCandidates {
+			return fmt.Errorf("%w: too many candidates", ErrInvalid)
+		}
+		for _, a := range b.Candidates.Addrs {
+			if _, err := netip.ParseAddrPort(a); err != nil {
+				return fmt.Errorf("%w: candidate %q", ErrInvalid, a)
+			}
+		}
+	case *pb.PeerSignal_Abort:
+		if len(b.Abort.Code) > 64 || len(b.Abort.Message) > 1024 {
+			return fmt.Errorf("%w: abort too long", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// ValidatePeerMsg checks a message from the control stream of a peer
+// connection.
+func ValidatePeerMsg(m *pb.PeerMsg) error {
+	switch b := m.Body.(type) {
+	case *pb.PeerMsg_Hello:
+		return validateHello(b.Hello, true)
+	case *pb.PeerMsg_Chat:
+		c := b.Chat
+		if c.Id == "" || len(c.Id) > 64 {
+			return fmt.Errorf("%w: chat id", ErrInvalid)
+		}
+		if err := ValidName(c.From); err != nil {
+			return err
+		}
+		if c.To != "" {
+			if err := ValidName(c.To); err != nil {
+				return err
+			}
+		}
+		return ValidChatText(c.Text)
+	case *pb.PeerMsg_ChatAck:
+		if b.ChatAck.Id == "" || len(b.ChatAck.Id) > 64 {
+			return fmt.Errorf("%w: chat id", ErrInvalid)
+		}
+	case *pb.PeerMsg_Bye:
+		if len(b.Bye.Reason) > 256 {
+			return fmt.Errorf("%w: reason too long", ErrInvalid)
+		}
+	}
+	return nil
+}

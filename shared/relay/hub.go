@@ -1,0 +1,580 @@
+package relay
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/time/rate"
+
+	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/protocol/pb"
+)
+
+// client is one connection to the relay, as the hub sees it. The server
+// fills it in; the hub never touches sockets.
+type client struct {
+	id   uint64
+	addr netip.AddrPort // the client's address as seen by the relay
+	// out queues a message for the client without blocking. It returns false
+	// when the queue is full; the server then drops the client.
+	out func(*pb.RelayMsg) bool
+
+	// Guarded by hub.mu.
+	role     pb.Role
+	agent    string // the signed-in agent's name
+	sessions map[string]*session
+}
+
+// session is one support session. Several agents may take part
+// (participants); the owner is the one that created it or took it over.
+type session struct {
+	ID           string    `json:"id"`
+	Owner        string    `json:"owner"`
+	Participants []string  `json:"participants"`
+	Nameplate    string    `json:"nameplate"`
+	KeyExpires   time.Time `json:"key_expires"`
+	Joined       bool      `json:"joined"`
+	TokenHash    []byte    `json:"token_hash,omitempty"`
+	Channel      uint64    `json:"channel"`
+	Created      time.Time `json:"created"`
+
+	agentConn *client
+	custConn  *client
+}
+
+type retiredRecord struct {
+	Until time.Time `json:"until"`
+	Code  string    `json:"code"` // protocol.CodeUsed or protocol.CodeExpired
+}
+
+// route is where the relay forwards a session's relayed packets.
+type route struct {
+	agent, customer netip.AddrPort
+}
+
+// hub is the relay's control plane: accounts, sessions, nameplates,
+// presence, signal routing and the table of relayed-packet routes. It is
+// safe for concurrent use.
+type hub struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *bolt.DB
+	accounts *Accounts
+	now      func() time.Time
+
+	mu          sync.Mutex
+	sessions    map[string]*session
+	byNameplate map[string]*session
+	retired     map[string]retiredRecord
+	limiters    map[netip.Addr]*rate.Limiter
+	online      map[string]int // agent name -> signed-in connections
+
+	routesMu sync.RWMutex
+	routes   map[uint64]route
+}
+
+func newHub(cfg Config, db *bolt.DB, log *slog.Logger) (*hub, error) {
+	h := &hub{
+		cfg: cfg, log: log, db: db, accounts: NewAccounts(db), now: time.Now,
+		sessions:    map[string]*session{},
+		byNameplate: map[string]*session{},
+		retired:     map[string]retiredRecord{},
+		limiters:    map[netip.Addr]*rate.Limiter{},
+		online:      map[string]int{},
+		routes:      map[uint64]route{},
+	}
+	return h, h.load()
+}
+
+func (h *hub) load() error {
+	return h.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+			s := new(session)
+			if err := json.Unmarshal(v, s); err != nil {
+				return fmt.Errorf("session %x: %w", k, err)
+			}
+			h.sessions[s.ID] = s
+			if !s.Joined {
+				h.byNameplate[s.Nameplate] = s
+			}
+			h.routes[s.Channel] = route{}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketRetired).ForEach(func(k, v []byte) error {
+			var r retiredRecord
+			if json.Unmarshal(v, &r) == nil {
+				h.retired[string(k)] = r
+			}
+			return nil
+		})
+	})
+}
+
+func (h *hub) saveSession(s *session) {
+	raw, err := json.Marshal(s)
+	if err == nil {
+		err = h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSessions).Put([]byte(s.ID), raw) })
+	}
+	if err != nil {
+		h.log.Error("saving session", "session", s.ID, "err", err)
+	}
+}
+
+func (h *hub) retire(nameplate, code string) {
+	r := retiredRecord{Until: h.now().Add(h.cfg.RetireFor), Code: code}
+	h.retired[nameplate] = r
+	raw, _ := json.Marshal(r)
+	if err := h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRetired).Put([]byte(nameplate), raw) }); err != nil {
+		h.log.Error("retiring nameplate", "err", err)
+	}
+}
+
+// relayError builds the error reply for a request.
+func relayError(code, format string, args ...any) *pb.RelayMsg {
+	return &pb.RelayMsg{Body: &pb.RelayMsg_Error{Error: &pb.Error{Code: code, Message: fmt.Sprintf(format, args...)}}}
+}
+
+// limiter returns the guess limiter for an address. Only failed attempts
+// take tokens, so many honest customers behind one address are not slowed.
+func (h *hub) limiter(a netip.Addr) *rate.Limiter {
+	l := h.limiters[a]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(h.cfg.GuessEvery), h.cfg.GuessBurst)
+		h.limiters[a] = l
+	}
+	return l
+}
+
+func (h *hub) limited(c *client) bool {
+	return h.limiter(c.addr.Addr()).Tokens() < 1
+}
+
+func (h *hub) failed(c *client) { h.limiter(c.addr.Addr()).Allow() }
+
+func (h *hub) connect(c *client) {
+	c.sessions = map[string]*session{}
+}
+
+// signIn checks an agent's credentials. The password hash is computed
+// outside the hub lock.
+func (h *hub) signIn(c *client, m *pb.SignIn) *pb.RelayMsg {
+	h.mu.Lock()
+	limited := h.limited(c)
+	h.mu.Unlock()
+	if limited {
+		return relayError(protocol.CodeRateLimited, "too many failed attempts from your address; wait a minute")
+	}
+	ok, err := h.accounts.Verify(m.Name, m.Password)
+	if err != nil {
+		h.log.Error("verifying account", "err", err)
+		return relayError(protocol.CodeInternal, "the relay could not check the account")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !ok {
+		h.failed(c)
+		return relayError(protocol.CodeAuthFailed, "wrong agent name or password")
+	}
+	if c.agent != m.Name {
+		if c.agent != "" {
+			h.online[c.agent]--
+		}
+		h.online[m.Name]++
+	}
+	c.role, c.agent = pb.Role_ROLE_AGENT, m.Name
+	h.log.Info("agent signed in", "agent", m.Name, "addr", c.addr)
+	return &pb.RelayMsg{Body: &pb.RelayMsg_SignedIn{SignedIn: &pb.SignedIn{Name: m.Name, DisplayName: m.Name}}}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (h *hub) allocNameplate() (string, bool) {
+	const space = 10000
+	start := mrand.IntN(space)
+	now := h.now()
+	for i := 0; i < space; i++ {
+		np := fmt.Sprintf("%04d", (start+i)%space)
+		if _, taken := h.byNameplate[np]; taken {
+			continue
+		}
+		if r, ok := h.retired[np]; ok && now.Before(r.Until) {
+			continue
+		}
+		return np, true
+	}
+	return "", false
+}
+
+func (h *hub) newChannel() uint64 {
+	h.routesMu.Lock()
+	defer h.routesMu.Unlock()
+	for {
+		var b [8]byte
+		rand.Read(b[:])
+		ch := binary.BigEndian.Uint64(b[:])
+		if _, taken := h.routes[ch]; ch != 0 && !taken {
+			h.routes[ch] = route{}
+			return ch
+		}
+	}
+}
+
+func (h *hub) newSession(c *client) *pb.RelayMsg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.agent == "" {
+		return relayError(protocol.CodeNotAllowed, "sign in first")
+	}
+	np, ok := h.allocNameplate()
+	if !ok {
+		return relayError(protocol.CodeInternal, "the relay has no free session keys; try again in a few minutes")
+	}
+	now := h.now()
+	s := &session{
+		ID: randomHex(protocol.SessionIDLen / 2), Owner: c.agent, Participants: []string{c.agent},
+		Nameplate: np, KeyExpires: now.Add(h.cfg.KeyLifetime), Channel: h.newChannel(), Created: now,
+	}
+	h.sessions[s.ID] = s
+	h.byNameplate[np] = s
+	h.bindAgent(s, c)
+	h.saveSession(s)
+	h.log.Info("session created", "session", s.ID, "agent", c.agent)
+	return &pb.RelayMsg{Body: &pb.RelayMsg_SessionCreated{SessionCreated: &pb.SessionCreated{
+		Session: s.ID, Nameplate: np, ExpiresUnixMs: s.KeyExpires.UnixMilli(), RelayChannel: s.Channel,
+	}}}
+}
+
+func (h *hub) setRoute(s *session) {
+	var r route
+	if s.agentConn != nil {
+		r.agent = s.agentConn.addr
+	}
+	if s.custConn != nil {
+		r.customer = s.custConn.addr
+	}
+	h.routesMu.Lock()
+	h.routes[s.Channel] = r
+	h.routesMu.Unlock()
+}
+
+func (h *hub) bindAgent(s *session, c *client) {
+	if old := s.agentConn; old != nil && old != c {
+		delete(old.sessions, s.ID)
+	}
+	s.agentConn = c
+	c.sessions[s.ID] = s
+	h.setRoute(s)
+}
+
+func (h *hub) bindCustomer(s *session, c *client) {
+	if old := s.custConn; old != nil && old != c {
+		delete(old.sessions, s.ID)
+	}
+	s.custConn = c
+	c.sessions[s.ID] = s
+	h.setRoute(s)
+}
+
+func presence(id string, online, rejoined bool) *pb.RelayMsg {
+	return &pb.RelayMsg{Body: &pb.RelayMsg_Presence{Presence: &pb.PeerPresence{Session: id, Online: online, Rejoined: rejoined}}}
+}
+
+func (h *hub) attach(c *client, m *pb.Attach) *pb.RelayMsg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.agent == "" {
+		return relayError(protocol.CodeNotAllowed, "sign in first")
+	}
+	res := &pb.Attached{}
+	for _, id := range m.Sessions {
+		s := h.sessions[id]
+		if s == nil || !slices.Contains(s.Participants, c.agent) {
+			res.Sessions = append(res.Sessions, &pb.AttachedSession{Session: id})
+			continue
+		}
+		h.bindAgent(s, c)
+		if s.custConn != nil {
+			s.custConn.out(presence(s.ID, true, false))
+		}
+		as := &pb.AttachedSession{
+			Session: id, Open: true, CustomerOnline: s.custConn != nil, RelayChannel: s.Channel, Joined: s.Joined,
+		}
+		if !s.Joined {
+			as.Nameplate, as.ExpiresUnixMs = s.Nameplate, s.KeyExpires.UnixMilli()
+		}
+		res.Sessions = append(res.Sessions, as)
+	}
+	return &pb.RelayMsg{Body: &pb.RelayMsg_Attached{Attached: res}}
+}
+
+func (h *hub) endSession(c *client, m *pb.EndSession) *pb.RelayMsg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.sessions[m.Session]
+	if s == nil {
+		return relayError(protocol.CodeNotFound, "no such session")
+	}
+	if c.agent == "" || s.Owner != c.agent {
+		return relayError(protocol.CodeNotAllowed, "only the session owner can end it")
+	}
+	reason := m.Reason
+	if reason == "" {
+		reason = "the agent ended the session"
+	}
+	h.removeSession(s, reason, c)
+	return &pb.RelayMsg{Body: &pb.RelayMsg_Ok{Ok: &pb.Ok{}}}
+}
+
+// removeSession ends s, tells whoever is connected (but the caller), and
+// forgets it, leaving a tombstone.
+func (h *hub) removeSession(s *session, reason string, caller *client) {
+	ended := &pb.RelayMsg{Body: &pb.RelayMsg_SessionEnded{SessionEnded: &pb.SessionEnded{Session: s.ID, Reason: reason}}}
+	for _, cc := range []*client{s.agentConn, s.custConn} {
+		if cc == nil {
+			continue
+		}
+		delete(cc.sessions, s.ID)
+		if cc != caller {
+			cc.out(ended)
+		}
+	}
+	delete(h.sessions, s.ID)
+	if h.byNameplate[s.Nameplate] == s {
+		delete(h.byNameplate, s.Nameplate)
+		h.retire(s.Nameplate, protocol.CodeExpired)
+	}
+	h.routesMu.Lock()
+	delete(h.routes, s.Channel)
+	h.routesMu.Unlock()
+	now := h.now()
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketSessions).Delete([]byte(s.ID)); err != nil {
+			return err
+		}
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(now.Unix()))
+		return tx.Bucket(bucketEnded).Put([]byte(s.ID), b[:])
+	})
+	if err != nil {
+		h.log.Error("removing session", "session", s.ID, "err", err)
+	}
+	h.log.Info("session ended", "session", s.ID, "reason", reason)
+}
+
+func (h *hub) joined(s *session, token []byte) *pb.RelayMsg {
+	return &pb.RelayMsg{Body: &pb.RelayMsg_Joined{Joined: &pb.Joined{
+		Session: s.ID, AgentName: s.Owner, RejoinToken: token, RelayChannel: s.Channel, AgentOnline: s.agentConn != nil,
+	}}}
+}
+
+func (h *hub) join(c *client, m *pb.Join) *pb.RelayMsg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.limited(c) {
+		return relayError(protocol.CodeRateLimited, "too many wrong keys from your address; wait a minute and try again")
+	}
+	now := h.now()
+	s := h.byNameplate[m.Nameplate]
+	if s == nil {
+		h.failed(c)
+		if r, ok := h.retired[m.Nameplate]; ok && now.Before(r.Until) {
+			if r.Code == protocol.CodeUsed {
+				return relayError(protocol.CodeUsed, "this session key was used already; ask your agent for a new one")
+			}
+			return relayError(protocol.CodeExpired, "this session key has expired; ask your agent for a new one")
+		}
+		return relayError(protocol.CodeBadKey, "there is no session with this key; check the digits")
+	}
+	if !now.Before(s.KeyExpires) {
+		h.failed(c)
+		h.expire(s)
+		return relayError(protocol.CodeExpired, "this session key has expired; ask your agent for a new one")
+	}
+	if s.agentConn == nil {
+		return relayError(protocol.CodeNotFound, "your agent is not connected right now; try again in a moment")
+	}
+	token := make([]byte, protocol.TokenLen)
+	rand.Read(token)
+	sum := sha256.Sum256(token)
+	s.Joined, s.TokenHash = true, sum[:]
+	delete(h.byNameplate, s.Nameplate)
+	h.retire(s.Nameplate, protocol.CodeUsed)
+	c.role = pb.Role_ROLE_CUSTOMER
+	h.bindCustomer(s, c)
+	h.saveSession(s)
+	s.agentConn.out(presence(s.ID, true, false))
+	h.log.Info("customer joined", "session", s.ID, "addr", c.addr)
+	return h.joined(s, token)
+}
+
+// expire ends a session whose key ran out before anybody joined.
+func (h *hub) expire(s *session) {
+	delete(h.byNameplate, s.Nameplate)
+	h.removeSession(s, "the session key expired before the customer joined", nil)
+	h.retire(s.Nameplate, protocol.CodeExpired)
+}
+
+func (h *hub) rejoin(c *client, m *pb.Rejoin) *pb.RelayMsg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.limited(c) {
+		return relayError(protocol.CodeRateLimited, "too many failed attempts from your address; wait a minute")
+	}
+	s := h.sessions[m.Session]
+	if s == nil {
+		h.failed(c)
+		if h.wasEnded(m.Session) {
+			return relayError(protocol.CodeSessionEnded, "the agent ended this session")
+		}
+		return relayError(protocol.CodeNotFound, "the relay does not know this session any more")
+	}
+	sum := sha256.Sum256(m.Token)
+	if !s.Joined || subtle.ConstantTimeCompare(sum[:], s.TokenHash) != 1 {
+		h.failed(c)
+		return relayError(protocol.CodeNotAllowed, "this client may not rejoin that session")
+	}
+	c.role = pb.Role_ROLE_CUSTOMER
+	h.bindCustomer(s, c)
+	if s.agentConn != nil {
+		s.agentConn.out(presence(s.ID, true, true))
+	}
+	h.log.Info("customer rejoined", "session", s.ID, "addr", c.addr)
+	return h.joined(s, m.Token)
+}
+
+func (h *hub) wasEnded(id string) bool {
+	found := false
+	h.db.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketEnded).Get([]byte(id)) != nil
+		return nil
+	})
+	return found
+}
+
+// signal routes an opaque peer signal to the other side of its session.
+func (h *hub) signal(c *client, m *pb.Signal) *pb.RelayMsg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := c.sessions[m.Session]
+	if s == nil {
+		return relayError(protocol.CodeNotAllowed, "not in that session")
+	}
+	to := s.custConn
+	if c == s.custConn {
+		to = s.agentConn
+	}
+	if to == nil {
+		return relayError(protocol.CodePeerUnreachable, "the other side is not connected")
+	}
+	to.out(&pb.RelayMsg{Body: &pb.RelayMsg_Signal{Signal: m}})
+	return nil
+}
+
+// disconnect unbinds a closed connection and tells the other sides.
+func (h *hub) disconnect(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.agent != "" {
+		if h.online[c.agent]--; h.online[c.agent] <= 0 {
+			delete(h.online, c.agent)
+		}
+	}
+	for id, s := range c.sessions {
+		switch c {
+		case s.agentConn:
+			s.agentConn = nil
+			if s.custConn != nil {
+				s.custConn.out(presence(id, false, false))
+			}
+		case s.custConn:
+			s.custConn = nil
+			if s.agentConn != nil {
+				s.agentConn.out(presence(id, false, false))
+			}
+		}
+		h.setRoute(s)
+	}
+	c.sessions = map[string]*session{}
+}
+
+// sweep expires unused keys and forgets old retirements, tombstones and
+// idle limiters.
+func (h *hub) sweep() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	for _, s := range h.byNameplate {
+		if !now.Before(s.KeyExpires) {
+			h.expire(s)
+		}
+	}
+	for np, r := range h.retired {
+		if !now.Before(r.Until) {
+			delete(h.retired, np)
+			h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRetired).Delete([]byte(np)) })
+		}
+	}
+	for a, l := range h.limiters {
+		if l.Tokens() >= float64(h.cfg.GuessBurst) {
+			delete(h.limiters, a)
+		}
+	}
+	cutoff := uint64(now.Add(-24 * time.Hour).Unix())
+	h.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEnded)
+		var old [][]byte
+		b.ForEach(func(k, v []byte) error {
+			if len(v) == 8 && binary.BigEndian.Uint64(v) < cutoff {
+				old = append(old, slices.Clone(k))
+			}
+			return nil
+		})
+		for _, k := range old {
+			b.Delete(k)
+		}
+		return nil
+	})
+}
+
+// forward tells where a relayed packet of channel ch from src goes. Only
+// the two registered addresses of a session may use its channel.
+func (h *hub) forward(ch uint64, src netip.AddrPort) (netip.AddrPort, bool) {
+	h.routesMu.RLock()
+	r, ok := h.routes[ch]
+	h.routesMu.RUnlock()
+	switch {
+	case !ok:
+		return netip.AddrPort{}, false
+	case src == r.agent && r.customer.IsValid():
+		return r.customer, true
+	case src == r.customer && r.agent.IsValid():
+		return r.agent, true
+	}
+	return netip.AddrPort{}, false
+}
+
+// stats are counters for logs and benchmarks.
+func (h *hub) stats() (sessions, online int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions), len(h.online)
+}

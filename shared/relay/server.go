@@ -1,0 +1,384 @@
+// Package relay is the Porthole relay (rendezvous) server as a library:
+// agents sign in, create sessions and get nameplates; customers join with a
+// nameplate; the relay routes the peers' opaque signals between them and, when
+// no direct path works, forwards their end-to-end encrypted QUIC packets.
+//
+// The relay never learns the secret half of a session key and never sees
+// plaintext: pairing is a PAKE between the peers (see package peer), and
+// relayed packets are the peers' own QUIC packets.
+//
+// cmd/porthole-relay is a thin command around New and Serve.
+package relay
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/protocol/pb"
+)
+
+// Config configures a relay. Zero values take the defaults noted.
+type Config struct {
+	Listen   string // UDP address, e.g. ":7443" or "127.0.0.1:0" (default ":7443")
+	DataDir  string // required: database and TLS identity
+	CertFile string // optional real certificate (PEM), with KeyFile
+	KeyFile  string
+
+	KeyLifetime time.Duration // how long a session key stays valid (20m)
+	RetireFor   time.Duration // how long a used or expired nameplate is not reused (1h)
+	GuessBurst  int           // failed joins/sign-ins allowed in a burst per address (10)
+	GuessEvery  time.Duration // one more failed attempt allowed per this (6s)
+	SweepEvery  time.Duration // housekeeping interval (10s)
+	IdleTimeout time.Duration // QUIC idle timeout for client connections (30s)
+}
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = ":7443"
+	}
+	if c.KeyLifetime <= 0 {
+		c.KeyLifetime = 20 * time.Minute
+	}
+	if c.RetireFor <= 0 {
+		c.RetireFor = time.Hour
+	}
+	if c.GuessBurst <= 0 {
+		c.GuessBurst = 10
+	}
+	if c.GuessEvery <= 0 {
+		c.GuessEvery = 6 * time.Second
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+}
+
+// Server is a running relay.
+type Server struct {
+	cfg         Config
+	log         *slog.Logger
+	db          *bolt.DB
+	hub         *hub
+	udp         *net.UDPConn
+	tr          *quic.Transport
+	ln          *quic.Listener
+	fingerprint string
+	nextID      atomic.Uint64
+
+	relayedPackets atomic.Uint64
+	relayedBytes   atomic.Uint64
+	// Tap, when set before Serve, sees every relayed packet (tests use it
+	// to prove the relay only ever handles ciphertext).
+	Tap func(packet []byte)
+}
+
+// New opens the relay's data folder and binds its UDP socket. Call Serve to
+// start answering.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	cfg.setDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("relay: a data folder is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("relay: creating data folder: %w", err)
+	}
+	var cert tls.Certificate
+	var err error
+	if cfg.CertFile != "" || cfg.KeyFile != "" {
+		cert, err = tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	} else {
+		cert, err = loadOrCreateIdentity(cfg.DataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("relay: TLS identity: %w", err)
+	}
+	db, err := OpenDB(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	h, err := newHub(cfg, db, log)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("relay: loading state: %w", err)
+	}
+	uaddr, err := net.ResolveUDPAddr("udp", cfg.Listen)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("relay: listen address: %w", err)
+	}
+	udp, err := net.ListenUDP("udp", uaddr)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, db: db, hub: h, udp: udp, fingerprint: Fingerprint(cert.Certificate[0])}
+	s.tr = &quic.Transport{Conn: udp}
+	tlsConf := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   []string{protocol.ALPNRelay},
+		MinVersion:   tls.VersionTLS13,
+	}
+	s.ln, err = s.tr.Listen(tlsConf, &quic.Config{
+		MaxIdleTimeout:        cfg.IdleTimeout,
+		KeepAlivePeriod:       cfg.IdleTimeout / 3,
+		MaxIncomingStreams:    4,
+		MaxIncomingUniStreams: -1,
+	})
+	if err != nil {
+		udp.Close()
+		db.Close()
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	return s, nil
+}
+
+// Addr is the UDP address the relay listens on.
+func (s *Server) Addr() net.Addr { return s.udp.LocalAddr() }
+
+// Fingerprint is the pin clients use for this relay's certificate.
+func (s *Server) Fingerprint() string { return s.fingerprint }
+
+// Accounts gives access to the relay's agent accounts.
+func (s *Server) Accounts() *Accounts { return s.hub.accounts }
+
+// RelayedBytes is the number of payload bytes the relay has forwarded.
+func (s *Server) RelayedBytes() uint64 { return s.relayedBytes.Load() }
+
+// Serve answers clients until ctx is done, then closes everything.
+func (s *Server) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.forwardLoop(ctx) }()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(s.cfg.SweepEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.hub.sweep()
+			}
+		}
+	}()
+	var err error
+	for {
+		conn, aerr := s.ln.Accept(ctx)
+		if aerr != nil {
+			if ctx.Err() == nil {
+				err = aerr
+			}
+			break
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); s.serveConn(ctx, conn) }()
+	}
+	cancel()
+	s.ln.Close()
+	s.tr.Close()
+	wg.Wait()
+	s.udp.Close()
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Relayed packets: first byte packetRelayed, then the session's relay
+// channel (8 bytes, big endian), then the peer's QUIC packet. The first byte
+// has both high bits clear so that QUIC stacks hand it to us as a non-QUIC
+// packet on the same socket.
+const (
+	packetRelayed = 0x00
+	packetPunch   = 0x01
+	relayHeader   = 9
+)
+
+func (s *Server) forwardLoop(ctx context.Context) {
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := s.tr.ReadNonQUICPacket(ctx, buf)
+		if err != nil {
+			return
+		}
+		if n <= relayHeader || buf[0] != packetRelayed {
+			continue
+		}
+		src := addrPort(from)
+		dst, ok := s.hub.forward(binary.BigEndian.Uint64(buf[1:relayHeader]), src)
+		if !ok {
+			continue
+		}
+		if s.Tap != nil {
+			s.Tap(buf[:n])
+		}
+		s.relayedPackets.Add(1)
+		s.relayedBytes.Add(uint64(n - relayHeader))
+		s.tr.WriteTo(buf[:n], net.UDPAddrFromAddrPort(dst))
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if u, ok := a.(*net.UDPAddr); ok {
+		ap := u.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// HelloTimeout bounds how long a new connection may take to say hello.
+var HelloTimeout = 10 * time.Second
+
+// outQueue is how many messages may wait for one client before the relay
+// gives up on it as too slow. Control messages are never dropped.
+const outQueue = 512
+
+func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
+	defer conn.CloseWithError(0, "")
+	c := &client{id: s.nextID.Add(1), addr: addrPort(conn.RemoteAddr())}
+	log := s.log.With("conn", c.id, "addr", c.addr)
+
+	hctx, cancel := context.WithTimeout(ctx, HelloTimeout)
+	str, err := conn.AcceptStream(hctx)
+	cancel()
+	if err != nil {
+		return
+	}
+	str.SetReadDeadline(time.Now().Add(HelloTimeout))
+	r := bufio.NewReader(str)
+	if _, err := protocol.ReadHeader(r); err != nil {
+		log.Debug("bad stream header", "err", err)
+		return
+	}
+	var first pb.ClientMsg
+	if err := protocol.ReadFrame(r, &first, protocol.MaxControlFrame); err != nil {
+		return
+	}
+	hello := first.GetHello()
+	if hello == nil {
+		return
+	}
+	if err := protocol.ValidateClientMsg(&first); err != nil {
+		protocol.WriteHeader(str, protocol.StreamControl)
+		code := protocol.CodeBadRequest
+		if errors.Is(err, protocol.ErrVersionMismatch) {
+			code = protocol.CodeVersionMismatch
+		}
+		protocol.WriteFrame(str, &pb.RelayMsg{Req: first.Req, Body: &pb.RelayMsg_Error{Error: &pb.Error{Code: code, Message: err.Error()}}}, protocol.MaxControlFrame)
+		str.Close()
+		time.Sleep(100 * time.Millisecond) // let the error reach the client before the close
+		return
+	}
+	str.SetReadDeadline(time.Time{})
+
+	out := make(chan *pb.RelayMsg, outQueue)
+	slow := make(chan struct{})
+	var slowOnce sync.Once
+	c.out = func(m *pb.RelayMsg) bool {
+		select {
+		case out <- m:
+			return true
+		default:
+			slowOnce.Do(func() { close(slow) })
+			return false
+		}
+	}
+	s.hub.mu.Lock()
+	s.hub.connect(c)
+	s.hub.mu.Unlock()
+	defer s.hub.disconnect(c)
+
+	cctx, ccancel := context.WithCancel(ctx)
+	defer ccancel()
+	go func() {
+		defer ccancel()
+		if err := protocol.WriteHeader(str, protocol.StreamControl); err != nil {
+			return
+		}
+		for {
+			select {
+			case <-cctx.Done():
+				return
+			case <-slow:
+				log.Warn("client too slow; dropping it")
+				conn.CloseWithError(quic.ApplicationErrorCode(1), "too slow")
+				return
+			case m := <-out:
+				if err := protocol.WriteFrame(str, m, protocol.MaxControlFrame); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	c.out(&pb.RelayMsg{Req: first.Req, Body: &pb.RelayMsg_Welcome{Welcome: &pb.Welcome{
+		Version: protocol.Version, ObservedAddr: c.addr.String(), RelayId: s.fingerprint,
+	}}})
+
+	go func() {
+		<-cctx.Done()
+		str.CancelRead(0)
+		conn.CloseWithError(0, "")
+	}()
+	for {
+		var m pb.ClientMsg
+		if err := protocol.ReadFrame(r, &m, protocol.MaxControlFrame); err != nil {
+			log.Debug("connection closed", "err", err)
+			return
+		}
+		if err := protocol.ValidateClientMsg(&m); err != nil {
+			c.out(&pb.RelayMsg{Req: m.Req, Body: &pb.RelayMsg_Error{Error: &pb.Error{Code: protocol.CodeBadRequest, Message: err.Error()}}})
+			continue
+		}
+		reply := s.handle(c, &m)
+		if reply != nil && m.Req != 0 {
+			reply.Req = m.Req
+			c.out(reply)
+		}
+	}
+}
+
+func (s *Server) handle(c *client, m *pb.ClientMsg) *pb.RelayMsg {
+	switch b := m.Body.(type) {
+	case *pb.ClientMsg_SignIn:
+		return s.hub.signIn(c, b.SignIn)
+	case *pb.ClientMsg_NewSession:
+		return s.hub.newSession(c)
+	case *pb.ClientMsg_Attach:
+		return s.hub.attach(c, b.Attach)
+	case *pb.ClientMsg_EndSession:
+		return s.hub.endSession(c, b.EndSession)
+	case *pb.ClientMsg_Join:
+		return s.hub.join(c, b.Join)
+	case *pb.ClientMsg_Rejoin:
+		return s.hub.rejoin(c, b.Rejoin)
+	case *pb.ClientMsg_Signal:
+		return s.hub.signal(c, b.Signal)
+	case *pb.ClientMsg_Ping:
+		return &pb.RelayMsg{Body: &pb.RelayMsg_Pong{Pong: &pb.Pong{UnixMs: b.Ping.UnixMs}}}
+	case *pb.ClientMsg_Hello:
+		return relayError(protocol.CodeBadRequest, "hello twice")
+	}
+	return nil // unknown message: skipped
+}
