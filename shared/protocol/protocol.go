@@ -158,7 +158,10 @@ func ReadFrame(r *bufio.Reader, m proto.Message, max int) error {
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
-		return fmt.Errorf("reading frame body: %w", io.ErrUnexpectedEOF)
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("reading frame body: %w", err)
 	}
 	if err := proto.Unmarshal(body, m); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)

@@ -81,7 +81,7 @@ func validText(s, what string, allowNewlines bool) error {
 		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, what)
 	}
 	for _, r := range s {
-		if allowNewlines && (r == '\n' || r == '\t') {
+		if allowNewlines && (r == '\n' || r == '\t' || r == '\r') {
 			continue
 		}
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
@@ -261,6 +261,10 @@ func ValidatePeerSignal(s *pb.PeerSignal) error {
 		if len(b.Abort.Code) > 64 || len(b.Abort.Message) > 1024 {
 			return fmt.Errorf("%w: abort too long", ErrInvalid)
 		}
+		if err := validText(b.Abort.Code, "abort code", false); err != nil {
+			return err
+		}
+		return validText(b.Abort.Message, "abort message", false)
 	}
 	return nil
 }
@@ -293,6 +297,7 @@ func ValidatePeerMsg(m *pb.PeerMsg) error {
 		if len(b.Bye.Reason) > 256 {
 			return fmt.Errorf("%w: reason too long", ErrInvalid)
 		}
+		return validText(b.Bye.Reason, "reason", false)
 	}
 	return nil
 }

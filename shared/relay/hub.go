@@ -161,10 +161,10 @@ func (h *hub) limiter(a netip.Addr) *rate.Limiter {
 }
 
 func (h *hub) limited(c *client) bool {
-	return h.limiter(c.addr.Addr()).Tokens() < 1
+	return h.limiter(c.addr.Addr()).TokensAt(h.now()) < 1
 }
 
-func (h *hub) failed(c *client) { h.limiter(c.addr.Addr()).Allow() }
+func (h *hub) failed(c *client) { h.limiter(c.addr.Addr()).AllowN(h.now(), 1) }
 
 func (h *hub) connect(c *client) {
 	c.sessions = map[string]*session{}
@@ -174,26 +174,39 @@ func (h *hub) connect(c *client) {
 // outside the hub lock.
 func (h *hub) signIn(c *client, m *pb.SignIn) *pb.RelayMsg {
 	h.mu.Lock()
-	limited := h.limited(c)
-	h.mu.Unlock()
-	if limited {
+	if c.agent != "" && c.agent != m.Name {
+		h.mu.Unlock()
+		return relayError(protocol.CodeNotAllowed, "this connection is signed in as another agent")
+	}
+	if c.role == pb.Role_ROLE_CUSTOMER {
+		h.mu.Unlock()
+		return relayError(protocol.CodeNotAllowed, "a customer connection cannot sign in")
+	}
+	// Take the guess token before the (slow, unlocked) password check, so
+	// parallel attempts from one address cannot all pass the limit; a
+	// successful sign-in gives it back.
+	now := h.now()
+	res := h.limiter(c.addr.Addr()).ReserveN(now, 1)
+	if !res.OK() || res.DelayFrom(now) > 0 {
+		res.CancelAt(now)
+		h.mu.Unlock()
 		return relayError(protocol.CodeRateLimited, "too many failed attempts from your address; wait a minute")
 	}
+	h.mu.Unlock()
 	ok, err := h.accounts.Verify(m.Name, m.Password)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ok || err != nil {
+		res.CancelAt(h.now())
+	}
 	if err != nil {
 		h.log.Error("verifying account", "err", err)
 		return relayError(protocol.CodeInternal, "the relay could not check the account")
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if !ok {
-		h.failed(c)
 		return relayError(protocol.CodeAuthFailed, "wrong agent name or password")
 	}
-	if c.agent != m.Name {
-		if c.agent != "" {
-			h.online[c.agent]--
-		}
+	if c.agent == "" {
 		h.online[m.Name]++
 	}
 	c.role, c.agent = pb.Role_ROLE_AGENT, m.Name
@@ -333,12 +346,15 @@ func (h *hub) endSession(c *client, m *pb.EndSession) *pb.RelayMsg {
 	if s == nil {
 		return relayError(protocol.CodeNotFound, "no such session")
 	}
-	if c.agent == "" || s.Owner != c.agent {
-		return relayError(protocol.CodeNotAllowed, "only the session owner can end it")
+	isOwner := c.agent != "" && s.Owner == c.agent
+	if !isOwner && c != s.custConn {
+		return relayError(protocol.CodeNotAllowed, "only the session owner or its customer can end it")
 	}
 	reason := m.Reason
-	if reason == "" {
+	if reason == "" && isOwner {
 		reason = "the agent ended the session"
+	} else if reason == "" {
+		reason = "the customer ended the session"
 	}
 	h.removeSession(s, reason, c)
 	return &pb.RelayMsg{Body: &pb.RelayMsg_Ok{Ok: &pb.Ok{}}}
@@ -389,6 +405,9 @@ func (h *hub) joined(s *session, token []byte) *pb.RelayMsg {
 func (h *hub) join(c *client, m *pb.Join) *pb.RelayMsg {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if c.role == pb.Role_ROLE_AGENT {
+		return relayError(protocol.CodeNotAllowed, "an agent connection cannot join a session as its customer")
+	}
 	if h.limited(c) {
 		return relayError(protocol.CodeRateLimited, "too many wrong keys from your address; wait a minute and try again")
 	}
@@ -436,6 +455,9 @@ func (h *hub) expire(s *session) {
 func (h *hub) rejoin(c *client, m *pb.Rejoin) *pb.RelayMsg {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if c.role == pb.Role_ROLE_AGENT {
+		return relayError(protocol.CodeNotAllowed, "an agent connection cannot rejoin as a customer")
+	}
 	if h.limited(c) {
 		return relayError(protocol.CodeRateLimited, "too many failed attempts from your address; wait a minute")
 	}
@@ -443,7 +465,7 @@ func (h *hub) rejoin(c *client, m *pb.Rejoin) *pb.RelayMsg {
 	if s == nil {
 		h.failed(c)
 		if h.wasEnded(m.Session) {
-			return relayError(protocol.CodeSessionEnded, "the agent ended this session")
+			return relayError(protocol.CodeSessionEnded, "this session has ended")
 		}
 		return relayError(protocol.CodeNotFound, "the relay does not know this session any more")
 	}
@@ -534,7 +556,7 @@ func (h *hub) sweep() {
 		}
 	}
 	for a, l := range h.limiters {
-		if l.Tokens() >= float64(h.cfg.GuessBurst) {
+		if l.TokensAt(now) >= float64(h.cfg.GuessBurst) {
 			delete(h.limiters, a)
 		}
 	}
@@ -562,7 +584,7 @@ func (h *hub) forward(ch uint64, src netip.AddrPort) (netip.AddrPort, bool) {
 	r, ok := h.routes[ch]
 	h.routesMu.RUnlock()
 	switch {
-	case !ok:
+	case !ok || !src.IsValid():
 		return netip.AddrPort{}, false
 	case src == r.agent && r.customer.IsValid():
 		return r.customer, true

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/quic-go/quic-go"
 )
 
 // Fingerprint is how clients pin a relay's certificate: "sha256:" and the
@@ -89,4 +91,24 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// loadOrCreateResetKey returns the QUIC stateless-reset key kept in
+// dir/reset.key, creating it on first start.
+func loadOrCreateResetKey(dir string) (*quic.StatelessResetKey, error) {
+	path := filepath.Join(dir, "reset.key")
+	var key quic.StatelessResetKey
+	raw, err := os.ReadFile(path)
+	if err == nil && len(raw) == len(key) {
+		copy(key[:], raw)
+		return &key, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading reset key: %w", err)
+	}
+	rand.Read(key[:])
+	if err := writeFileAtomic(path, key[:], 0o600); err != nil {
+		return nil, err
+	}
+	return &key, nil
 }

@@ -129,8 +129,17 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("relay: %w", err)
 	}
+	resetKey, err := loadOrCreateResetKey(cfg.DataDir)
+	if err != nil {
+		udp.Close()
+		db.Close()
+		return nil, fmt.Errorf("relay: %w", err)
+	}
 	s := &Server{cfg: cfg, log: log, db: db, hub: h, udp: udp, fingerprint: Fingerprint(cert.Certificate[0])}
-	s.tr = &quic.Transport{Conn: udp}
+	// A stable stateless-reset key lets a restarted relay tell clients at
+	// once that their old connections are gone, so they reconnect now rather
+	// than after an idle timeout.
+	s.tr = &quic.Transport{Conn: udp, StatelessResetKey: resetKey}
 	tlsConf := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   []string{protocol.ALPNRelay},

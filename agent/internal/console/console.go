@@ -1,0 +1,522 @@
+// Package console is the agent console's logic, free of any UI: it signs in
+// to the relay, creates sessions and their keys, pairs with customers, keeps
+// their peer connections, and runs each session's chat. It reports through
+// Config.Emit; the desktop UI and the headless mode both sit on top of it.
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/porthole-dev/porthole/shared/appdb"
+	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/headless"
+	"github.com/porthole-dev/porthole/shared/peer"
+	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/protocol/pb"
+	"github.com/porthole-dev/porthole/shared/relayclient"
+)
+
+// Version is the console's version string.
+const Version = "0.1.0"
+
+// Config configures a Console.
+type Config struct {
+	Relay       string // relay host:port
+	Fingerprint string // relay certificate pin ("sha256:..."); empty: system roots
+	Name        string // agent account name
+	Password    string
+	DataDir     string
+	ForceRelay  bool   // never try the direct path
+	Listen      string // local UDP address (default "0.0.0.0:0")
+	Log         *slog.Logger
+	Emit        func(headless.Event)
+}
+
+// Error is a failure with a stable code (protocol.Code*).
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var re *relayclient.Error
+	if errors.As(err, &re) {
+		return &Error{Code: re.Code, Message: re.Message}
+	}
+	switch {
+	case errors.Is(err, relayclient.ErrFingerprint):
+		return &Error{Code: "relay_untrusted", Message: err.Error()}
+	case errors.Is(err, relayclient.ErrDisconnected):
+		return &Error{Code: protocol.CodeRelayUnreachable, Message: "cannot reach the relay: " + err.Error()}
+	}
+	return &Error{Code: protocol.CodeInternal, Message: err.Error()}
+}
+
+// Console is a running agent console.
+type Console struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *appdb.DB
+	ep     *peer.Endpoint
+	rc     *relayclient.Client
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[string]*agentSession
+	signedIn chan struct{}
+}
+
+type agentSession struct {
+	con *Console
+	id  string
+	sig *relayclient.Signals
+	// conv is set once the session is paired.
+	conv *chat.Conversation
+
+	mu           sync.Mutex
+	rec          appdb.Session
+	pairing      *peer.AgentPairing
+	ident        *peer.Identity
+	stopRelayed  context.CancelFunc
+	connectedAt  time.Time
+	relayAttempt uint64
+}
+
+// New opens the console's data folder. Call Start to connect.
+func New(cfg Config) (*Console, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Emit == nil {
+		cfg.Emit = func(headless.Event) {}
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "0.0.0.0:0"
+	}
+	if cfg.Name == "" {
+		return nil, &Error{Code: protocol.CodeBadRequest, Message: "an agent name is required"}
+	}
+	db, err := appdb.Open(cfg.DataDir)
+	if err != nil {
+		return nil, &Error{Code: "data_folder", Message: err.Error()}
+	}
+	ep, err := peer.NewEndpoint(cfg.Listen, cfg.Log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Console{cfg: cfg, log: cfg.Log, db: db, ep: ep, ctx: ctx, cancel: cancel, sessions: map[string]*agentSession{}, signedIn: make(chan struct{})}
+	c.rc, err = relayclient.New(ep.Transport(), relayclient.Options{
+		Addr: cfg.Relay, Fingerprint: cfg.Fingerprint, Role: pb.Role_ROLE_AGENT,
+		Software: "porthole-agent/" + Version, Log: cfg.Log,
+		OnConnect: c.onConnect, OnMessage: c.onMessage, OnState: c.onState,
+	})
+	if err != nil {
+		c.Close()
+		return nil, &Error{Code: protocol.CodeBadRequest, Message: err.Error()}
+	}
+	if err := c.loadSessions(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Start connects to the relay and signs in; then the console keeps itself
+// connected until Close.
+func (c *Console) Start(ctx context.Context) error {
+	if err := c.rc.Connect(ctx); err != nil {
+		return asError(err)
+	}
+	go c.rc.Run(c.ctx)
+	return nil
+}
+
+// Close ends the console (sessions stay open on the relay for a restart).
+func (c *Console) Close() {
+	c.cancel()
+	c.mu.Lock()
+	for _, s := range c.sessions {
+		if s.conv != nil {
+			s.conv.Detach("agent console closed")
+		}
+	}
+	c.mu.Unlock()
+	if c.rc != nil {
+		c.rc.Close()
+	}
+	c.ep.Close()
+	c.db.Close()
+}
+
+func (c *Console) emit(e headless.Event) { c.cfg.Emit(e) }
+
+func (c *Console) onState(connected bool, err error) {
+	if connected {
+		c.emit(headless.Event{Event: "relay", Message: "connected"})
+	} else if err != nil {
+		c.emit(headless.Event{Event: "relay", Message: "disconnected", Reason: err.Error()})
+	}
+}
+
+func (c *Console) onConnect(ctx context.Context, rc *relayclient.Client) error {
+	rep, err := rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_SignIn{SignIn: &pb.SignIn{Name: c.cfg.Name, Password: c.cfg.Password}}})
+	if err != nil {
+		return err
+	}
+	if rep.GetSignedIn() == nil {
+		return &Error{Code: protocol.CodeInternal, Message: "unexpected answer to sign-in"}
+	}
+	var ids []string
+	c.mu.Lock()
+	for id := range c.sessions {
+		ids = append(ids, id)
+	}
+	c.mu.Unlock()
+	if len(ids) > 0 {
+		rep, err := rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Attach{Attach: &pb.Attach{Sessions: ids}}})
+		if err != nil {
+			return err
+		}
+		for _, as := range rep.GetAttached().GetSessions() {
+			if !as.Open {
+				c.ended(as.Session, "the relay no longer has this session")
+			}
+		}
+	}
+	return nil
+}
+
+// loadSessions brings back the sessions that were open when the console
+// last stopped.
+func (c *Console) loadSessions() error {
+	recs, err := c.db.Sessions()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.State == appdb.StateEnded {
+			continue
+		}
+		if r.State == appdb.StateWaiting && time.Now().After(r.KeyExpires) {
+			r.State, r.Ended = appdb.StateEnded, time.Now().UTC()
+			c.db.PutSession(r)
+			continue
+		}
+		s := c.addSession(*r)
+		if r.SessionKey != nil {
+			if err := s.paired(r.SessionKey); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Console) addSession(rec appdb.Session) *agentSession {
+	s := &agentSession{con: c, id: rec.ID, rec: rec, sig: relayclient.NewSignals(c.rc, rec.ID)}
+	if rec.State == appdb.StateWaiting {
+		s.pairing = peer.NewAgentPairing(rec.ID, rec.Nameplate, rec.Secret)
+	}
+	c.mu.Lock()
+	c.sessions[rec.ID] = s
+	c.mu.Unlock()
+	go s.signalLoop(c.ctx)
+	return s
+}
+
+func (c *Console) session(id string) (*agentSession, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sessions[id]
+	if s == nil {
+		return nil, &Error{Code: protocol.CodeNotFound, Message: "no such session"}
+	}
+	return s, nil
+}
+
+func (c *Console) onMessage(m *pb.RelayMsg) {
+	switch b := m.Body.(type) {
+	case *pb.RelayMsg_Signal:
+		if s, err := c.session(b.Signal.Session); err == nil {
+			s.sig.Deliver(b.Signal.Payload)
+		}
+	case *pb.RelayMsg_SessionEnded:
+		go c.ended(b.SessionEnded.Session, b.SessionEnded.Reason)
+	case *pb.RelayMsg_Presence:
+		c.log.Debug("customer presence", "session", b.Presence.Session, "online", b.Presence.Online)
+	}
+}
+
+func randomSecret() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+// NewSession asks the relay for a session and returns its key. The key is
+// nameplate (from the relay) + secret (made here, never sent anywhere).
+func (c *Console) NewSession(ctx context.Context) (*appdb.Session, error) {
+	rep, err := c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_NewSession{NewSession: &pb.NewSession{}}})
+	if err != nil {
+		return nil, asError(err)
+	}
+	sc := rep.GetSessionCreated()
+	if sc == nil {
+		return nil, &Error{Code: protocol.CodeInternal, Message: "unexpected answer from the relay"}
+	}
+	rec := appdb.Session{
+		ID: sc.Session, State: appdb.StateWaiting, Created: time.Now().UTC(), Relay: c.cfg.Relay,
+		Channel: sc.RelayChannel, Nameplate: sc.Nameplate, Secret: randomSecret(),
+		KeyExpires: time.UnixMilli(sc.ExpiresUnixMs).UTC(),
+	}
+	if err := c.db.PutSession(&rec); err != nil {
+		return nil, err
+	}
+	c.addSession(rec)
+	c.emit(headless.Event{Event: "session_key", Session: rec.ID, Key: protocol.FormatKey(rec.Nameplate, rec.Secret), Expires: rec.KeyExpires.Format(time.RFC3339)})
+	return &rec, nil
+}
+
+// Chat sends a chat line in a session. When the customer is not connected
+// the line is kept and sent when they are back.
+func (c *Console) Chat(session, text string) error {
+	s, err := c.session(session)
+	if err != nil {
+		return err
+	}
+	if s.conv == nil {
+		return &Error{Code: "not_joined", Message: "no customer has joined this session yet"}
+	}
+	_, err = s.conv.Say(text)
+	if err != nil && !errors.Is(err, chat.ErrNotConnected) {
+		return &Error{Code: protocol.CodeBadRequest, Message: err.Error()}
+	}
+	return nil
+}
+
+// Sessions lists the console's sessions.
+func (c *Console) Sessions() []appdb.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []appdb.Session
+	for _, s := range c.sessions {
+		s.mu.Lock()
+		out = append(out, s.rec)
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// History is a session's chat history.
+func (c *Console) History(session string) ([]appdb.Message, error) { return c.db.Messages(session) }
+
+// EndSession ends a session for everybody.
+func (c *Console) EndSession(ctx context.Context, session, reason string) error {
+	s, err := c.session(session)
+	if err != nil {
+		return err
+	}
+	if reason == "" {
+		reason = "the agent ended the session"
+	}
+	if s.conv != nil {
+		s.conv.SendBye(reason)
+	}
+	_, err = c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: session, Reason: reason}}})
+	if err != nil {
+		var re *relayclient.Error
+		if !errors.As(err, &re) || re.Code != protocol.CodeNotFound {
+			return asError(err)
+		}
+	}
+	c.ended(session, reason)
+	return nil
+}
+
+// ended closes a session locally and reports it once.
+func (c *Console) ended(id, reason string) {
+	c.mu.Lock()
+	s := c.sessions[id]
+	delete(c.sessions, id)
+	c.mu.Unlock()
+	if s == nil {
+		return
+	}
+	c.ep.Unregister(id)
+	s.mu.Lock()
+	if s.stopRelayed != nil {
+		s.stopRelayed()
+	}
+	s.rec.State, s.rec.Ended = appdb.StateEnded, time.Now().UTC()
+	s.rec.Secret = ""
+	rec := s.rec
+	s.mu.Unlock()
+	if s.conv != nil {
+		s.conv.Detach(reason)
+	}
+	c.db.PutSession(&rec)
+	c.emit(headless.Event{Event: "session_ended", Session: id, Reason: reason})
+}
+
+// signalLoop handles one session's peer signals in order.
+func (s *agentSession) signalLoop(ctx context.Context) {
+	for {
+		ps, err := s.sig.Recv(ctx)
+		if err != nil {
+			return
+		}
+		s.handle(ctx, ps)
+	}
+}
+
+func (s *agentSession) handle(ctx context.Context, ps *pb.PeerSignal) {
+	c := s.con
+	switch b := ps.Body.(type) {
+	case *pb.PeerSignal_Pake, *pb.PeerSignal_Confirm, *pb.PeerSignal_Abort:
+		s.mu.Lock()
+		pairing := s.pairing
+		s.mu.Unlock()
+		if pairing == nil {
+			if ps.GetPake() != nil {
+				s.sig.Send(&pb.PeerSignal{Body: &pb.PeerSignal_Abort{Abort: &pb.Abort{Code: protocol.CodeUsed, Message: "this session key was used already"}}})
+			}
+			return
+		}
+		replies, key, err := pairing.Handle(ps)
+		for _, r := range replies {
+			s.sig.Send(r)
+		}
+		if err != nil {
+			msg := "the customer's key did not match; the key is no longer valid"
+			if !errors.Is(err, peer.ErrPakeFailed) {
+				msg = err.Error()
+			}
+			c.emit(headless.Event{Event: "error", Session: s.id, Code: protocol.CodePakeFailed, Message: msg})
+			c.EndSession(ctx, s.id, "pairing failed: wrong session key")
+			return
+		}
+		if key != nil {
+			if err := s.paired(key); err != nil {
+				c.log.Error("pairing", "err", err)
+			}
+		}
+	case *pb.PeerSignal_Candidates:
+		if s.identity() == nil {
+			return
+		}
+		s.sig.Send(peer.AnswerCandidates(c.ep, b.Candidates, c.rc.Observed(), c.cfg.ForceRelay))
+	case *pb.PeerSignal_UseRelay:
+		if s.identity() == nil {
+			return
+		}
+		s.mu.Lock()
+		if s.stopRelayed != nil {
+			s.stopRelayed()
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		s.stopRelayed = cancel
+		ch := s.rec.Channel
+		s.mu.Unlock()
+		if err := c.ep.ListenRelayed(rctx, s.id, ch, c.rc.RelayAddr()); err != nil {
+			c.log.Error("relayed listener", "err", err)
+			return
+		}
+		s.sig.Send(peer.RelayReadySignal(b.UseRelay.Attempt))
+	}
+}
+
+func (s *agentSession) identity() *peer.Identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ident
+}
+
+// paired records the session key and starts accepting the customer's
+// connections.
+func (s *agentSession) paired(key []byte) error {
+	c := s.con
+	id, err := peer.NewIdentity(key, s.id, true)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.ident, s.pairing = id, nil
+	s.rec.SessionKey, s.rec.State = key, appdb.StateActive
+	s.rec.Secret = "" // the key is spent; nothing left to protect
+	rec := s.rec
+	s.mu.Unlock()
+	if err := c.db.PutSession(&rec); err != nil {
+		return err
+	}
+	s.conv = chat.New(c.db, s.id, c.cfg.Name, pb.Role_ROLE_AGENT, chat.Handlers{
+		Message: func(m appdb.Message) { c.emitChat(s.id, m) },
+		Down: func(err error) {
+			reason := "connection lost"
+			if err != nil {
+				reason = err.Error()
+			}
+			c.emit(headless.Event{Event: "customer_left", Session: s.id, Reason: reason})
+		},
+		Ended: func(reason string) { go c.EndSession(c.ctx, s.id, "the customer ended the session") },
+	}, c.log)
+	return c.ep.Register(id, s.accepted)
+}
+
+func (c *Console) emitChat(session string, m appdb.Message) {
+	ev := "chat"
+	if m.Outgoing {
+		ev = "chat_sent"
+	}
+	c.emit(headless.Event{Event: ev, Session: session, ID: m.ID, From: m.From, Text: m.Text, At: headless.Time(m.At)})
+}
+
+// accepted takes a new peer connection from the customer.
+func (s *agentSession) accepted(conn *quic.Conn, path peer.Path) {
+	c := s.con
+	l, err := peer.AcceptLink(c.ctx, conn, path, &pb.Hello{
+		Version: protocol.Version, Role: pb.Role_ROLE_AGENT, Software: "porthole-agent/" + Version, Name: c.cfg.Name,
+	})
+	if err != nil {
+		conn.CloseWithError(peer.CodeProtocol, "hello failed")
+		c.log.Info("peer hello failed", "session", s.id, "err", err)
+		return
+	}
+	if l.Remote.Role != pb.Role_ROLE_CUSTOMER {
+		l.Close(peer.CodeProtocol, "expected a customer")
+		return
+	}
+	s.mu.Lock()
+	s.rec.PeerName = l.Remote.Name
+	s.connectedAt = time.Now()
+	rec := s.rec
+	s.mu.Unlock()
+	c.db.PutSession(&rec)
+	s.conv.Attach(l)
+	c.emit(headless.Event{Event: "customer_joined", Session: s.id, Path: string(path), Name: l.Remote.Name})
+}
+
+// Link returns a session's current peer link (nil when disconnected).
+func (c *Console) Link(session string) *peer.Link {
+	s, err := c.session(session)
+	if err != nil || s.conv == nil {
+		return nil
+	}
+	return s.conv.Link()
+}

@@ -1,0 +1,92 @@
+// Package headless is the line-oriented JSON interface both apps speak with
+// --headless: commands arrive one JSON object per line on stdin, events leave
+// one JSON object per line on stdout. docs/headless.md documents every
+// command and event; keep it in step with this package.
+package headless
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Event is one line of output. Fields that do not apply are omitted.
+type Event struct {
+	Event   string `json:"event"`
+	Session string `json:"session,omitempty"`
+	Key     string `json:"key,omitempty"`
+	Expires string `json:"expires,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Agent   string `json:"agent,omitempty"`
+	Name    string `json:"name,omitempty"`
+	ID      string `json:"id,omitempty"`
+	From    string `json:"from,omitempty"`
+	Text    string `json:"text,omitempty"`
+	At      string `json:"at,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	RTTMs   *int64 `json:"rtt_ms,omitempty"`
+}
+
+// Time formats a timestamp for events.
+func Time(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// Command is one line of input.
+type Command struct {
+	Cmd     string `json:"cmd"`
+	Session string `json:"session,omitempty"`
+	Text    string `json:"text,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Writer writes events, one per line, safely from any goroutine.
+type Writer struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+// NewWriter writes events to w.
+func NewWriter(w io.Writer) *Writer {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &Writer{enc: enc}
+}
+
+// Emit writes one event.
+func (w *Writer) Emit(e Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.enc.Encode(e)
+}
+
+// MaxCommandLine caps one input line.
+const MaxCommandLine = 64 << 10
+
+// ReadCommands reads commands until r ends, calling handle for each. A line
+// that is not a valid command produces an "error" event with code
+// "bad_command" and reading goes on.
+func ReadCommands(r io.Reader, w *Writer, handle func(Command)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), MaxCommandLine)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		var c Command
+		if err := json.Unmarshal(line, &c); err != nil || c.Cmd == "" {
+			msg := "a command is a JSON object with a \"cmd\" field"
+			if err != nil {
+				msg = fmt.Sprintf("not a JSON command: %v", err)
+			}
+			w.Emit(Event{Event: "error", Code: "bad_command", Message: msg})
+			continue
+		}
+		handle(c)
+	}
+	return sc.Err()
+}
