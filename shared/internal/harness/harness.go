@@ -15,9 +15,20 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
+
+// TB is the part of TB the harness needs, so that programs (the
+// demo, the benchmark driver) can use it as well as tests.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Failed() bool
+}
 
 // Timeout bounds every wait for an event.
 var Timeout = 30 * time.Second
@@ -49,7 +60,7 @@ func WorkspaceRoot() (string, error) {
 // Binaries returns the folder with porthole-relay, porthole-agent and
 // porthole-customer: $PORTHOLE_BIN when set (the Makefile builds them once),
 // else a fresh build shared by the whole test process.
-func Binaries(tb testing.TB) string {
+func Binaries(tb TB) string {
 	tb.Helper()
 	if d := os.Getenv("PORTHOLE_BIN"); d != "" {
 		return d
@@ -89,7 +100,7 @@ func (e Event) Name() string { return e.S("event") }
 
 // Proc is a running Porthole program.
 type Proc struct {
-	tb     testing.TB
+	tb     TB
 	Name   string
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -128,7 +139,7 @@ func (t *tail) String() string {
 
 // Start runs bin with args. Its stdout is parsed as JSON events. The
 // process is killed when the test ends.
-func Start(tb testing.TB, name, bin string, args ...string) *Proc {
+func Start(tb TB, name, bin string, args ...string) *Proc {
 	tb.Helper()
 	p := &Proc{tb: tb, Name: name, stderr: &tail{}}
 	p.cond = sync.NewCond(&p.mu)
@@ -294,7 +305,7 @@ type Relay struct {
 
 // StartRelay starts a relay with its data in dir, listening on listen
 // (use "127.0.0.1:0" for a fresh port).
-func StartRelay(tb testing.TB, dir, listen string, extra ...string) *Relay {
+func StartRelay(tb TB, dir, listen string, extra ...string) *Relay {
 	tb.Helper()
 	args := append([]string{"serve", "--data", dir, "--listen", listen, "--log-level", "debug"}, extra...)
 	p := Start(tb, "relay", filepath.Join(Binaries(tb), "porthole-relay"), args...)
@@ -303,7 +314,7 @@ func StartRelay(tb testing.TB, dir, listen string, extra ...string) *Relay {
 }
 
 // Restart starts the relay again on the same address and data.
-func (r *Relay) Restart(tb testing.TB) {
+func (r *Relay) Restart(tb TB) {
 	tb.Helper()
 	n := StartRelay(tb, r.Dir, r.Addr, r.extra...)
 	r.Proc = n.Proc
@@ -311,7 +322,7 @@ func (r *Relay) Restart(tb testing.TB) {
 
 // AddAgent creates an agent account in a relay data folder and returns a
 // password file for it.
-func AddAgent(tb testing.TB, relayDir, name, password string) string {
+func AddAgent(tb TB, relayDir, name, password string) string {
 	tb.Helper()
 	cmd := exec.Command(filepath.Join(Binaries(tb), "porthole-relay"), "agent", "add", "--data", relayDir, "--name", name)
 	cmd.Stdin = strings.NewReader(password + "\n")
@@ -326,7 +337,7 @@ func AddAgent(tb testing.TB, relayDir, name, password string) string {
 }
 
 // StartAgent starts a headless agent console and waits until it is ready.
-func StartAgent(tb testing.TB, r *Relay, name, pwFile, dataDir string, extra ...string) *Proc {
+func StartAgent(tb TB, r *Relay, name, pwFile, dataDir string, extra ...string) *Proc {
 	tb.Helper()
 	args := append([]string{"--headless", "--relay", r.Addr, "--relay-fingerprint", r.Fingerprint,
 		"--name", name, "--password-file", pwFile, "--data", dataDir, "--log-level", "debug"}, extra...)
@@ -337,7 +348,7 @@ func StartAgent(tb testing.TB, r *Relay, name, pwFile, dataDir string, extra ...
 }
 
 // StartCustomer starts a headless customer client (it does not wait).
-func StartCustomer(tb testing.TB, r *Relay, key, dataDir string, extra ...string) *Proc {
+func StartCustomer(tb TB, r *Relay, key, dataDir string, extra ...string) *Proc {
 	tb.Helper()
 	args := []string{"--headless", "--relay", r.Addr, "--relay-fingerprint", r.Fingerprint, "--data", dataDir, "--log-level", "debug"}
 	if key != "" {
@@ -348,7 +359,7 @@ func StartCustomer(tb testing.TB, r *Relay, key, dataDir string, extra ...string
 }
 
 // NewSession asks a headless agent for a session and returns its id and key.
-func NewSession(tb testing.TB, agent *Proc) (id, key string, expires time.Time) {
+func NewSession(tb TB, agent *Proc) (id, key string, expires time.Time) {
 	tb.Helper()
 	agent.Send(map[string]any{"cmd": "new_session"})
 	e := agent.Expect("session_key", nil)

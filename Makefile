@@ -1,0 +1,70 @@
+# Porthole — run `make help` for the targets.
+SHELL := /bin/bash
+MODULES := shared agent customer
+BIN := $(CURDIR)/bin
+GO ?= go
+export GOTOOLCHAIN := local
+
+# Debian packages the build, the tests and the tools need.
+APT_PACKAGES := gcc pkg-config protobuf-compiler xvfb xdotool imagemagick \
+	libgl1-mesa-dev libwayland-dev libxkbcommon-dev libxcursor-dev libxrandr-dev \
+	libxinerama-dev libxi-dev libxxf86vm-dev libxtst-dev libx11-dev
+PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+FUZZTIME ?= 4s
+TEST_TIMEOUT ?= 20m
+
+.PHONY: help deps build demo test test-unit test-e2e fuzz bench lint proto clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+deps: ## Install the Debian packages the build and tests need (idempotent)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "deps: installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "deps: missing packages: $$missing"; \
+		echo "deps: run: sudo apt-get update && sudo apt-get install -y $$missing"; exit 1; \
+	fi
+
+build: ## Build porthole-relay, porthole-agent and porthole-customer into bin/
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $(BIN)/ ./shared/cmd/porthole-relay ./agent/cmd/porthole-agent ./customer/cmd/porthole-customer
+
+demo: deps build ## Run a relay, an agent and a customer on this machine and let them chat
+	@cd shared && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/democmd
+
+test: deps build test-unit fuzz test-e2e ## Run every test: unit (race), fuzz (briefly), end-to-end with the real binaries
+
+test-unit: ## Unit and in-process integration tests of every module, with the race detector
+	@set -e; for m in $(MODULES); do \
+		echo "== go test -race ($$m)"; \
+		(cd $$m && $(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /internal/e2e)); \
+	done
+
+test-e2e: build ## End-to-end tests: the real binaries over loopback
+	@echo "== end-to-end"
+	cd shared && PORTHOLE_BIN=$(BIN) $(GO) test -timeout $(TEST_TIMEOUT) ./internal/e2e/
+
+fuzz: ## Run each fuzz target briefly (FUZZTIME=4s)
+	@set -e; cd shared && for t in $$($(GO) test -list '^Fuzz' ./protocol/ | grep '^Fuzz'); do \
+		echo "== fuzz $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./protocol/ >/dev/null || \
+		{ echo "fuzz $$t failed; see shared/protocol/testdata/fuzz"; exit 1; }; \
+	done; echo "fuzz: all targets ran without a crash"
+
+bench: build ## Benchmarks against a same-run baseline, printed as a table
+	cd shared && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/benchcmd
+
+lint: ## gofmt, go vet and staticcheck on every module
+	@out=$$(gofmt -l $(MODULES) | grep -v '\.pb\.go$$' || true); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@set -e; for m in $(MODULES); do echo "== vet + staticcheck ($$m)"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...); done
+
+proto: ## Regenerate shared/protocol/pb from porthole.proto
+	$(GO) install $(PROTOC_GEN_GO)
+	cd shared/protocol && PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=pb --go_opt=paths=source_relative porthole.proto
+
+clean: ## Remove build output
+	rm -rf $(BIN) dist
