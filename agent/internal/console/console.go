@@ -89,13 +89,11 @@ type agentSession struct {
 	// conv is set once the session is paired.
 	conv *chat.Conversation
 
-	mu           sync.Mutex
-	rec          appdb.Session
-	pairing      *peer.AgentPairing
-	ident        *peer.Identity
-	stopRelayed  context.CancelFunc
-	connectedAt  time.Time
-	relayAttempt uint64
+	mu          sync.Mutex
+	rec         appdb.Session
+	pairing     *peer.AgentPairing
+	ident       *peer.Identity
+	stopRelayed context.CancelFunc
 }
 
 // New opens the console's data folder. Call Start to connect.
@@ -504,7 +502,6 @@ func (s *agentSession) accepted(conn *quic.Conn, path peer.Path) {
 	}
 	s.mu.Lock()
 	s.rec.PeerName = l.Remote.Name
-	s.connectedAt = time.Now()
 	rec := s.rec
 	s.mu.Unlock()
 	c.db.PutSession(&rec)
