@@ -58,16 +58,21 @@ func AcceptLink(ctx context.Context, conn *quic.Conn, path Path, hello *pb.Hello
 		return nil, err
 	}
 	l := &Link{Conn: conn, Path: path, str: str, r: bufio.NewReader(str)}
-	if err := l.readHello(ctx); err != nil {
-		if errors.Is(err, protocol.ErrVersionMismatch) {
-			conn.CloseWithError(CodeProtocol, err.Error())
-		}
-		return nil, err
-	}
+	// Say hello before reading theirs, so that on a version mismatch each
+	// side learns the other's version and can ask its user to update.
 	if err := protocol.WriteHeader(str, protocol.StreamControl); err != nil {
 		return nil, err
 	}
-	return l, l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Hello{Hello: hello}})
+	if err := l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Hello{Hello: hello}}); err != nil {
+		return nil, err
+	}
+	if err := l.readHello(ctx); err != nil {
+		if errors.Is(err, protocol.ErrVersionMismatch) {
+			time.AfterFunc(time.Second, func() { conn.CloseWithError(CodeProtocol, err.Error()) })
+		}
+		return nil, err
+	}
+	return l, nil
 }
 
 func (l *Link) readHello(ctx context.Context) error {
