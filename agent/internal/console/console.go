@@ -18,6 +18,7 @@ import (
 
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
@@ -41,31 +42,10 @@ type Config struct {
 	Emit        func(headless.Event)
 }
 
-// Error is a failure with a stable code (protocol.Code*).
-type Error struct {
-	Code    string
-	Message string
-}
+// Error is a failure with a stable code (protocol.Code* or failure.Code*).
+type Error = failure.Error
 
-func (e *Error) Error() string { return e.Message }
-
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	var re *relayclient.Error
-	if errors.As(err, &re) {
-		return &Error{Code: re.Code, Message: re.Message}
-	}
-	switch {
-	case errors.Is(err, relayclient.ErrFingerprint):
-		return &Error{Code: "relay_untrusted", Message: err.Error()}
-	case errors.Is(err, relayclient.ErrDisconnected):
-		return &Error{Code: protocol.CodeRelayUnreachable, Message: "cannot reach the relay: " + err.Error()}
-	}
-	return &Error{Code: protocol.CodeInternal, Message: err.Error()}
-}
+var asError = failure.From
 
 // Console is a running agent console.
 type Console struct {
@@ -112,7 +92,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	db, err := appdb.Open(cfg.DataDir)
 	if err != nil {
-		return nil, &Error{Code: "data_folder", Message: err.Error()}
+		return nil, &Error{Code: failure.CodeDataFolder, Message: err.Error()}
 	}
 	ep, err := peer.NewEndpoint(cfg.Listen, cfg.Log)
 	if err != nil {
@@ -300,7 +280,7 @@ func (c *Console) Chat(session, text string) error {
 		return err
 	}
 	if s.conv == nil {
-		return &Error{Code: "not_joined", Message: "no customer has joined this session yet"}
+		return &Error{Code: failure.CodeNotJoined, Message: "no customer has joined this session yet"}
 	}
 	_, err = s.conv.Say(text)
 	if err != nil && !errors.Is(err, chat.ErrNotConnected) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
@@ -49,35 +50,10 @@ type Config struct {
 	Emit        func(headless.Event)
 }
 
-// Error is a failure with a stable code (protocol.Code*).
-type Error struct{ Code, Message string }
+// Error is a failure with a stable code (protocol.Code* or failure.Code*).
+type Error = failure.Error
 
-func (e *Error) Error() string { return e.Message }
-
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	var re *relayclient.Error
-	if errors.As(err, &re) {
-		return &Error{Code: re.Code, Message: re.Message}
-	}
-	var ae *peer.AbortError
-	switch {
-	case errors.Is(err, peer.ErrPakeFailed):
-		return &Error{Code: protocol.CodePakeFailed, Message: peer.ErrPakeFailed.Error()}
-	case errors.As(err, &ae):
-		return &Error{Code: ae.Code, Message: ae.Message}
-	case errors.Is(err, relayclient.ErrFingerprint):
-		return &Error{Code: "relay_untrusted", Message: err.Error()}
-	case errors.Is(err, relayclient.ErrDisconnected), errors.Is(err, context.DeadlineExceeded):
-		return &Error{Code: protocol.CodeRelayUnreachable, Message: "cannot reach the relay: " + err.Error()}
-	case errors.Is(err, protocol.ErrVersionMismatch):
-		return &Error{Code: protocol.CodeVersionMismatch, Message: err.Error()}
-	}
-	return &Error{Code: protocol.CodeInternal, Message: err.Error()}
-}
+var asError = failure.From
 
 // Client is a running customer client.
 type Client struct {
@@ -135,7 +111,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	db, err := appdb.Open(cfg.DataDir)
 	if err != nil {
-		return nil, &Error{Code: "data_folder", Message: err.Error()}
+		return nil, &Error{Code: failure.CodeDataFolder, Message: err.Error()}
 	}
 	ep, err := peer.NewEndpoint(cfg.Listen, cfg.Log)
 	if err != nil {
@@ -467,7 +443,7 @@ func (c *Client) Chat(text string) error {
 	conv := c.conv
 	c.mu.Unlock()
 	if conv == nil {
-		return &Error{Code: "not_joined", Message: "not in a session"}
+		return &Error{Code: failure.CodeNotJoined, Message: "not in a session"}
 	}
 	if _, err := conv.Say(text); err != nil && !errors.Is(err, chat.ErrNotConnected) {
 		return &Error{Code: protocol.CodeBadRequest, Message: err.Error()}
