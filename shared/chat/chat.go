@@ -187,12 +187,10 @@ func (c *Conversation) read(l *peer.Link) {
 }
 
 func (c *Conversation) receive(l *peer.Link, in *pb.Chat) {
-	from := roleName(in.FromRole)
-	if in.FromRole == c.role && c.role == pb.Role_ROLE_CUSTOMER {
-		from = "customer" // a customer never speaks for another customer
-	}
+	// The sender is who the link's authenticated hello says it is, whatever
+	// the message claims.
 	m := appdb.Message{
-		ID: in.Id, From: in.From, FromRole: from, To: in.To, Text: in.Text,
+		ID: in.Id, From: l.Remote.Name, FromRole: roleName(l.Remote.Role), To: in.To, Text: in.Text,
 		At: time.UnixMilli(in.AtUnixMs).UTC(),
 	}
 	added, err := c.db.AddMessage(c.session, &m)

@@ -43,7 +43,7 @@ func From(err error) *Error {
 		return &Error{Code: protocol.CodePakeFailed, Message: peer.ErrPakeFailed.Error()}
 	case errors.As(err, &ae):
 		return &Error{Code: ae.Code, Message: ae.Message}
-	case errors.Is(err, relayclient.ErrFingerprint):
+	case errors.Is(err, relayclient.ErrFingerprint), errors.Is(err, relayclient.ErrUntrusted):
 		return &Error{Code: CodeRelayUntrusted, Message: err.Error()}
 	case errors.Is(err, relayclient.ErrDisconnected), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Code: protocol.CodeRelayUnreachable, Message: "cannot reach the relay: " + err.Error()}

@@ -7,6 +7,7 @@ package headless
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -27,6 +28,7 @@ type Event struct {
 	Text    string `json:"text,omitempty"`
 	At      string `json:"at,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	State   string `json:"state,omitempty"`
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 	RTTMs   *int64 `json:"rtt_ms,omitempty"`
@@ -67,13 +69,22 @@ func (w *Writer) Emit(e Event) {
 const MaxCommandLine = 64 << 10
 
 // ReadCommands reads commands until r ends, calling handle for each. A line
-// that is not a valid command produces an "error" event with code
-// "bad_command" and reading goes on.
+// that is not a valid command, or is longer than MaxCommandLine, produces an
+// "error" event with code "bad_command" and reading goes on.
 func ReadCommands(r io.Reader, w *Writer, handle func(Command)) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), MaxCommandLine)
-	for sc.Scan() {
-		line := sc.Bytes()
+	br := bufio.NewReaderSize(r, 4096)
+	for {
+		line, tooLong, err := readLine(br)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if tooLong {
+			w.Emit(Event{Event: "error", Code: "bad_command", Message: fmt.Sprintf("command longer than %d bytes", MaxCommandLine)})
+			continue
+		}
 		if len(line) == 0 {
 			continue
 		}
@@ -88,5 +99,24 @@ func ReadCommands(r io.Reader, w *Writer, handle func(Command)) error {
 		}
 		handle(c)
 	}
-	return sc.Err()
+}
+
+// readLine reads one line. A line over MaxCommandLine is consumed whole and
+// reported as too long rather than returned.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if err != nil {
+			return nil, false, err
+		}
+		if !tooLong {
+			line = append(line, chunk...)
+			if len(line) > MaxCommandLine {
+				tooLong, line = true, nil
+			}
+		}
+		if !isPrefix {
+			return line, tooLong, nil
+		}
+	}
 }

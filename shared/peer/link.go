@@ -79,7 +79,7 @@ func (l *Link) readHello(ctx context.Context) error {
 	dl, _ := ctx.Deadline()
 	l.str.SetReadDeadline(dl)
 	defer l.str.SetReadDeadline(time.Time{})
-	if _, err := protocol.ReadHeader(l.r); err != nil {
+	if err := protocol.ReadHeaderKind(l.r, protocol.StreamControl); err != nil {
 		return err
 	}
 	var m pb.PeerMsg

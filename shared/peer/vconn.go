@@ -106,6 +106,11 @@ func (c *vconn) SetReadDeadline(t time.Time) error {
 
 func (c *vconn) SetWriteDeadline(time.Time) error { return nil }
 
+// SetReadBuffer and SetWriteBuffer tell QUIC there is no socket buffer to
+// size here (the endpoint's real socket has one).
+func (c *vconn) SetReadBuffer(int) error  { return nil }
+func (c *vconn) SetWriteBuffer(int) error { return nil }
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }

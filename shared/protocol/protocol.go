@@ -64,8 +64,9 @@ const (
 	MaxPassword = 1024
 	// MaxCandidates caps the number of candidate addresses offered.
 	MaxCandidates = 16
-	// MaxSessionsAttach caps how many sessions one Attach may name.
-	MaxSessionsAttach = 4096
+	// MaxSessionsAttach caps how many sessions one Attach may name (the
+	// reply must fit in one control frame); agents attach in batches.
+	MaxSessionsAttach = 500
 )
 
 // Sentinel errors.
@@ -101,6 +102,19 @@ func WriteHeader(w io.Writer, kind StreamKind) error {
 	b[6] = byte(kind)
 	_, err := w.Write(b[:])
 	return err
+}
+
+// ReadHeaderKind reads a stream header and checks that it opens a stream of
+// the wanted kind.
+func ReadHeaderKind(r io.Reader, want StreamKind) error {
+	kind, err := ReadHeader(r)
+	if err != nil {
+		return err
+	}
+	if kind != want {
+		return fmt.Errorf("%w: stream kind %d, want %d", ErrInvalid, kind, want)
+	}
+	return nil
 }
 
 // ReadHeader reads and checks a stream header and returns the stream kind.

@@ -49,6 +49,9 @@ type session struct {
 	TokenHash    []byte    `json:"token_hash,omitempty"`
 	Channel      uint64    `json:"channel"`
 	Created      time.Time `json:"created"`
+	// LastSeen is when a side of the session was last connected; a joined
+	// session nobody has come back to for Config.IdleSessionTTL is ended.
+	LastSeen time.Time `json:"last_seen,omitzero"`
 
 	agentConn *client
 	custConn  *client
@@ -86,6 +89,7 @@ type hub struct {
 }
 
 func newHub(cfg Config, db *bolt.DB, log *slog.Logger) (*hub, error) {
+	cfg.setDefaults()
 	h := &hub{
 		cfg: cfg, log: log, db: db, accounts: NewAccounts(db), now: time.Now,
 		sessions:    map[string]*session{},
@@ -106,6 +110,7 @@ func (h *hub) load() error {
 				return fmt.Errorf("session %x: %w", k, err)
 			}
 			h.sessions[s.ID] = s
+			s.LastSeen = h.now() // the relay was down; give everyone a full term to come back
 			if !s.Joined {
 				h.byNameplate[s.Nameplate] = s
 			}
@@ -520,7 +525,9 @@ func (h *hub) disconnect(c *client) {
 			delete(h.online, c.agent)
 		}
 	}
+	now := h.now()
 	for id, s := range c.sessions {
+		s.LastSeen = now
 		switch c {
 		case s.agentConn:
 			s.agentConn = nil
@@ -547,6 +554,11 @@ func (h *hub) sweep() {
 	for _, s := range h.byNameplate {
 		if !now.Before(s.KeyExpires) {
 			h.expire(s)
+		}
+	}
+	for _, s := range h.sessions {
+		if s.Joined && s.agentConn == nil && s.custConn == nil && now.Sub(s.LastSeen) > h.cfg.IdleSessionTTL {
+			h.removeSession(s, "nobody came back to the session for too long", nil)
 		}
 	}
 	for np, r := range h.retired {

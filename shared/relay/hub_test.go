@@ -1438,3 +1438,41 @@ func TestSweepForgetsOldTombstones(t *testing.T) {
 		t.Fatalf("rejoin after the tombstone was swept = %q, want %q", got, protocol.CodeNotFound)
 	}
 }
+
+func TestSweepEndsAbandonedJoinedSessions(t *testing.T) {
+	th := newTestHub(t)
+	a := th.agent("alice")
+	sc := th.newSession(a)
+	cust := th.newClient()
+	j := th.join(cust, a, sc)
+	th.h.disconnect(cust.client)
+	th.h.disconnect(a.client)
+
+	// Not yet: one side was here within the TTL.
+	th.clock.advance(th.h.cfg.IdleSessionTTL)
+	th.h.sweep()
+	if n, _ := th.h.stats(); n != 1 {
+		t.Fatalf("sessions = %d before the TTL ran out, want 1", n)
+	}
+	th.clock.advance(time.Second)
+	th.h.sweep()
+	if n, _ := th.h.stats(); n != 0 {
+		t.Fatalf("sessions = %d after the TTL, want 0", n)
+	}
+	// The rejoin token died with the session.
+	wantErr(t, th.h.rejoin(th.newClient().client, &pb.Rejoin{Session: sc.Session, Token: j.RejoinToken}), protocol.CodeSessionEnded)
+}
+
+func TestSweepKeepsSessionsWithSomebodyConnected(t *testing.T) {
+	th := newTestHub(t)
+	a := th.agent("alice")
+	sc := th.newSession(a)
+	cust := th.newClient()
+	th.join(cust, a, sc)
+	th.h.disconnect(cust.client) // the agent stays connected
+	th.clock.advance(th.h.cfg.IdleSessionTTL + time.Hour)
+	th.h.sweep()
+	if n, _ := th.h.stats(); n != 1 {
+		t.Fatalf("sessions = %d, want 1 (the agent is still there)", n)
+	}
+}

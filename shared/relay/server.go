@@ -45,6 +45,9 @@ type Config struct {
 	GuessEvery  time.Duration // one more failed attempt allowed per this (6s)
 	SweepEvery  time.Duration // housekeeping interval (10s)
 	IdleTimeout time.Duration // QUIC idle timeout for client connections (30s)
+	// IdleSessionTTL ends a joined session when neither side has been
+	// connected for this long (72h); its rejoin token dies with it.
+	IdleSessionTTL time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -68,6 +71,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 30 * time.Second
+	}
+	if c.IdleSessionTTL <= 0 {
+		c.IdleSessionTTL = 72 * time.Hour
 	}
 }
 
@@ -277,8 +283,16 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	}
 	str.SetReadDeadline(time.Now().Add(HelloTimeout))
 	r := bufio.NewReader(str)
-	if _, err := protocol.ReadHeader(r); err != nil {
+	if err := protocol.ReadHeaderKind(r, protocol.StreamControl); err != nil {
 		log.Debug("bad stream header", "err", err)
+		if errors.Is(err, protocol.ErrVersionMismatch) {
+			// Tell the client, in our version's framing, so it can ask its
+			// user to update.
+			protocol.WriteHeader(str, protocol.StreamControl)
+			protocol.WriteFrame(str, &pb.RelayMsg{Body: &pb.RelayMsg_Error{Error: &pb.Error{Code: protocol.CodeVersionMismatch, Message: err.Error()}}}, protocol.MaxControlFrame)
+			str.Close()
+			time.Sleep(100 * time.Millisecond) // let the error reach the client before the close
+		}
 		return
 	}
 	var first pb.ClientMsg

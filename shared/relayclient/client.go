@@ -36,8 +36,28 @@ func (e *Error) Error() string { return e.Message }
 // ErrDisconnected means there is no connection to the relay right now.
 var ErrDisconnected = errors.New("not connected to the relay")
 
-// ErrFingerprint means the relay's certificate did not match the pin.
+// ErrFingerprint means the relay's certificate did not match the pin, or
+// (without a pin) is not trusted by the system.
 var ErrFingerprint = errors.New("the relay's certificate does not match the configured fingerprint")
+
+// ErrUntrusted means the relay's certificate is not trusted by the system
+// (no fingerprint was given to pin it).
+var ErrUntrusted = errors.New("the relay's certificate is not trusted; give its fingerprint")
+
+// Permanent wraps an error from OnConnect that retrying cannot fix (a
+// wrong password, say): Run then stops instead of reconnecting.
+func Permanent(err error) error { return &permanentError{err} }
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// IsPermanent reports whether err came from Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
 
 // Backoff bounds for reconnecting; tests shorten them.
 var (
@@ -45,6 +65,10 @@ var (
 	BackoffMax = 10 * time.Second
 	// RequestTimeout bounds a request without a deadline of its own.
 	RequestTimeout = 15 * time.Second
+	// HeartbeatEvery is how often the client pings the relay; a ping that
+	// gets no answer within HeartbeatTimeout drops the connection.
+	HeartbeatEvery   = 5 * time.Second
+	HeartbeatTimeout = 10 * time.Second
 )
 
 // Options configure a Client.
@@ -156,8 +180,14 @@ var relayQUIC = quic.Config{
 func (c *Client) Connect(ctx context.Context) error {
 	qc, err := c.tr.Dial(ctx, c.addr, c.tls, &relayQUIC)
 	if err != nil {
-		if errors.Is(err, ErrFingerprint) || strings.Contains(err.Error(), ErrFingerprint.Error()) {
+		var unknownCA x509.UnknownAuthorityError
+		var hostErr x509.HostnameError
+		var verr *tls.CertificateVerificationError
+		switch {
+		case errors.Is(err, ErrFingerprint) || strings.Contains(err.Error(), ErrFingerprint.Error()):
 			return ErrFingerprint
+		case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &verr):
+			return fmt.Errorf("%w: %v", ErrUntrusted, err)
 		}
 		return fmt.Errorf("%w: %v", ErrDisconnected, err)
 	}
@@ -200,11 +230,34 @@ func (c *Client) Connect(ctx context.Context) error {
 	if c.opts.OnState != nil {
 		c.opts.OnState(true, nil)
 	}
+	go c.heartbeat(cn)
 	return nil
 }
 
+// heartbeat pings the relay so a dead or restarted relay is noticed within
+// seconds rather than at the QUIC idle timeout.
+func (c *Client) heartbeat(cn *conn) {
+	t := time.NewTicker(HeartbeatEvery)
+	defer t.Stop()
+	pad := make([]byte, 64)
+	for {
+		select {
+		case <-cn.done:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), HeartbeatTimeout)
+		_, err := c.roundTrip(ctx, cn, &pb.ClientMsg{Body: &pb.ClientMsg_Ping{Ping: &pb.Ping{UnixMs: time.Now().UnixMilli(), Pad: pad}}})
+		cancel()
+		if err != nil {
+			c.drop(cn, fmt.Errorf("relay heartbeat: %w", err))
+			return
+		}
+	}
+}
+
 func (c *Client) readLoop(cn *conn, r *bufio.Reader) {
-	_, err := protocol.ReadHeader(r)
+	err := protocol.ReadHeaderKind(r, protocol.StreamControl)
 	for err == nil {
 		var m pb.RelayMsg
 		if err = protocol.ReadFrame(r, &m, protocol.MaxControlFrame); err != nil {
@@ -278,6 +331,10 @@ func (c *Client) Run(ctx context.Context) {
 			c.opts.Log.Info("connected to the relay", "addr", c.opts.Addr)
 			continue
 		}
+		if IsPermanent(err) {
+			c.opts.Log.Warn("not reconnecting to the relay", "err", err)
+			return
+		}
 		c.opts.Log.Debug("relay connection failed", "err", err, "retry_in", backoff)
 		if c.opts.OnState != nil {
 			c.opts.OnState(false, err)
@@ -347,6 +404,9 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, m *pb.ClientMsg) (*pb.
 		}
 		return rep, nil
 	case <-cn.done:
+		if errors.Is(cn.err, protocol.ErrVersionMismatch) {
+			return nil, cn.err
+		}
 		return nil, ErrDisconnected
 	case <-ctx.Done():
 		return nil, ctx.Err()

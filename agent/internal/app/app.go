@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/porthole-dev/porthole/agent/internal/console"
@@ -74,10 +75,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out.Emit(headless.Event{Event: "ready", Agent: *name})
 
 	quit := make(chan struct{})
+	var quitOnce sync.Once
 	go func() {
 		headless.ReadCommands(stdin, out, func(c headless.Command) {
 			if c.Cmd == "quit" {
-				close(quit)
+				quitOnce.Do(func() { close(quit) })
 				return
 			}
 			handle(ctx, con, out, c)
@@ -124,7 +126,7 @@ func handle(ctx context.Context, con *console.Console, out *headless.Writer, c h
 		report(con.EndSession(rctx, c.Session, c.Reason))
 	case "sessions":
 		for _, s := range con.Sessions() {
-			out.Emit(headless.Event{Event: "session", Session: s.ID, Name: s.PeerName, Reason: s.State})
+			out.Emit(headless.Event{Event: "session", Session: s.ID, Name: s.PeerName, State: s.State})
 		}
 	case "status":
 		l := con.Link(c.Session)

@@ -156,6 +156,13 @@ func (c *Console) onState(connected bool, err error) {
 
 func (c *Console) onConnect(ctx context.Context, rc *relayclient.Client) error {
 	rep, err := rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_SignIn{SignIn: &pb.SignIn{Name: c.cfg.Name, Password: c.cfg.Password}}})
+	var re *relayclient.Error
+	if errors.As(err, &re) && re.Code == protocol.CodeAuthFailed {
+		// Retrying cannot help, and every failed attempt counts against
+		// this address's guess limit on the relay.
+		c.emit(headless.Event{Event: "error", Code: re.Code, Message: re.Message})
+		return relayclient.Permanent(err)
+	}
 	if err != nil {
 		return err
 	}
@@ -168,8 +175,10 @@ func (c *Console) onConnect(ctx context.Context, rc *relayclient.Client) error {
 		ids = append(ids, id)
 	}
 	c.mu.Unlock()
-	if len(ids) > 0 {
-		rep, err := rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Attach{Attach: &pb.Attach{Sessions: ids}}})
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), protocol.MaxSessionsAttach)]
+		ids = ids[len(batch):]
+		rep, err := rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Attach{Attach: &pb.Attach{Sessions: batch}}})
 		if err != nil {
 			return err
 		}
@@ -472,8 +481,14 @@ func (s *agentSession) accepted(conn *quic.Conn, path peer.Path) {
 		Version: protocol.Version, Role: pb.Role_ROLE_AGENT, Software: "porthole-agent/" + Version, Name: c.cfg.Name,
 	})
 	if err != nil {
-		conn.CloseWithError(peer.CodeProtocol, "hello failed")
 		c.log.Info("peer hello failed", "session", s.id, "err", err)
+		if errors.Is(err, protocol.ErrVersionMismatch) {
+			// AcceptLink closes the connection once the customer has read
+			// our hello, so it can tell its user too.
+			c.emit(headless.Event{Event: "error", Session: s.id, Code: protocol.CodeVersionMismatch, Message: err.Error()})
+			return
+		}
+		conn.CloseWithError(peer.CodeProtocol, "hello failed")
 		return
 	}
 	if l.Remote.Role != pb.Role_ROLE_CUSTOMER {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/porthole-dev/porthole/customer/internal/client"
@@ -22,7 +23,8 @@ const usage = `usage: porthole-customer --headless --relay ADDR [--relay-fingerp
                          [--key NNNN-NNNNNN] [--name NAME] [--data DIR] [--force-relay]
 `
 
-var keyInName = regexp.MustCompile(`(\d{4})-?(\d{6})(?:\.exe)?$`)
+// The key may be followed by a browser's duplicate marker, " (1)".
+var keyInName = regexp.MustCompile(`(\d{4})-?(\d{6})(?: ?\(\d+\))?(?:\.exe)?$`)
 
 // KeyFromProgramName finds a session key embedded in the program's file
 // name, as in "porthole-customer-1234-567890" (how a downloaded client
@@ -94,11 +96,12 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return fail(err)
 	}
 	quit := make(chan struct{})
+	var quitOnce sync.Once
 	go func() {
 		headless.ReadCommands(stdin, out, func(c headless.Command) {
 			switch c.Cmd {
 			case "quit":
-				close(quit)
+				quitOnce.Do(func() { close(quit) })
 			case "chat":
 				if err := cl.Chat(c.Text); err != nil {
 					fail(err)

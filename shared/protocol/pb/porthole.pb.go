@@ -1484,8 +1484,12 @@ func (x *Error) GetSession() string {
 }
 
 type Ping struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UnixMs        int64                  `protobuf:"varint,1,opt,name=unix_ms,json=unixMs,proto3" json:"unix_ms,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UnixMs int64                  `protobuf:"varint,1,opt,name=unix_ms,json=unixMs,proto3" json:"unix_ms,omitempty"`
+	// Padding. The relay client's heartbeat pads its pings so that a
+	// restarted relay answers them with a QUIC stateless reset (sent only for
+	// packets over 42 bytes), and the client reconnects at once.
+	Pad           []byte `protobuf:"bytes,2,opt,name=pad,proto3" json:"pad,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1525,6 +1529,13 @@ func (x *Ping) GetUnixMs() int64 {
 		return x.UnixMs
 	}
 	return 0
+}
+
+func (x *Ping) GetPad() []byte {
+	if x != nil {
+		return x.Pad
+	}
+	return nil
 }
 
 type Pong struct {
@@ -2465,9 +2476,10 @@ const file_porthole_proto_rawDesc = "" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x18\n" +
-	"\asession\x18\x03 \x01(\tR\asession\"\x1f\n" +
+	"\asession\x18\x03 \x01(\tR\asession\"1\n" +
 	"\x04Ping\x12\x17\n" +
-	"\aunix_ms\x18\x01 \x01(\x03R\x06unixMs\"\x1f\n" +
+	"\aunix_ms\x18\x01 \x01(\x03R\x06unixMs\x12\x10\n" +
+	"\x03pad\x18\x02 \x01(\fR\x03pad\"\x1f\n" +
 	"\x04Pong\x12\x17\n" +
 	"\aunix_ms\x18\x01 \x01(\x03R\x06unixMs\"\x04\n" +
 	"\x02Ok\"\xcb\x02\n" +

@@ -148,6 +148,11 @@ func agent(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return errors.New("agent needs a subcommand: add, passwd, remove, list")
 	}
 	sub := args[0]
+	switch sub {
+	case "add", "passwd", "remove", "list":
+	default:
+		return fmt.Errorf("unknown agent subcommand %q (add, passwd, remove, list)", sub)
+	}
 	fs := flag.NewFlagSet("agent "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", "", "relay data folder")
