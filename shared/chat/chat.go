@@ -138,13 +138,26 @@ func (c *Conversation) Say(text string) (appdb.Message, error) {
 	return m, nil
 }
 
-// SendBye tells the other side the session is over.
-func (c *Conversation) SendBye(reason string) {
+// ByeWait bounds how long SaySessionEnded waits for the other side to hang
+// up after the Bye.
+var ByeWait = 2 * time.Second
+
+// SaySessionEnded tells the other side the session is over and waits (at
+// most ByeWait) until it has hung up, so the Bye is neither cut off by our
+// own close nor lost with the relay's route when the session ends there.
+func (c *Conversation) SaySessionEnded(reason string) {
 	c.mu.Lock()
 	l := c.link
 	c.mu.Unlock()
-	if l != nil {
-		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Bye{Bye: &pb.Bye{Reason: reason, SessionEnded: true}}})
+	if l == nil {
+		return
+	}
+	if l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Bye{Bye: &pb.Bye{Reason: reason, SessionEnded: true}}}) != nil {
+		return
+	}
+	select {
+	case <-l.Done():
+	case <-time.After(ByeWait):
 	}
 }
 

@@ -84,7 +84,7 @@ func Connect(ctx context.Context, e *Endpoint, sig Signaler, o ConnectOptions) (
 	defer cancel()
 	conn, err := e.DialRelayed(dctx, o.Identity, o.Channel, o.Relay)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrPeerUnreachable, err)
+		return nil, "", fmt.Errorf("%w: %w", ErrPeerUnreachable, err)
 	}
 	return conn, PathRelayed, nil
 }

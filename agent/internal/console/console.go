@@ -66,10 +66,9 @@ type agentSession struct {
 	con *Console
 	id  string
 	sig *relayclient.Signals
-	// conv is set once the session is paired.
-	conv *chat.Conversation
 
 	mu          sync.Mutex
+	conv        *chat.Conversation // set once the session is paired
 	rec         appdb.Session
 	pairing     *peer.AgentPairing
 	ident       *peer.Identity
@@ -132,8 +131,8 @@ func (c *Console) Close() {
 	c.cancel()
 	c.mu.Lock()
 	for _, s := range c.sessions {
-		if s.conv != nil {
-			s.conv.Detach("agent console closed")
+		if conv := s.conversation(); conv != nil {
+			conv.Detach("agent console closed")
 		}
 	}
 	c.mu.Unlock()
@@ -288,10 +287,11 @@ func (c *Console) Chat(session, text string) error {
 	if err != nil {
 		return err
 	}
-	if s.conv == nil {
+	conv := s.conversation()
+	if conv == nil {
 		return &Error{Code: failure.CodeNotJoined, Message: "no customer has joined this session yet"}
 	}
-	_, err = s.conv.Say(text)
+	_, err = conv.Say(text)
 	if err != nil && !errors.Is(err, chat.ErrNotConnected) {
 		return &Error{Code: protocol.CodeBadRequest, Message: err.Error()}
 	}
@@ -316,6 +316,12 @@ func (c *Console) History(session string) ([]appdb.Message, error) { return c.db
 
 // EndSession ends a session for everybody.
 func (c *Console) EndSession(ctx context.Context, session, reason string) error {
+	return c.endSession(ctx, session, reason, true)
+}
+
+// endSession ends a session; sayBye tells the customer over the peer link
+// first (not needed when the customer is the one who said goodbye).
+func (c *Console) endSession(ctx context.Context, session, reason string, sayBye bool) error {
 	s, err := c.session(session)
 	if err != nil {
 		return err
@@ -323,8 +329,8 @@ func (c *Console) EndSession(ctx context.Context, session, reason string) error 
 	if reason == "" {
 		reason = "the agent ended the session"
 	}
-	if s.conv != nil {
-		s.conv.SendBye(reason)
+	if conv := s.conversation(); conv != nil && sayBye {
+		conv.SaySessionEnded(reason)
 	}
 	_, err = c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: session, Reason: reason}}})
 	if err != nil {
@@ -355,8 +361,8 @@ func (c *Console) ended(id, reason string) {
 	s.rec.Secret = ""
 	rec := s.rec
 	s.mu.Unlock()
-	if s.conv != nil {
-		s.conv.Detach(reason)
+	if conv := s.conversation(); conv != nil {
+		conv.Detach(reason)
 	}
 	c.db.PutSession(&rec)
 	c.emit(headless.Event{Event: "session_ended", Session: id, Reason: reason})
@@ -452,7 +458,7 @@ func (s *agentSession) paired(key []byte) error {
 	if err := c.db.PutSession(&rec); err != nil {
 		return err
 	}
-	s.conv = chat.New(c.db, s.id, c.cfg.Name, pb.Role_ROLE_AGENT, chat.Handlers{
+	conv := chat.New(c.db, s.id, c.cfg.Name, pb.Role_ROLE_AGENT, chat.Handlers{
 		Message: func(m appdb.Message) { c.emitChat(s.id, m) },
 		Down: func(err error) {
 			reason := "connection lost"
@@ -461,9 +467,18 @@ func (s *agentSession) paired(key []byte) error {
 			}
 			c.emit(headless.Event{Event: "customer_left", Session: s.id, Reason: reason})
 		},
-		Ended: func(reason string) { go c.EndSession(c.ctx, s.id, "the customer ended the session") },
+		Ended: func(reason string) { go c.endSession(c.ctx, s.id, "the customer ended the session", false) },
 	}, c.log)
+	s.mu.Lock()
+	s.conv = conv
+	s.mu.Unlock()
 	return c.ep.Register(id, s.accepted)
+}
+
+func (s *agentSession) conversation() *chat.Conversation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conv
 }
 
 func (c *Console) emitChat(session string, m appdb.Message) {
@@ -500,15 +515,15 @@ func (s *agentSession) accepted(conn *quic.Conn, path peer.Path) {
 	rec := s.rec
 	s.mu.Unlock()
 	c.db.PutSession(&rec)
-	s.conv.Attach(l)
+	s.conversation().Attach(l)
 	c.emit(headless.Event{Event: "customer_joined", Session: s.id, Path: string(path), Name: l.Remote.Name})
 }
 
 // Link returns a session's current peer link (nil when disconnected).
 func (c *Console) Link(session string) *peer.Link {
 	s, err := c.session(session)
-	if err != nil || s.conv == nil {
+	if err != nil || s.conversation() == nil {
 		return nil
 	}
-	return s.conv.Link()
+	return s.conversation().Link()
 }

@@ -460,7 +460,7 @@ func (c *Client) End(ctx context.Context) error {
 		return nil
 	}
 	reason := "the customer ended the session"
-	conv.SendBye(reason)
+	conv.SaySessionEnded(reason)
 	c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: rec.ID, Reason: reason}}})
 	c.sessionEnded(reason)
 	return nil

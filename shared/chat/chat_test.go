@@ -1,0 +1,293 @@
+package chat_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/porthole-dev/porthole/shared/appdb"
+	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/peer"
+	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/protocol/pb"
+)
+
+const timeout = 20 * time.Second
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(timeout):
+		t.Fatalf("no %s within %v", what, timeout)
+		panic("unreachable")
+	}
+}
+
+// linkPair makes a real peer connection over QUIC on loopback (the direct
+// path of two peer endpoints) and returns both ends of its control stream.
+func linkPair(t *testing.T) (agent, customer *peer.Link) {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	sid := make([]byte, 16)
+	rand.Read(sid)
+	session := hex.EncodeToString(sid)
+	aid, err := peer.NewIdentity(key, session, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid, err := peer.NewIdentity(key, session, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ea, err := peer.NewEndpoint("127.0.0.1:0", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ea.Close() })
+	ec, err := peer.NewEndpoint("127.0.0.1:0", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ec.Close() })
+	accepted := make(chan *quic.Conn, 1)
+	if err := ea.Register(aid, func(c *quic.Conn, _ peer.Path) { accepted <- c }); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	conn, err := ec.DialDirect(ctx, cid, []string{ea.LocalAddr().String()})
+	if err != nil {
+		t.Fatalf("dialling: %v", err)
+	}
+	type opened struct {
+		l   *peer.Link
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		l, err := peer.OpenLink(ctx, conn, peer.PathDirect, &pb.Hello{Version: protocol.Version, Role: pb.Role_ROLE_CUSTOMER, Software: "test", Name: "bob"})
+		done <- opened{l, err}
+	}()
+	aconn := recv(t, accepted, "accepted connection")
+	agent, err = peer.AcceptLink(ctx, aconn, peer.PathDirect, &pb.Hello{Version: protocol.Version, Role: pb.Role_ROLE_AGENT, Software: "test", Name: "alice"})
+	if err != nil {
+		t.Fatalf("accepting the link: %v", err)
+	}
+	o := recv(t, done, "opened link")
+	if o.err != nil {
+		t.Fatalf("opening the link: %v", o.err)
+	}
+	return agent, o.l
+}
+
+// side is one conversation with its own database and event channels.
+type side struct {
+	conv    *chat.Conversation
+	db      *appdb.DB
+	session string
+	got     chan appdb.Message // received messages
+	sent    chan appdb.Message // messages this side stored as outgoing
+	ended   chan string
+	down    chan error
+}
+
+const session = "0123456789abcdef0123456789abcdef"
+
+func newSide(t *testing.T, name string, role pb.Role) *side {
+	t.Helper()
+	db, err := appdb.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &side{db: db, session: session, got: make(chan appdb.Message, 64), sent: make(chan appdb.Message, 64),
+		ended: make(chan string, 4), down: make(chan error, 4)}
+	s.conv = chat.New(db, session, name, role, chat.Handlers{
+		Message: func(m appdb.Message) {
+			if m.Outgoing {
+				s.sent <- m
+			} else {
+				s.got <- m
+			}
+		},
+		Ended: func(r string) { s.ended <- r },
+		Down:  func(err error) { s.down <- err },
+	}, quiet)
+	t.Cleanup(func() {
+		s.conv.Detach("test over")
+		db.Close()
+	})
+	return s
+}
+
+func (s *side) wantGot(t *testing.T, text, from, role string) appdb.Message {
+	t.Helper()
+	m := recv(t, s.got, "message "+text)
+	if m.Text != text || m.From != from || m.FromRole != role || m.Outgoing {
+		t.Fatalf("received %q from %q (%s), want %q from %q (%s), in order", m.Text, m.From, m.FromRole, text, from, role)
+	}
+	return m
+}
+
+func (s *side) pending(t *testing.T) []appdb.Message {
+	t.Helper()
+	p, err := s.db.Pending(s.session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSayWhileDisconnectedIsStoredAndDeliveredOnAttach(t *testing.T) {
+	agent := newSide(t, "alice", pb.Role_ROLE_AGENT)
+	cust := newSide(t, "bob", pb.Role_ROLE_CUSTOMER)
+	var said []appdb.Message
+	for _, text := range []string{"one", "two"} {
+		m, err := agent.conv.Say(text)
+		if !errors.Is(err, chat.ErrNotConnected) {
+			t.Fatalf("Say without a link: %v, want ErrNotConnected", err)
+		}
+		if s := recv(t, agent.sent, "stored outgoing message"); s.ID != m.ID || s.Text != text {
+			t.Fatalf("handler saw %+v, Say returned %+v", s, m)
+		}
+		said = append(said, m)
+	}
+	if p := agent.pending(t); len(p) != 2 || p[0].ID != said[0].ID || p[1].ID != said[1].ID {
+		t.Fatalf("pending before attach: %+v", p)
+	}
+
+	al, cl := linkPair(t)
+	cust.conv.Attach(cl)
+	agent.conv.Attach(al)
+	for i, text := range []string{"one", "two"} {
+		if m := cust.wantGot(t, text, "alice", "agent"); m.ID != said[i].ID || !m.At.Equal(said[i].At) {
+			t.Fatalf("delivered %+v, said %+v", m, said[i])
+		}
+	}
+	if _, err := agent.conv.Say("three"); err != nil {
+		t.Fatalf("Say with a link: %v", err)
+	}
+	cust.wantGot(t, "three", "alice", "agent")
+	// The reply travels after the customer's acks on the same ordered
+	// stream, so once it is here every agent line is acknowledged.
+	if _, err := cust.conv.Say("got them"); err != nil {
+		t.Fatal(err)
+	}
+	agent.wantGot(t, "got them", "bob", "customer")
+	if p := agent.pending(t); len(p) != 0 {
+		t.Fatalf("still pending after the acks: %+v", p)
+	}
+	hist, err := cust.db.Messages(session)
+	if err != nil || len(hist) != 4 {
+		t.Fatalf("customer history: %d messages, %v", len(hist), err)
+	}
+}
+
+func TestUnacknowledgedMessageIsResentOnTheNextLink(t *testing.T) {
+	agent := newSide(t, "alice", pb.Role_ROLE_AGENT)
+	// First link: the other end reads the message but never acknowledges
+	// it, then the connection drops.
+	al1, raw := linkPair(t)
+	agent.conv.Attach(al1)
+	m, err := agent.conv.Say("are you there?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := raw.Recv()
+	if err != nil || in.GetChat().GetId() != m.ID {
+		t.Fatalf("raw end got %v, %v", in, err)
+	}
+	raw.Close(peer.CodeNoError, "")
+	recv(t, agent.down, "link down")
+	if agent.conv.Link() != nil {
+		t.Fatal("conversation kept a dead link")
+	}
+	if p := agent.pending(t); len(p) != 1 || p[0].ID != m.ID {
+		t.Fatalf("pending after the drop: %+v", p)
+	}
+
+	// Second link, to a real conversation: the message goes again.
+	cust := newSide(t, "bob", pb.Role_ROLE_CUSTOMER)
+	al2, cl2 := linkPair(t)
+	cust.conv.Attach(cl2)
+	agent.conv.Attach(al2)
+	if got := cust.wantGot(t, "are you there?", "alice", "agent"); got.ID != m.ID {
+		t.Fatalf("resent with id %s, want %s", got.ID, m.ID)
+	}
+	cust.conv.Say("yes")
+	agent.wantGot(t, "yes", "bob", "customer")
+	if p := agent.pending(t); len(p) != 0 {
+		t.Fatalf("still pending: %+v", p)
+	}
+}
+
+func chatFrame(id, text string, role pb.Role) *pb.PeerMsg {
+	return &pb.PeerMsg{Body: &pb.PeerMsg_Chat{Chat: &pb.Chat{Id: id, From: "alice", FromRole: role, Text: text, AtUnixMs: time.Now().UnixMilli()}}}
+}
+
+func TestDuplicatesAreAcknowledgedButStoredOnce(t *testing.T) {
+	cust := newSide(t, "bob", pb.Role_ROLE_CUSTOMER)
+	raw, cl := linkPair(t)
+	cust.conv.Attach(cl)
+	for _, m := range []*pb.PeerMsg{
+		chatFrame("m-1", "first", pb.Role_ROLE_AGENT),
+		chatFrame("m-1", "first", pb.Role_ROLE_AGENT),
+		chatFrame("m-2", "second", pb.Role_ROLE_AGENT),
+		chatFrame("m-2", "second again", pb.Role_ROLE_AGENT),
+	} {
+		if err := raw.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every copy is acknowledged (the sender may have missed an ack)...
+	for _, want := range []string{"m-1", "m-1", "m-2", "m-2"} {
+		in, err := raw.Recv()
+		if err != nil || in.GetChatAck().GetId() != want {
+			t.Fatalf("ack: %v, %v; want ack of %s", in, err, want)
+		}
+	}
+	// ...but each message is reported and stored once: the handler runs in
+	// order, so a duplicate would have come before "second".
+	cust.wantGot(t, "first", "alice", "agent")
+	cust.wantGot(t, "second", "alice", "agent")
+	hist, err := cust.db.Messages(session)
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("history has %d messages (%v), want 2", len(hist), err)
+	}
+}
+
+func TestControlMessages(t *testing.T) {
+	cust := newSide(t, "bob", pb.Role_ROLE_CUSTOMER)
+	raw, cl := linkPair(t)
+	cust.conv.Attach(cl)
+	raw.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Ping{Ping: &pb.Ping{UnixMs: 42}}})
+	if in, err := raw.Recv(); err != nil || in.GetPong().GetUnixMs() != 42 {
+		t.Fatalf("pong: %v, %v", in, err)
+	}
+	if _, err := cust.conv.Say("   "); err == nil {
+		t.Fatal("a blank message was accepted")
+	}
+	raw.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Bye{Bye: &pb.Bye{Reason: "all done", SessionEnded: true}}})
+	if r := recv(t, cust.ended, "end of session"); r != "all done" {
+		t.Fatalf("ended with %q", r)
+	}
+	// A blank Say stored nothing.
+	if hist, _ := cust.db.Messages(session); len(hist) != 0 {
+		t.Fatalf("history: %+v", hist)
+	}
+}
