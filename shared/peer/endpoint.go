@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/porthole-dev/porthole/shared/internal/nonquic"
 )
 
 // Path is how the peer connection's packets travel.
@@ -91,10 +93,10 @@ func NewEndpoint(listen string, log *slog.Logger) (*Endpoint, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Endpoint{
-		udp: udp, tr: &quic.Transport{Conn: udp}, log: log, ctx: ctx, cancel: cancel,
+		udp: udp, log: log, ctx: ctx, cancel: cancel,
 		channels: map[uint64]*vconn{}, sessions: map[string]registration{},
 	}
-	go e.demux()
+	e.tr = &quic.Transport{Conn: nonquic.New(udp, e.demux)}
 	return e, nil
 }
 
@@ -109,38 +111,28 @@ func (e *Endpoint) LocalAddr() *net.UDPAddr { return e.udp.LocalAddr().(*net.UDP
 func (e *Endpoint) Close() error {
 	e.cancel()
 	e.mu.Lock()
-	for _, c := range e.channels {
-		c.once.Do(func() { close(c.closed) })
-	}
+	chans := e.channels
 	e.channels = map[uint64]*vconn{}
 	e.mu.Unlock()
+	for _, c := range chans { // outside e.mu: vconn.Close takes it
+		c.Close()
+	}
 	err := e.tr.Close()
 	e.udp.Close()
 	return err
 }
 
-func (e *Endpoint) demux() {
-	for {
-		buf := getBuf()
-		buf = buf[:cap(buf)]
-		n, _, err := e.tr.ReadNonQUICPacket(e.ctx, buf)
-		if err != nil {
-			return
-		}
-		if n <= relayHeader || buf[0] != packetRelayed {
-			putBuf(buf)
-			continue
-		}
-		ch := binary.BigEndian.Uint64(buf[1:relayHeader])
-		e.mu.Lock()
-		c := e.channels[ch]
-		e.mu.Unlock()
-		if c == nil {
-			putBuf(buf)
-			continue
-		}
-		copy(buf, buf[relayHeader:n])
-		c.deliver(buf[:n-relayHeader])
+// demux hands a relayed packet to its channel's vconn; it runs on the
+// socket's read path (see nonquic) and ignores punch packets.
+func (e *Endpoint) demux(b []byte, _ net.Addr) {
+	if len(b) <= relayHeader || b[0] != packetRelayed {
+		return
+	}
+	e.mu.Lock()
+	c := e.channels[binary.BigEndian.Uint64(b[1:relayHeader])]
+	e.mu.Unlock()
+	if c != nil {
+		c.deliver(append(getBuf(), b[relayHeader:]...))
 	}
 }
 

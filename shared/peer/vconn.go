@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -110,6 +111,11 @@ func (c *vconn) SetWriteDeadline(time.Time) error { return nil }
 // size here (the endpoint's real socket has one).
 func (c *vconn) SetReadBuffer(int) error  { return nil }
 func (c *vconn) SetWriteBuffer(int) error { return nil }
+
+// SyscallConn exposes the endpoint's real socket, so that QUIC sees the
+// don't-fragment bit it sets there and runs path MTU discovery on the
+// relayed path too (its probes carry the relay header, so what it finds fits).
+func (c *vconn) SyscallConn() (syscall.RawConn, error) { return c.e.udp.SyscallConn() }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 

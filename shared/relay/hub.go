@@ -202,7 +202,9 @@ func (h *hub) signIn(c *client, m *pb.SignIn) *pb.RelayMsg {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if ok || err != nil {
-		res.CancelAt(h.now())
+		// At the reservation's own time: x/time/rate gives nothing back for
+		// a cancellation dated after the reservation.
+		res.CancelAt(now)
 	}
 	if err != nil {
 		h.log.Error("verifying account", "err", err)

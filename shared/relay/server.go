@@ -28,6 +28,7 @@ import (
 	"github.com/quic-go/quic-go"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/porthole-dev/porthole/shared/internal/nonquic"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 )
@@ -145,7 +146,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	// A stable stateless-reset key lets a restarted relay tell clients at
 	// once that their old connections are gone, so they reconnect now rather
 	// than after an idle timeout.
-	s.tr = &quic.Transport{Conn: udp, StatelessResetKey: resetKey}
+	s.tr = &quic.Transport{Conn: nonquic.New(udp, s.forward), StatelessResetKey: resetKey}
 	tlsConf := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   []string{protocol.ALPNRelay},
@@ -182,8 +183,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.forwardLoop(ctx) }()
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(s.cfg.SweepEvery)
@@ -230,28 +230,21 @@ const (
 	relayHeader   = 9
 )
 
-func (s *Server) forwardLoop(ctx context.Context) {
-	buf := make([]byte, 2048)
-	for {
-		n, from, err := s.tr.ReadNonQUICPacket(ctx, buf)
-		if err != nil {
-			return
-		}
-		if n <= relayHeader || buf[0] != packetRelayed {
-			continue
-		}
-		src := addrPort(from)
-		dst, ok := s.hub.forward(binary.BigEndian.Uint64(buf[1:relayHeader]), src)
-		if !ok {
-			continue
-		}
-		if s.Tap != nil {
-			s.Tap(buf[:n])
-		}
-		s.relayedPackets.Add(1)
-		s.relayedBytes.Add(uint64(n - relayHeader))
-		s.tr.WriteTo(buf[:n], net.UDPAddrFromAddrPort(dst))
+// forward relays one packet, on the socket's read path (see nonquic).
+func (s *Server) forward(b []byte, from net.Addr) {
+	if len(b) <= relayHeader || b[0] != packetRelayed {
+		return
 	}
+	dst, ok := s.hub.forward(binary.BigEndian.Uint64(b[1:relayHeader]), addrPort(from))
+	if !ok {
+		return
+	}
+	if s.Tap != nil {
+		s.Tap(b)
+	}
+	s.relayedPackets.Add(1)
+	s.relayedBytes.Add(uint64(len(b) - relayHeader))
+	s.udp.WriteToUDPAddrPort(b, dst) // a lost packet is the peers' QUIC's to recover
 }
 
 func addrPort(a net.Addr) netip.AddrPort {
