@@ -12,6 +12,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/porthole-dev/porthole/shared/appdb"
 )
 
 // Event is one line of output. Fields that do not apply are omitted.
@@ -29,9 +31,24 @@ type Event struct {
 	At      string `json:"at,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	State   string `json:"state,omitempty"`
+	Count   *int   `json:"count,omitempty"`
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 	RTTMs   *int64 `json:"rtt_ms,omitempty"`
+}
+
+// EmitHistory writes a session's chat history: one "history" event per
+// line, oldest first, then "history_end" with the count.
+func (w *Writer) EmitHistory(session string, msgs []appdb.Message) {
+	for _, m := range msgs {
+		ev := "received"
+		if m.Outgoing {
+			ev = "sent"
+		}
+		w.Emit(Event{Event: "history", Session: session, ID: m.ID, From: m.From, Text: m.Text, At: Time(m.At), State: ev})
+	}
+	n := len(msgs)
+	w.Emit(Event{Event: "history_end", Session: session, Count: &n})
 }
 
 // Time formats a timestamp for events.

@@ -124,6 +124,13 @@ func handle(ctx context.Context, con *console.Console, out *headless.Writer, c h
 		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		report(con.EndSession(rctx, c.Session, c.Reason))
+	case "history":
+		msgs, err := con.History(c.Session)
+		if err != nil {
+			report(err)
+			return
+		}
+		out.EmitHistory(c.Session, msgs)
 	case "sessions":
 		for _, s := range con.Sessions() {
 			out.Emit(headless.Event{Event: "session", Session: s.ID, Name: s.PeerName, State: s.State})

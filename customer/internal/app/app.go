@@ -110,6 +110,13 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				cl.End(rctx)
 				cancel()
+			case "history":
+				msgs, err := cl.History()
+				if err != nil {
+					fail(err)
+					return
+				}
+				out.EmitHistory("", msgs)
 			case "status":
 				ev := headless.Event{Event: "status"}
 				if l := cl.Link(); l != nil {

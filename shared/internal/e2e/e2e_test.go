@@ -232,6 +232,36 @@ func TestCustomerRestartRejoins(t *testing.T) {
 	agent.Expect("customer_joined", func(e h.Event) bool { return e.S("session") == sid })
 	again.Expect("chat", chatFrom("are you there?"))
 	chatBothWays(t, agent, again, sid, "second run")
+
+	// The history of both runs is there, in order, after the restart.
+	again.Send(map[string]any{"cmd": "history"})
+	end := again.Expect("history_end", nil)
+	if n, _ := end["count"].(float64); n != 13 {
+		t.Fatalf("customer history has %v lines, want 13 (6 + 1 + 6)", end["count"])
+	}
+	// Each side stores lines in the order it saw them; per sender, that is
+	// the order they were said.
+	var fromAgent, fromCustomer []string
+	for range 13 {
+		e := again.Expect("history", nil)
+		switch {
+		case e.S("from") == "alice" && e.S("state") == "received":
+			fromAgent = append(fromAgent, e.S("text"))
+		case e.S("from") == "bob" && e.S("state") == "sent":
+			fromCustomer = append(fromCustomer, e.S("text"))
+		default:
+			t.Fatalf("history line %v", e)
+		}
+	}
+	wantAgent := []string{"first run agent line 0", "first run agent line 1", "first run agent line 2", "are you there?",
+		"second run agent line 0", "second run agent line 1", "second run agent line 2"}
+	if fmt.Sprint(fromAgent) != fmt.Sprint(wantAgent) || len(fromCustomer) != 6 || fromCustomer[5] != "second run customer line 2" {
+		t.Fatalf("history from the agent %q, from the customer %q", fromAgent, fromCustomer)
+	}
+	agent.Send(map[string]any{"cmd": "history", "session": sid})
+	if e := agent.Expect("history_end", nil); e["count"].(float64) != 13 {
+		t.Fatalf("agent history: %v", e)
+	}
 }
 
 func TestAgentRestartReattaches(t *testing.T) {
