@@ -1,0 +1,258 @@
+package ui
+
+import (
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+)
+
+type recorder struct {
+	joined []string
+	sent   []string
+	ended  int
+	quit   int
+}
+
+func (r *recorder) actions() Actions {
+	return Actions{
+		Join: func(k string) { r.joined = append(r.joined, k) },
+		Send: func(t string) { r.sent = append(r.sent, t) },
+		End:  func() { r.ended++ },
+		Quit: func() { r.quit++ },
+	}
+}
+
+func newWindow(t *testing.T) (*Window, fyne.Window, *recorder) {
+	t.Helper()
+	test.NewTempApp(t)
+	win := test.NewTempWindow(t, nil)
+	win.Resize(fyne.NewSize(640, 480))
+	r := &recorder{}
+	w := New(win, r.actions())
+	w.Zone = time.UTC
+	return w, win, r
+}
+
+func focusedEntry(t *testing.T, win fyne.Window) *widget.Entry {
+	t.Helper()
+	e, ok := win.Canvas().Focused().(*widget.Entry)
+	if !ok {
+		t.Fatalf("focused object is %T, want the entry", win.Canvas().Focused())
+	}
+	return e
+}
+
+func TestFormatKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"":               "",
+		"12":             "12",
+		"1234":           "1234",
+		"12345":          "1234-5",
+		"1234567890":     "1234-567890",
+		" 1234 567890 ":  "1234-567890",
+		"1234-567890123": "1234-567890",
+		"ab12cd34-56":    "1234-56",
+	} {
+		if got := FormatKey(in); got != want {
+			t.Errorf("FormatKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestKeyScreenFormatsAndJoins(t *testing.T) {
+	w, win, r := newWindow(t)
+	w.ShowKey("", "")
+	test.AssertRendersToMarkup(t, "key_empty.xml", win.Canvas())
+	entry := focusedEntry(t, win)
+	test.Type(entry, "12345")
+	if entry.Text != "1234-5" {
+		t.Fatalf("typed key shows %q, want 1234-5", entry.Text)
+	}
+	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if len(r.joined) != 0 {
+		t.Fatal("an incomplete key was submitted")
+	}
+	test.Type(entry, "67890")
+	if entry.Text != "1234-567890" {
+		t.Fatalf("key shows %q", entry.Text)
+	}
+	test.AssertRendersToMarkup(t, "key_complete.xml", win.Canvas())
+	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if len(r.joined) != 1 || r.joined[0] != "1234-567890" {
+		t.Fatalf("joined %q", r.joined)
+	}
+}
+
+func TestKeyScreenAcceptsPaste(t *testing.T) {
+	w, win, _ := newWindow(t)
+	w.ShowKey("", "")
+	entry := focusedEntry(t, win)
+	entry.SetText(" 1234 567890\n")
+	if entry.Text != "1234-567890" {
+		t.Fatalf("pasted key shows %q", entry.Text)
+	}
+}
+
+func TestKeyScreenShowsError(t *testing.T) {
+	w, win, _ := newWindow(t)
+	w.ShowKey("1234-567890", "This session key has expired; ask your agent for a new one.")
+	test.AssertRendersToMarkup(t, "key_error.xml", win.Canvas())
+}
+
+func TestConnecting(t *testing.T) {
+	w, win, _ := newWindow(t)
+	w.ShowConnecting("Pairing securely with your agent…")
+	test.AssertRendersToMarkup(t, "connecting.xml", win.Canvas())
+}
+
+func TestConnectedChat(t *testing.T) {
+	w, win, r := newWindow(t)
+	at := time.Date(2026, 11, 21, 14, 3, 0, 0, time.UTC)
+	w.ShowConnected("Alice", "direct", []Message{
+		{From: "Alice", Text: "Hi, this is Alice from support. How can I help?", At: at},
+		{From: "bob", Text: "My printer stopped working.", At: at.Add(time.Minute), Outgoing: true},
+	})
+	test.AssertRendersToMarkup(t, "connected.xml", win.Canvas())
+
+	input := focusedEntry(t, win)
+	test.Type(input, "It's the LaserJet")
+	input.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if len(r.sent) != 1 || r.sent[0] != "It's the LaserJet" || input.Text != "" {
+		t.Fatalf("sent %q, input left %q", r.sent, input.Text)
+	}
+	input.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) // empty: nothing is sent
+	if len(r.sent) != 1 {
+		t.Fatalf("an empty line was sent: %q", r.sent)
+	}
+	w.AddMessage(Message{From: "Alice", Text: "Let's have a look.", At: at.Add(2 * time.Minute)})
+	test.AssertRendersToMarkup(t, "connected_more.xml", win.Canvas())
+}
+
+func TestConnectedRelayedSaysSo(t *testing.T) {
+	w, win, _ := newWindow(t)
+	w.ShowConnected("Alice", "relayed", nil)
+	test.AssertRendersToMarkup(t, "connected_relayed.xml", win.Canvas())
+}
+
+func TestEndSessionAsksFirst(t *testing.T) {
+	w, win, r := newWindow(t)
+	w.ShowConnected("Alice", "direct", nil)
+	end := findButton(t, win.Content(), "End session")
+	test.Tap(end)
+	if r.ended != 0 {
+		t.Fatal("ended without confirmation")
+	}
+	test.AssertRendersToMarkup(t, "end_confirm.xml", win.Canvas())
+	yes := findButton(t, overlayContent(t, win), "Yes")
+	test.Tap(yes)
+	if r.ended != 1 {
+		t.Fatalf("End called %d times after confirming, want 1", r.ended)
+	}
+}
+
+func TestEnded(t *testing.T) {
+	w, win, r := newWindow(t)
+	w.ShowEnded("The agent ended the session.")
+	test.AssertRendersToMarkup(t, "ended.xml", win.Canvas())
+	test.Tap(findButton(t, win.Content(), "Close"))
+	if r.quit != 1 {
+		t.Fatal("Close did not quit")
+	}
+}
+
+func TestConsentAllowAndDeny(t *testing.T) {
+	w, win, _ := newWindow(t)
+	w.ShowConnected("Alice", "direct", nil)
+	got := make(chan bool, 2)
+	w.AskConsent(Consent{Title: "Alice asks to see your screen", Detail: "Alice will see everything on your screen until you stop it.", Timeout: time.Hour},
+		func(ok bool) { got <- ok })
+	test.AssertRendersToMarkup(t, "consent.xml", win.Canvas())
+	test.Tap(findButton(t, overlayContent(t, win), "Allow"))
+	if ok := <-got; !ok {
+		t.Fatal("Allow answered no")
+	}
+
+	w.AskConsent(Consent{Title: "Alice asks to control your computer", Timeout: time.Hour}, func(ok bool) { got <- ok })
+	test.Tap(findButton(t, overlayContent(t, win), "Deny"))
+	if ok := <-got; ok {
+		t.Fatal("Deny answered yes")
+	}
+	if len(got) != 0 {
+		t.Fatal("answered twice")
+	}
+}
+
+func TestConsentTimesOutToDeny(t *testing.T) {
+	w, win, _ := newWindow(t)
+	w.ShowConnected("Alice", "direct", nil)
+	got := make(chan bool, 1)
+	w.AskConsent(Consent{Title: "Alice asks to open a command shell", Timeout: 50 * time.Millisecond}, func(ok bool) { got <- ok })
+	select {
+	case ok := <-got:
+		if ok {
+			t.Fatal("a timed-out request was allowed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never timed out")
+	}
+	if top := win.Canvas().Overlays().Top(); top != nil && top.Visible() {
+		t.Fatal("the dialog is still showing after the timeout")
+	}
+}
+
+func findButton(t *testing.T, root fyne.CanvasObject, label string) *widget.Button {
+	t.Helper()
+	var found *widget.Button
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if found != nil || o == nil {
+			return
+		}
+		if b, ok := o.(*widget.Button); ok && b.Text == label {
+			found = b
+			return
+		}
+		if c, ok := o.(*fyne.Container); ok {
+			for _, child := range c.Objects {
+				walk(child)
+			}
+			return
+		}
+		if wid, ok := o.(fyne.Widget); ok {
+			for _, child := range test.TempWidgetRenderer(t, wid).Objects() {
+				walk(child)
+			}
+		}
+	}
+	walk(root)
+	if found == nil {
+		t.Fatalf("no %q button", label)
+	}
+	return found
+}
+
+func overlayContent(t *testing.T, win fyne.Window) fyne.CanvasObject {
+	t.Helper()
+	top := win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog showing")
+	}
+	return top
+}
+
+func TestSessionEndDeniesOpenRequests(t *testing.T) {
+	w, win, _ := newWindow(t)
+	w.ShowConnected("Alice", "direct", nil)
+	got := make(chan bool, 1)
+	w.AskConsent(Consent{Title: "Alice asks to see your screen", Timeout: time.Hour}, func(ok bool) { got <- ok })
+	w.ShowEnded("The agent ended the session.")
+	if ok := <-got; ok {
+		t.Fatal("ending the session allowed the request")
+	}
+	if top := win.Canvas().Overlays().Top(); top != nil && top.Visible() {
+		t.Fatal("the consent dialog outlived the session")
+	}
+}
