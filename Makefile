@@ -12,6 +12,8 @@ APT_PACKAGES := gcc pkg-config protobuf-compiler xvfb xdotool imagemagick \
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 FUZZTIME ?= 4s
+# Tests that open windows need an X display; without one, make starts Xvfb.
+XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1280x800x24")
 TEST_TIMEOUT ?= 20m
 
 .PHONY: help deps build demo test test-unit test-e2e fuzz bench lint proto clean
@@ -45,9 +47,9 @@ test-unit: ## Unit and in-process integration tests of every module, with the ra
 		(cd $$m && $(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /internal/e2e)); \
 	done
 
-test-e2e: build ## End-to-end tests: the real binaries over loopback
+test-e2e: build ## End-to-end tests: the real binaries over loopback, windows under Xvfb
 	@echo "== end-to-end"
-	cd shared && PORTHOLE_BIN=$(BIN) $(GO) test -timeout $(TEST_TIMEOUT) ./internal/e2e/
+	cd shared && PORTHOLE_BIN=$(BIN) $(XVFB) $(GO) test -timeout $(TEST_TIMEOUT) ./internal/e2e/
 
 fuzz: ## Run each fuzz target briefly (FUZZTIME=4s)
 	@set -e; cd shared && for t in $$($(GO) test -list '^Fuzz' ./protocol/ | grep '^Fuzz'); do \

@@ -16,11 +16,14 @@ import (
 	"time"
 
 	"github.com/porthole-dev/porthole/customer/internal/client"
+	"github.com/porthole-dev/porthole/customer/internal/desktop"
 	"github.com/porthole-dev/porthole/shared/headless"
 )
 
-const usage = `usage: porthole-customer --headless --relay ADDR [--relay-fingerprint FP]
-                         [--key NNNN-NNNNNN] [--name NAME] [--data DIR] [--force-relay]
+const usage = `usage: porthole-customer --relay ADDR [--relay-fingerprint FP] [--key NNNN-NNNNNN]
+                         [--name NAME] [--data DIR] [--force-relay] [--headless]
+Without --headless the client opens its window; with it, JSON commands on stdin
+and JSON events on stdout (docs/headless.md).
 `
 
 // The key may be followed by a browser's duplicate marker, " (1)".
@@ -57,10 +60,6 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 	if *key == "" {
 		*key = KeyFromProgramName(program)
 	}
-	if !*headlessMode {
-		fmt.Fprintln(stderr, "porthole-customer: the desktop client is not built into this version yet; run with --headless")
-		return 2
-	}
 	out := headless.NewWriter(stdout)
 	fail := func(err error) int {
 		ev := headless.Event{Event: "error", Code: "internal", Message: err.Error()}
@@ -79,10 +78,17 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 	if err != nil {
 		return fail(err)
 	}
-	cl, err := client.New(client.Config{
+	cfg := client.Config{
 		Relay: *relayAddr, Fingerprint: *fp, Key: *key, Name: *name, DataDir: *data,
 		ForceRelay: *forceRelay, Log: log, Emit: out.Emit,
-	})
+	}
+	if !*headlessMode {
+		if err := desktop.Run(cfg); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
+	cl, err := client.New(cfg)
 	if err != nil {
 		return fail(err)
 	}

@@ -36,8 +36,10 @@ type Actions struct {
 	Quit func() // close the client
 }
 
-// Message is one chat line to show.
+// Message is one chat line to show. A line whose ID was shown already is
+// not shown again (history and live events overlap around a reconnect).
 type Message struct {
+	ID       string
 	From     string
 	Text     string
 	At       time.Time
@@ -54,13 +56,18 @@ type Window struct {
 	agent    string
 	messages *fyne.Container
 	scroll   *container.Scroll
+	shown    map[string]bool
 	// pending holds the deny functions of open consent dialogs; leaving the
 	// session screen answers them all with no.
 	pending map[*dialog.CustomDialog]func(bool)
 }
 
+// Title is the window title outside a session.
+const Title = "Porthole support"
+
 // New makes the window's content controller.
 func New(win fyne.Window, act Actions) *Window {
+	win.SetTitle(Title)
 	win.SetIcon(Icon)
 	return &Window{win: win, act: act, Zone: time.Local, pending: map[*dialog.CustomDialog]func(bool){}}
 }
@@ -182,6 +189,7 @@ func (w *Window) ShowConnecting(step string) {
 // the chat. path is "direct" or "relayed".
 func (w *Window) ShowConnected(agent, path string, history []Message) {
 	w.agent = agent
+	w.win.SetTitle(agent + " is helping you – " + Title)
 	title := widget.NewLabel(agent + " is helping you")
 	title.TextStyle = fyne.TextStyle{Bold: true}
 	title.SizeName = theme.SizeNameSubHeadingText
@@ -212,8 +220,9 @@ func (w *Window) ShowConnected(agent, path string, history []Message) {
 
 	w.messages = container.NewVBox()
 	w.scroll = container.NewVScroll(w.messages)
+	w.shown = map[string]bool{}
 	for _, m := range history {
-		w.messages.Add(w.bubble(m))
+		w.AddMessage(m)
 	}
 	input := widget.NewEntry()
 	input.SetPlaceHolder("Write a message…")
@@ -252,9 +261,10 @@ func (w *Window) bubble(m Message) fyne.CanvasObject {
 
 // AddMessage appends a chat line and scrolls to it.
 func (w *Window) AddMessage(m Message) {
-	if w.messages == nil {
+	if w.messages == nil || (m.ID != "" && w.shown[m.ID]) {
 		return
 	}
+	w.shown[m.ID] = true
 	w.messages.Add(w.bubble(m))
 	w.scroll.ScrollToBottom()
 }
@@ -262,6 +272,7 @@ func (w *Window) AddMessage(m Message) {
 // ShowEnded says the session is over and why.
 func (w *Window) ShowEnded(reason string) {
 	w.denyPending()
+	w.win.SetTitle(Title)
 	closeBtn := widget.NewButton("Close", w.act.Quit)
 	closeBtn.Importance = widget.HighImportance
 	w.win.SetContent(card(

@@ -256,3 +256,17 @@ func TestSessionEndDeniesOpenRequests(t *testing.T) {
 		t.Fatal("the consent dialog outlived the session")
 	}
 }
+
+func TestMessagesShownOnce(t *testing.T) {
+	w, win, _ := newWindow(t)
+	at := time.Date(2026, 11, 21, 14, 3, 0, 0, time.UTC)
+	hi := Message{ID: "a1", From: "Alice", Text: "Hi, this is Alice from support. How can I help?", At: at}
+	w.ShowConnected("Alice", "direct", []Message{hi})
+	w.AddMessage(hi) // the live event for a line the history already had
+	w.AddMessage(Message{ID: "b2", From: "bob", Text: "My printer stopped working.", At: at.Add(time.Minute), Outgoing: true})
+	w.AddMessage(Message{ID: "b2", From: "bob", Text: "My printer stopped working.", At: at.Add(time.Minute), Outgoing: true})
+	if n := len(w.messages.Objects); n != 2 {
+		t.Fatalf("%d lines shown, want 2", n)
+	}
+	test.AssertRendersToMarkup(t, "connected_dedup.xml", win.Canvas())
+}
