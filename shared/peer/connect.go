@@ -89,6 +89,17 @@ func Connect(ctx context.Context, e *Endpoint, sig Signaler, o ConnectOptions) (
 	return conn, PathRelayed, nil
 }
 
+// Dial (customer side) is one connection attempt to the agent, as the
+// customer client makes it: Connect, then OpenAgentLink. On failure nothing
+// is left open.
+func Dial(ctx context.Context, e *Endpoint, sig Signaler, o ConnectOptions, hello *pb.Hello) (*Link, error) {
+	conn, path, err := Connect(ctx, e, sig, o)
+	if err != nil {
+		return nil, err
+	}
+	return OpenAgentLink(ctx, conn, path, hello)
+}
+
 func waitSignal(ctx context.Context, sig Signaler, match func(*pb.PeerSignal) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, SignalTimeout)
 	defer cancel()

@@ -3,6 +3,10 @@
 // the PAKE key, a direct path from the same UDP socket that talks to the
 // relay, and a relayed path where the relay forwards the very same QUIC
 // packets. Nothing above this package knows which path is in use.
+//
+// The apps (and the test and benchmark peers) take a session's two sides
+// from here as they are: AgentSide answers the customer's signals for one
+// session on the agent, and Dial is one connection attempt of the customer.
 package peer
 
 import (

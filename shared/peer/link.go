@@ -49,6 +49,22 @@ func OpenLink(ctx context.Context, conn *quic.Conn, path Path, hello *pb.Hello) 
 	return l, l.readHello(ctx)
 }
 
+// OpenAgentLink (customer side) is OpenLink on a connection Connect made,
+// checked: the other side must say it is the agent. On any failure the
+// connection is closed.
+func OpenAgentLink(ctx context.Context, conn *quic.Conn, path Path, hello *pb.Hello) (*Link, error) {
+	l, err := OpenLink(ctx, conn, path, hello)
+	if err != nil {
+		conn.CloseWithError(CodeProtocol, "hello failed")
+		return nil, fmt.Errorf("hello: %w", err)
+	}
+	if l.Remote.Role != pb.Role_ROLE_AGENT {
+		l.Close(CodeProtocol, "expected an agent")
+		return nil, errors.New("the other side is not an agent")
+	}
+	return l, nil
+}
+
 // AcceptLink (agent side) accepts the control stream and exchanges hellos.
 func AcceptLink(ctx context.Context, conn *quic.Conn, path Path, hello *pb.Hello) (*Link, error) {
 	ctx, cancel := context.WithTimeout(ctx, HelloTimeout)

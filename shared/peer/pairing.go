@@ -44,6 +44,9 @@ func sessionKey(pakeKey []byte, sessionID string) ([]byte, error) {
 	return hkdf.Key(sha256.New, pakeKey, []byte(sessionID), "porthole/v1 session key", 32)
 }
 
+// msgKeyUsed is the Abort message for a Pake with a spent session key.
+const msgKeyUsed = "this session key was used already"
+
 func abort(code, msg string) *pb.PeerSignal {
 	return &pb.PeerSignal{Body: &pb.PeerSignal_Abort{Abort: &pb.Abort{Code: code, Message: msg}}}
 }
@@ -117,7 +120,7 @@ func (a *AgentPairing) Handle(s *pb.PeerSignal) (replies []*pb.PeerSignal, key [
 	switch b := s.Body.(type) {
 	case *pb.PeerSignal_Pake:
 		if a.used {
-			return []*pb.PeerSignal{abort(protocol.CodeUsed, "this session key was used already")}, nil, ErrPakeFailed
+			return []*pb.PeerSignal{abort(protocol.CodeUsed, msgKeyUsed)}, nil, ErrPakeFailed
 		}
 		a.used = true
 		p, err := pake.InitCurve(pakePassword(a.nameplate, a.secret), 1, pakeCurve)

@@ -398,24 +398,15 @@ func (c *Customer) Connect(ctx context.Context) error {
 	c.attempt++
 	sig := c.signals()
 	sig.Drain()
-	conn, path, err := peer.Connect(ctx, c.EP, sig, peer.ConnectOptions{
+	l, err := peer.Dial(ctx, c.EP, sig, peer.ConnectOptions{
 		Identity: id, Channel: c.Channel, Relay: c.RC.RelayAddr(), Observed: c.RC.Observed(),
 		ForceRelay: c.opts.ForceRelay, Attempt: uint64(time.Now().UnixNano())<<8 | c.attempt&0xff,
-	})
+	}, hello(pb.Role_ROLE_CUSTOMER, c.opts.Name))
 	if err != nil {
 		return err
 	}
-	l, err := peer.OpenLink(ctx, conn, path, hello(pb.Role_ROLE_CUSTOMER, c.opts.Name))
-	if err != nil {
-		conn.CloseWithError(peer.CodeProtocol, "hello failed")
-		return fmt.Errorf("hello: %w", err)
-	}
-	if l.Remote.Role != pb.Role_ROLE_AGENT {
-		l.Close(peer.CodeProtocol, "expected an agent")
-		return errors.New("the other side is not an agent")
-	}
 	c.Conv.Attach(l)
-	c.Link, c.Path = l, path
+	c.Link, c.Path = l, l.Path
 	return nil
 }
 
@@ -450,15 +441,13 @@ type Agent struct {
 	Channel   uint64
 	Conv      *chat.Conversation // attached to every accepted link
 
-	links chan *peer.Link
+	links     chan *peer.Link
+	agentSide *peer.AgentSide // the session's signalling, as the console runs it
 
-	mu          sync.Mutex
-	pairing     *peer.AgentPairing
-	ident       *peer.Identity
-	stopRelayed context.CancelFunc
-	pairDone    chan struct{}
-	pairKey     []byte
-	pairErr     error
+	mu       sync.Mutex
+	pairDone chan struct{}
+	pairKey  []byte
+	pairErr  error
 }
 
 // StartAgent binds an agent's socket on 127.0.0.1:0, signs in, creates a
@@ -491,10 +480,14 @@ func StartAgent(tb testing.TB, o AgentOptions) *Agent {
 	a.Session, a.Nameplate, a.Channel = sc.Session, sc.Nameplate, sc.RelayChannel
 	a.Secret = fmt.Sprintf("%06d", n.Int64())
 	a.Key = protocol.FormatKey(a.Nameplate, a.Secret)
-	a.pairing = peer.NewAgentPairing(a.Session, a.Nameplate, a.Secret)
 	a.Conv = a.conversation(a.Session, o.Name, pb.Role_ROLE_AGENT)
-	sig := a.setSession(a.Session)
-	go a.signalLoop(sig)
+	a.agentSide = peer.NewAgentSide(peer.AgentSideConfig{
+		Endpoint: a.EP, Signaler: a.setSession(a.Session), Session: a.Session, Channel: a.Channel,
+		Relay: a.RC.RelayAddr, Observed: a.RC.Observed, ForceRelay: o.ForceRelay, IdentityKey: o.IdentityKey,
+		Accepted: a.accepted, Paired: a.paired, Failed: a.pairingFailed, Log: a.log,
+	})
+	a.agentSide.StartPairing(a.Nameplate, a.Secret)
+	go a.agentSide.Run(a.ctx)
 	return a
 }
 
@@ -541,90 +534,20 @@ func (a *Agent) finishPairing(key []byte, err error) {
 	close(a.pairDone)
 }
 
-// signalLoop handles the session's peer signals in order, as the console's
-// agentSession.handle does.
-func (a *Agent) signalLoop(sig *relayclient.Signals) {
-	for {
-		ps, err := sig.Recv(a.ctx)
-		if err != nil {
-			return
-		}
-		a.handle(sig, ps)
-	}
-}
-
-func (a *Agent) handle(sig *relayclient.Signals, ps *pb.PeerSignal) {
-	switch b := ps.Body.(type) {
-	case *pb.PeerSignal_Pake, *pb.PeerSignal_Confirm, *pb.PeerSignal_Abort:
-		a.mu.Lock()
-		pairing := a.pairing
-		a.mu.Unlock()
-		if pairing == nil {
-			if ps.GetPake() != nil {
-				sig.Send(&pb.PeerSignal{Body: &pb.PeerSignal_Abort{Abort: &pb.Abort{Code: protocol.CodeUsed, Message: "this session key was used already"}}})
-			}
-			return
-		}
-		replies, key, err := pairing.Handle(ps)
-		for _, r := range replies {
-			sig.Send(r)
-		}
-		if err != nil {
-			a.mu.Lock()
-			a.pairing = nil
-			a.mu.Unlock()
-			a.finishPairing(nil, err)
-			ctx, cancel := timeoutCtx()
-			a.RC.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: a.Session, Reason: "pairing failed: wrong session key"}}})
-			cancel()
-			return
-		}
-		if key != nil {
-			a.finishPairing(key, a.paired(key))
-		}
-	case *pb.PeerSignal_Candidates:
-		if a.identity() == nil {
-			return
-		}
-		sig.Send(peer.AnswerCandidates(a.EP, b.Candidates, a.RC.Observed(), a.opts.ForceRelay))
-	case *pb.PeerSignal_UseRelay:
-		if a.identity() == nil {
-			return
-		}
-		a.mu.Lock()
-		if a.stopRelayed != nil {
-			a.stopRelayed()
-		}
-		rctx, cancel := context.WithCancel(a.ctx)
-		a.stopRelayed = cancel
-		a.mu.Unlock()
-		if err := a.EP.ListenRelayed(rctx, a.Session, a.Channel, a.RC.RelayAddr()); err != nil {
-			a.log.Error("relayed listener", "err", err)
-			return
-		}
-		sig.Send(peer.RelayReadySignal(b.UseRelay.Attempt))
-	}
-}
-
-func (a *Agent) identity() *peer.Identity {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.ident
-}
-
-// paired derives the agent's identity and starts accepting the customer.
+// paired records the PAKE's session key; the agent side then starts
+// accepting the customer.
 func (a *Agent) paired(key []byte) error {
-	if a.opts.IdentityKey != nil {
-		key = a.opts.IdentityKey
-	}
-	id, err := peer.NewIdentity(key, a.Session, true)
-	if err != nil {
-		return err
-	}
-	a.mu.Lock()
-	a.ident, a.pairing = id, nil
-	a.mu.Unlock()
-	return a.EP.Register(id, a.accepted)
+	a.finishPairing(key, nil)
+	return nil
+}
+
+// pairingFailed records the failure and, as the console does, ends the
+// session on the relay.
+func (a *Agent) pairingFailed(err error) {
+	a.finishPairing(nil, err)
+	ctx, cancel := timeoutCtx()
+	a.RC.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: a.Session, Reason: "pairing failed: wrong session key"}}})
+	cancel()
 }
 
 func (a *Agent) accepted(conn *quic.Conn, path peer.Path) {

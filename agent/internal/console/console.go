@@ -63,16 +63,14 @@ type Console struct {
 }
 
 type agentSession struct {
-	con *Console
-	id  string
-	sig *relayclient.Signals
+	con  *Console
+	id   string
+	sig  *relayclient.Signals
+	side *peer.AgentSide // the session's peer signalling
 
-	mu          sync.Mutex
-	conv        *chat.Conversation // set once the session is paired
-	rec         appdb.Session
-	pairing     *peer.AgentPairing
-	ident       *peer.Identity
-	stopRelayed context.CancelFunc
+	mu   sync.Mutex
+	conv *chat.Conversation // set once the session is paired
+	rec  appdb.Session
 }
 
 // New opens the console's data folder. Call Start to connect.
@@ -211,6 +209,9 @@ func (c *Console) loadSessions() error {
 			if err := s.paired(r.SessionKey); err != nil {
 				return err
 			}
+			if err := s.side.Resume(r.SessionKey); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -218,13 +219,18 @@ func (c *Console) loadSessions() error {
 
 func (c *Console) addSession(rec appdb.Session) *agentSession {
 	s := &agentSession{con: c, id: rec.ID, rec: rec, sig: relayclient.NewSignals(c.rc, rec.ID)}
+	s.side = peer.NewAgentSide(peer.AgentSideConfig{
+		Endpoint: c.ep, Signaler: s.sig, Session: rec.ID, Channel: rec.Channel,
+		Relay: c.rc.RelayAddr, Observed: c.rc.Observed, ForceRelay: c.cfg.ForceRelay,
+		Accepted: s.accepted, Paired: s.paired, Failed: s.pairingFailed, Log: c.log,
+	})
 	if rec.State == appdb.StateWaiting {
-		s.pairing = peer.NewAgentPairing(rec.ID, rec.Nameplate, rec.Secret)
+		s.side.StartPairing(rec.Nameplate, rec.Secret)
 	}
 	c.mu.Lock()
 	c.sessions[rec.ID] = s
 	c.mu.Unlock()
-	go s.signalLoop(c.ctx)
+	go s.side.Run(c.ctx)
 	return s
 }
 
@@ -352,11 +358,8 @@ func (c *Console) ended(id, reason string) {
 	if s == nil {
 		return
 	}
-	c.ep.Unregister(id)
+	s.side.Stop()
 	s.mu.Lock()
-	if s.stopRelayed != nil {
-		s.stopRelayed()
-	}
 	s.rec.State, s.rec.Ended = appdb.StateEnded, time.Now().UTC()
 	s.rec.Secret = ""
 	rec := s.rec
@@ -368,89 +371,23 @@ func (c *Console) ended(id, reason string) {
 	c.emit(headless.Event{Event: "session_ended", Session: id, Reason: reason})
 }
 
-// signalLoop handles one session's peer signals in order.
-func (s *agentSession) signalLoop(ctx context.Context) {
-	for {
-		ps, err := s.sig.Recv(ctx)
-		if err != nil {
-			return
-		}
-		s.handle(ctx, ps)
-	}
-}
-
-func (s *agentSession) handle(ctx context.Context, ps *pb.PeerSignal) {
+// pairingFailed reports a failed pairing and ends the session: the key
+// is burnt.
+func (s *agentSession) pairingFailed(err error) {
 	c := s.con
-	switch b := ps.Body.(type) {
-	case *pb.PeerSignal_Pake, *pb.PeerSignal_Confirm, *pb.PeerSignal_Abort:
-		s.mu.Lock()
-		pairing := s.pairing
-		s.mu.Unlock()
-		if pairing == nil {
-			if ps.GetPake() != nil {
-				s.sig.Send(&pb.PeerSignal{Body: &pb.PeerSignal_Abort{Abort: &pb.Abort{Code: protocol.CodeUsed, Message: "this session key was used already"}}})
-			}
-			return
-		}
-		replies, key, err := pairing.Handle(ps)
-		for _, r := range replies {
-			s.sig.Send(r)
-		}
-		if err != nil {
-			msg := "the customer's key did not match; the key is no longer valid"
-			if !errors.Is(err, peer.ErrPakeFailed) {
-				msg = err.Error()
-			}
-			c.emit(headless.Event{Event: "error", Session: s.id, Code: protocol.CodePakeFailed, Message: msg})
-			c.EndSession(ctx, s.id, "pairing failed: wrong session key")
-			return
-		}
-		if key != nil {
-			if err := s.paired(key); err != nil {
-				c.log.Error("pairing", "err", err)
-			}
-		}
-	case *pb.PeerSignal_Candidates:
-		if s.identity() == nil {
-			return
-		}
-		s.sig.Send(peer.AnswerCandidates(c.ep, b.Candidates, c.rc.Observed(), c.cfg.ForceRelay))
-	case *pb.PeerSignal_UseRelay:
-		if s.identity() == nil {
-			return
-		}
-		s.mu.Lock()
-		if s.stopRelayed != nil {
-			s.stopRelayed()
-		}
-		rctx, cancel := context.WithCancel(ctx)
-		s.stopRelayed = cancel
-		ch := s.rec.Channel
-		s.mu.Unlock()
-		if err := c.ep.ListenRelayed(rctx, s.id, ch, c.rc.RelayAddr()); err != nil {
-			c.log.Error("relayed listener", "err", err)
-			return
-		}
-		s.sig.Send(peer.RelayReadySignal(b.UseRelay.Attempt))
+	msg := "the customer's key did not match; the key is no longer valid"
+	if !errors.Is(err, peer.ErrPakeFailed) {
+		msg = err.Error()
 	}
+	c.emit(headless.Event{Event: "error", Session: s.id, Code: protocol.CodePakeFailed, Message: msg})
+	c.EndSession(c.ctx, s.id, "pairing failed: wrong session key")
 }
 
-func (s *agentSession) identity() *peer.Identity {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ident
-}
-
-// paired records the session key and starts accepting the customer's
-// connections.
+// paired records the session key and creates the session's conversation;
+// s.side then starts accepting the customer's connections.
 func (s *agentSession) paired(key []byte) error {
 	c := s.con
-	id, err := peer.NewIdentity(key, s.id, true)
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
-	s.ident, s.pairing = id, nil
 	s.rec.SessionKey, s.rec.State = key, appdb.StateActive
 	s.rec.Secret = "" // the key is spent; nothing left to protect
 	rec := s.rec
@@ -472,7 +409,7 @@ func (s *agentSession) paired(key []byte) error {
 	s.mu.Lock()
 	s.conv = conv
 	s.mu.Unlock()
-	return c.ep.Register(id, s.accepted)
+	return nil
 }
 
 func (s *agentSession) conversation() *chat.Conversation {

@@ -8,7 +8,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/user"
@@ -414,26 +413,17 @@ func (c *Client) connectOnce() error {
 	sig.Drain()
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
-	conn, path, err := peer.Connect(ctx, c.ep, sig, peer.ConnectOptions{
+	l, err := peer.Dial(ctx, c.ep, sig, peer.ConnectOptions{
 		Identity: id, Channel: rec.Channel, Relay: c.rc.RelayAddr(), Observed: c.rc.Observed(),
 		ForceRelay: c.cfg.ForceRelay, Attempt: uint64(time.Now().UnixNano())<<8 | attempt&0xff,
+	}, &pb.Hello{
+		Version: protocol.Version, Role: pb.Role_ROLE_CUSTOMER, Software: "porthole-customer/" + Version, Name: c.cfg.Name,
 	})
 	if err != nil {
 		return err
 	}
-	l, err := peer.OpenLink(ctx, conn, path, &pb.Hello{
-		Version: protocol.Version, Role: pb.Role_ROLE_CUSTOMER, Software: "porthole-customer/" + Version, Name: c.cfg.Name,
-	})
-	if err != nil {
-		conn.CloseWithError(peer.CodeProtocol, "hello failed")
-		return fmt.Errorf("hello: %w", err)
-	}
-	if l.Remote.Role != pb.Role_ROLE_AGENT {
-		l.Close(peer.CodeProtocol, "expected an agent")
-		return errors.New("the other side is not an agent")
-	}
 	conv.Attach(l)
-	c.emit(headless.Event{Event: "connected", Session: rec.ID, Path: string(path), Agent: l.Remote.Name})
+	c.emit(headless.Event{Event: "connected", Session: rec.ID, Path: string(l.Path), Agent: l.Remote.Name})
 	return nil
 }
 

@@ -94,12 +94,9 @@ type AgentSession struct {
 	ID, Nameplate, Secret string
 	Channel               uint64
 	sig                   *relayclient.Signals
+	side                  *peer.AgentSide // the session's signalling, as the console runs it
 	ctx                   context.Context
 	cancel                context.CancelFunc
-	mu                    sync.Mutex
-	pairing               *peer.AgentPairing
-	ident                 *peer.Identity
-	stopRelayed           context.CancelFunc
 	links                 chan *peer.Link
 	errs                  chan error
 	pairedOnce            sync.Once
@@ -183,11 +180,17 @@ func (a *Agent) NewSession(ctx context.Context) (*AgentSession, error) {
 		sig: relayclient.NewSignals(a.RC, sc.Session), ctx: sctx, cancel: cancel,
 		links: make(chan *peer.Link, 4), errs: make(chan error, 4), paired: make(chan struct{}),
 	}
-	s.pairing = peer.NewAgentPairing(s.ID, s.Nameplate, s.Secret)
+	s.side = peer.NewAgentSide(peer.AgentSideConfig{
+		Endpoint: a.EP, Signaler: s.sig, Session: s.ID, Channel: s.Channel,
+		Relay: a.RC.RelayAddr, Observed: a.RC.Observed, ForceRelay: a.opts.ForceRelay,
+		Accepted: s.accepted, Paired: s.pakeDone, Error: s.fail,
+		Failed: func(err error) { s.fail(fmt.Errorf("pairing: %w", err)) },
+	})
+	s.side.StartPairing(s.Nameplate, s.Secret)
 	a.mu.Lock()
 	a.sessions[s.ID] = s
 	a.mu.Unlock()
-	go s.signalLoop()
+	go s.side.Run(s.ctx)
 	return s, nil
 }
 
@@ -197,7 +200,7 @@ func (a *Agent) EndSession(ctx context.Context, s *AgentSession) error {
 	delete(a.sessions, s.ID)
 	a.mu.Unlock()
 	s.cancel()
-	a.EP.Unregister(s.ID)
+	s.side.Stop()
 	_, err := a.RC.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: s.ID}}})
 	return err
 }
@@ -227,84 +230,10 @@ func (s *AgentSession) fail(err error) {
 	}
 }
 
-func (s *AgentSession) signalLoop() {
-	for {
-		ps, err := s.sig.Recv(s.ctx)
-		if err != nil {
-			s.mu.Lock()
-			if s.stopRelayed != nil {
-				s.stopRelayed()
-			}
-			s.mu.Unlock()
-			return
-		}
-		s.handle(ps)
-	}
-}
-
-// handle does what the agent console does with a customer's signal.
-func (s *AgentSession) handle(ps *pb.PeerSignal) {
-	a := s.a
-	switch b := ps.Body.(type) {
-	case *pb.PeerSignal_Pake, *pb.PeerSignal_Confirm, *pb.PeerSignal_Abort:
-		s.mu.Lock()
-		pairing := s.pairing
-		s.mu.Unlock()
-		if pairing == nil {
-			return
-		}
-		replies, key, err := pairing.Handle(ps)
-		for _, r := range replies {
-			s.sig.Send(r)
-		}
-		if err != nil {
-			s.fail(fmt.Errorf("pairing: %w", err))
-			return
-		}
-		if key == nil {
-			return
-		}
-		id, err := peer.NewIdentity(key, s.ID, true)
-		if err != nil {
-			s.fail(err)
-			return
-		}
-		s.mu.Lock()
-		s.ident, s.pairing = id, nil
-		s.mu.Unlock()
-		if err := a.EP.Register(id, s.accepted); err != nil {
-			s.fail(err)
-			return
-		}
-		s.pairedOnce.Do(func() { close(s.paired) })
-	case *pb.PeerSignal_Candidates:
-		if s.identity() == nil {
-			return
-		}
-		s.sig.Send(peer.AnswerCandidates(a.EP, b.Candidates, a.RC.Observed(), a.opts.ForceRelay))
-	case *pb.PeerSignal_UseRelay:
-		if s.identity() == nil {
-			return
-		}
-		s.mu.Lock()
-		if s.stopRelayed != nil {
-			s.stopRelayed()
-		}
-		rctx, cancel := context.WithCancel(s.ctx)
-		s.stopRelayed = cancel
-		s.mu.Unlock()
-		if err := a.EP.ListenRelayed(rctx, s.ID, s.Channel, a.RC.RelayAddr()); err != nil {
-			s.fail(err)
-			return
-		}
-		s.sig.Send(peer.RelayReadySignal(b.UseRelay.Attempt))
-	}
-}
-
-func (s *AgentSession) identity() *peer.Identity {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ident
+// pakeDone closes Paired once the PAKE is confirmed on the agent side.
+func (s *AgentSession) pakeDone([]byte) error {
+	s.pairedOnce.Do(func() { close(s.paired) })
+	return nil
 }
 
 func (s *AgentSession) accepted(conn *quic.Conn, path peer.Path) {
@@ -433,11 +362,10 @@ func Join(ctx context.Context, o CustomerOptions) (*Customer, Phases, error) {
 	}
 	t4 := time.Now()
 	ph.Connect = t4.Sub(t3)
-	l, err := peer.OpenLink(ctx, conn, path, &pb.Hello{
+	l, err := peer.OpenAgentLink(ctx, conn, path, &pb.Hello{
 		Version: protocol.Version, Role: pb.Role_ROLE_CUSTOMER, Software: Software, Name: o.Name,
 	})
 	if err != nil {
-		conn.CloseWithError(peer.CodeProtocol, "hello failed")
 		c.Close()
 		return nil, ph, fmt.Errorf("link: %w", err)
 	}
