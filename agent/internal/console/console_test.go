@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,51 +14,6 @@ import (
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
-// events records what a Console emits, for tests to wait on.
-type events struct {
-	mu      sync.Mutex
-	all     []headless.Event
-	used    []bool
-	changed chan struct{} // closed and replaced on every new event
-}
-
-func newEvents() *events { return &events{changed: make(chan struct{})} }
-
-func (r *events) emit(e headless.Event) {
-	r.mu.Lock()
-	r.all = append(r.all, e)
-	r.used = append(r.used, false)
-	close(r.changed)
-	r.changed = make(chan struct{})
-	r.mu.Unlock()
-}
-
-// expect waits for the first unused event named name that match accepts
-// (nil: any), marks it used and returns it.
-func (r *events) expect(t *testing.T, name string, match func(headless.Event) bool) headless.Event {
-	t.Helper()
-	deadline := time.NewTimer(testpeer.Timeout)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		for i, e := range r.all {
-			if !r.used[i] && e.Event == name && (match == nil || match(e)) {
-				r.used[i] = true
-				r.mu.Unlock()
-				return e
-			}
-		}
-		changed := r.changed
-		r.mu.Unlock()
-		select {
-		case <-changed:
-		case <-deadline.C:
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			t.Fatalf("no %q event within %v; events: %+v", name, testpeer.Timeout, r.all)
-		}
-	}
-}
 
 func TestMain(m *testing.M) {
 	// On the relayed path the customer only notices a dead link at the
@@ -77,16 +31,16 @@ func inSession(id string) func(headless.Event) bool {
 type world struct {
 	addr, fp string
 	con      *Console
-	ev       *events
+	ev       *testpeer.Events
 }
 
 func startConsole(t *testing.T, forceRelay bool) *world {
 	t.Helper()
 	_, addr, fp := testpeer.StartRelay(t)
-	ev := newEvents()
+	ev := testpeer.NewEvents()
 	con, err := New(Config{
 		Relay: addr, Fingerprint: fp, Name: testpeer.AgentName, Password: testpeer.AgentPassword,
-		DataDir: t.TempDir(), ForceRelay: forceRelay, Listen: "127.0.0.1:0", Emit: ev.emit,
+		DataDir: t.TempDir(), ForceRelay: forceRelay, Listen: "127.0.0.1:0", Emit: ev.Emit,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -95,7 +49,7 @@ func startConsole(t *testing.T, forceRelay bool) *world {
 	if err := con.Start(ctxFor(t)); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	ev.expect(t, "relay", func(e headless.Event) bool { return e.Message == "connected" })
+	ev.Expect(t, "relay", func(e headless.Event) bool { return e.Message == "connected" })
 	return &world{addr: addr, fp: fp, con: con, ev: ev}
 }
 
@@ -113,7 +67,7 @@ func (w *world) newSession(t *testing.T) (string, string) {
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
 	}
-	e := w.ev.expect(t, "session_key", inSession(rec.ID))
+	e := w.ev.Expect(t, "session_key", inSession(rec.ID))
 	if _, _, err := protocol.ParseKey(e.Key); err != nil {
 		t.Fatalf("session_key event %+v: %v", e, err)
 	}
@@ -141,7 +95,7 @@ func TestCustomerJoinsChatsAndIsEndedByTheAgent(t *testing.T) {
 				t.Fatalf("customer joined %s over %s, greeted by %q; want %s over %s by %q",
 					c.Session, c.Path, c.Link.Remote.Name, sid, tc.want, testpeer.AgentName)
 			}
-			j := w.ev.expect(t, "customer_joined", inSession(sid))
+			j := w.ev.Expect(t, "customer_joined", inSession(sid))
 			if j.Path != string(tc.want) || j.Name != testpeer.CustomerName {
 				t.Fatalf("customer_joined %+v, want path %s and name %s", j, tc.want, testpeer.CustomerName)
 			}
@@ -160,7 +114,7 @@ func TestCustomerJoinsChatsAndIsEndedByTheAgent(t *testing.T) {
 				if m.Text != text || m.From != testpeer.AgentName || m.FromRole != "agent" {
 					t.Fatalf("customer got %q from %q (%s), want %q from the agent, in order", m.Text, m.From, m.FromRole, text)
 				}
-				sent := w.ev.expect(t, "chat_sent", inSession(sid))
+				sent := w.ev.Expect(t, "chat_sent", inSession(sid))
 				if sent.Text != text || sent.ID != m.ID || sent.From != testpeer.AgentName {
 					t.Fatalf("chat_sent %+v, want %q with id %s", sent, text, m.ID)
 				}
@@ -171,7 +125,7 @@ func TestCustomerJoinsChatsAndIsEndedByTheAgent(t *testing.T) {
 				}
 			}
 			for i := range 3 {
-				e := w.ev.expect(t, "chat", inSession(sid))
+				e := w.ev.Expect(t, "chat", inSession(sid))
 				if want := fmt.Sprintf("customer line %d", i); e.Text != want || e.From != testpeer.CustomerName || e.ID == "" {
 					t.Fatalf("chat event %+v, want %q from %s, in order", e, want, testpeer.CustomerName)
 				}
@@ -187,7 +141,7 @@ func TestCustomerJoinsChatsAndIsEndedByTheAgent(t *testing.T) {
 			if err := w.con.EndSession(ctxFor(t), sid, "all sorted"); err != nil {
 				t.Fatalf("EndSession: %v", err)
 			}
-			if e := w.ev.expect(t, "session_ended", inSession(sid)); e.Reason != "all sorted" {
+			if e := w.ev.Expect(t, "session_ended", inSession(sid)); e.Reason != "all sorted" {
 				t.Fatalf("session_ended %+v", e)
 			}
 			if r := testpeer.Receive(t, c.RelayEnded, "session end from the relay"); r != "all sorted" {
@@ -232,10 +186,10 @@ func TestWrongSecretIsReportedAndEndsTheSession(t *testing.T) {
 	if err := c.Join(ctxFor(t)); !errors.Is(err, peer.ErrPakeFailed) {
 		t.Fatalf("customer with a wrong secret: %v, want ErrPakeFailed", err)
 	}
-	if e := w.ev.expect(t, "error", inSession(sid)); e.Code != protocol.CodePakeFailed {
+	if e := w.ev.Expect(t, "error", inSession(sid)); e.Code != protocol.CodePakeFailed {
 		t.Fatalf("error event %+v, want %s", e, protocol.CodePakeFailed)
 	}
-	w.ev.expect(t, "session_ended", inSession(sid))
+	w.ev.Expect(t, "session_ended", inSession(sid))
 	var ce *Error
 	if err := w.con.Chat(sid, "hello?"); !errors.As(err, &ce) || ce.Code != protocol.CodeNotFound {
 		t.Fatalf("Chat in the failed session: %v", err)

@@ -9,57 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
-// events records what a Client emits, for tests to wait on.
-type events struct {
-	mu      sync.Mutex
-	all     []headless.Event
-	used    []bool
-	changed chan struct{} // closed and replaced on every new event
-}
-
-func newEvents() *events { return &events{changed: make(chan struct{})} }
-
-func (r *events) emit(e headless.Event) {
-	r.mu.Lock()
-	r.all = append(r.all, e)
-	r.used = append(r.used, false)
-	close(r.changed)
-	r.changed = make(chan struct{})
-	r.mu.Unlock()
-}
-
-// expect waits for the first unused event named name that match accepts
-// (nil: any), marks it used and returns it.
-func (r *events) expect(t *testing.T, name string, match func(headless.Event) bool) headless.Event {
-	t.Helper()
-	deadline := time.NewTimer(testpeer.Timeout)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		for i, e := range r.all {
-			if !r.used[i] && e.Event == name && (match == nil || match(e)) {
-				r.used[i] = true
-				r.mu.Unlock()
-				return e
-			}
-		}
-		changed := r.changed
-		r.mu.Unlock()
-		select {
-		case <-changed:
-		case <-deadline.C:
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			t.Fatalf("no %q event within %v; events: %+v", name, testpeer.Timeout, r.all)
-		}
-	}
-}
 
 func ctxFor(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testpeer.Timeout)
@@ -81,12 +35,12 @@ func newWorld(t *testing.T, agentForce bool) *world {
 
 // start runs a client on dataDir with key (empty: resume) and returns it
 // with its events and a stop function (also run when the test ends).
-func (w *world) start(t *testing.T, dataDir, key string, forceRelay bool) (*Client, *events, func()) {
+func (w *world) start(t *testing.T, dataDir, key string, forceRelay bool) (*Client, *testpeer.Events, func()) {
 	t.Helper()
-	ev := newEvents()
+	ev := testpeer.NewEvents()
 	c, err := New(Config{
 		Relay: w.addr, Fingerprint: w.fp, Key: key, DataDir: dataDir, Name: testpeer.CustomerName,
-		ForceRelay: forceRelay, Listen: "127.0.0.1:0", Emit: ev.emit,
+		ForceRelay: forceRelay, Listen: "127.0.0.1:0", Emit: ev.Emit,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -101,9 +55,9 @@ func (w *world) start(t *testing.T, dataDir, key string, forceRelay bool) (*Clie
 }
 
 // expectConnected waits for both sides to report the connection.
-func (w *world) expectConnected(t *testing.T, ev *events, want peer.Path) {
+func (w *world) expectConnected(t *testing.T, ev *testpeer.Events, want peer.Path) {
 	t.Helper()
-	e := ev.expect(t, "connected", nil)
+	e := ev.Expect(t, "connected", nil)
 	if e.Path != string(want) || e.Agent != testpeer.AgentName || e.Session != w.agent.Session {
 		t.Fatalf("connected event %+v, want path %s, agent %s, session %s", e, want, testpeer.AgentName, w.agent.Session)
 	}
@@ -113,7 +67,7 @@ func (w *world) expectConnected(t *testing.T, ev *events, want peer.Path) {
 	}
 }
 
-func chatBothWays(t *testing.T, w *world, c *Client, ev *events, tag string) {
+func chatBothWays(t *testing.T, w *world, c *Client, ev *testpeer.Events, tag string) {
 	t.Helper()
 	for i := range 3 {
 		if err := c.Chat(fmt.Sprintf("%s customer line %d", tag, i)); err != nil {
@@ -126,7 +80,7 @@ func chatBothWays(t *testing.T, w *world, c *Client, ev *events, tag string) {
 		if m.Text != text || m.From != testpeer.CustomerName || m.FromRole != "customer" {
 			t.Fatalf("agent got %q from %q (%s), want %q from the customer, in order", m.Text, m.From, m.FromRole, text)
 		}
-		if e := ev.expect(t, "chat_sent", nil); e.Text != text || e.ID != m.ID {
+		if e := ev.Expect(t, "chat_sent", nil); e.Text != text || e.ID != m.ID {
 			t.Fatalf("chat_sent %+v, want %q with id %s", e, text, m.ID)
 		}
 	}
@@ -136,7 +90,7 @@ func chatBothWays(t *testing.T, w *world, c *Client, ev *events, tag string) {
 		}
 	}
 	for i := range 3 {
-		e := ev.expect(t, "chat", nil)
+		e := ev.Expect(t, "chat", nil)
 		if want := fmt.Sprintf("%s agent line %d", tag, i); e.Text != want || e.From != testpeer.AgentName || e.ID == "" {
 			t.Fatalf("chat event %+v, want %q from %s, in order", e, want, testpeer.AgentName)
 		}
@@ -159,7 +113,7 @@ func TestJoinAndChat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, tc.agentForce)
 			c, ev, _ := w.start(t, t.TempDir(), w.agent.Key, tc.custForce)
-			if e := ev.expect(t, "paired", nil); e.Session != w.agent.Session || e.Agent != testpeer.AgentName {
+			if e := ev.Expect(t, "paired", nil); e.Session != w.agent.Session || e.Agent != testpeer.AgentName {
 				t.Fatalf("paired event %+v", e)
 			}
 			w.expectConnected(t, ev, tc.want)
@@ -251,7 +205,7 @@ func TestRestartRejoins(t *testing.T) {
 
 			c2, ev2, _ := w.start(t, dir, "", tc.force)
 			w.expectConnected(t, ev2, tc.want)
-			if e := ev2.expect(t, "chat", nil); e.Text != "are you still there?" || e.From != testpeer.AgentName {
+			if e := ev2.Expect(t, "chat", nil); e.Text != "are you still there?" || e.From != testpeer.AgentName {
 				t.Fatalf("first chat after the restart %+v", e)
 			}
 			chatBothWays(t, w, c2, ev2, "second run")
@@ -271,7 +225,7 @@ func TestAgentEndsTheSession(t *testing.T) {
 	if err := w.agent.End(ctxFor(t), "all sorted"); err != nil {
 		t.Fatalf("agent End: %v", err)
 	}
-	if e := ev.expect(t, "session_ended", nil); e.Reason != "all sorted" {
+	if e := ev.Expect(t, "session_ended", nil); e.Reason != "all sorted" {
 		t.Fatalf("session_ended %+v", e)
 	}
 	testpeer.Receive(t, c.Done(), "end of the client's session")
