@@ -14,7 +14,6 @@ import (
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
-
 func TestMain(m *testing.M) {
 	// On the relayed path the customer only notices a dead link at the
 	// peer connections' idle timeout; keep that short so a lost Bye (see

@@ -14,7 +14,6 @@ import (
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
-
 func ctxFor(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testpeer.Timeout)
 	t.Cleanup(cancel)
