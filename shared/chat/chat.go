@@ -29,6 +29,9 @@ type Handlers struct {
 	Message func(appdb.Message) // a message was stored (sent or received)
 	Ended   func(reason string) // the other side ended the session
 	Down    func(err error)     // the link went down
+	// Other receives the control-stream messages the conversation does not
+	// handle itself (permission requests and answers, for one).
+	Other func(*pb.PeerMsg)
 }
 
 // Conversation is one session's chat.
@@ -138,6 +141,17 @@ func (c *Conversation) Say(text string) (appdb.Message, error) {
 	return m, nil
 }
 
+// Send sends a control message on the current link.
+func (c *Conversation) Send(m *pb.PeerMsg) error {
+	c.mu.Lock()
+	l := c.link
+	c.mu.Unlock()
+	if l == nil {
+		return ErrNotConnected
+	}
+	return l.Send(m)
+}
+
 // ByeWait bounds how long SaySessionEnded waits for the other side to hang
 // up after the Bye.
 var ByeWait = 2 * time.Second
@@ -181,6 +195,10 @@ func (c *Conversation) read(l *peer.Link) {
 		case *pb.PeerMsg_Bye:
 			if b.Bye.SessionEnded && c.h.Ended != nil {
 				c.h.Ended(b.Bye.Reason)
+			}
+		default:
+			if m.Body != nil && c.h.Other != nil {
+				c.h.Other(m)
 			}
 		}
 	}

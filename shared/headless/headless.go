@@ -32,9 +32,12 @@ type Event struct {
 	Reason  string `json:"reason,omitempty"`
 	State   string `json:"state,omitempty"`
 	Count   *int   `json:"count,omitempty"`
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-	RTTMs   *int64 `json:"rtt_ms,omitempty"`
+	Kind    string `json:"kind,omitempty"`
+	// TimeoutMs is how long a permission request waits for an answer.
+	TimeoutMs int64  `json:"timeout_ms,omitempty"`
+	Code      string `json:"code,omitempty"`
+	Message   string `json:"message,omitempty"`
+	RTTMs     *int64 `json:"rtt_ms,omitempty"`
 }
 
 // EmitHistory writes a session's chat history: one "history" event per
@@ -60,6 +63,11 @@ type Command struct {
 	Session string `json:"session,omitempty"`
 	Text    string `json:"text,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Kind    string `json:"kind,omitempty"`
+	Allow   bool   `json:"allow,omitempty"`
+	// TimeoutMs, for request_permission: how long the customer has to answer.
+	TimeoutMs int64 `json:"timeout_ms,omitempty"`
 }
 
 // Writer writes events, one per line, safely from any goroutine.

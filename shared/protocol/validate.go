@@ -116,6 +116,19 @@ func validNameplate(s string) error {
 	return nil
 }
 
+// validKind checks a permission kind: 1 to 32 lowercase letters or '_'.
+func validKind(k string) error {
+	if k == "" || len(k) > 32 {
+		return fmt.Errorf("%w: permission kind", ErrInvalid)
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; !(c >= 'a' && c <= 'z' || c == '_') {
+			return fmt.Errorf("%w: permission kind", ErrInvalid)
+		}
+	}
+	return nil
+}
+
 // ValidChatText checks a chat message's text.
 func ValidChatText(s string) error {
 	if strings.TrimSpace(s) == "" {
@@ -293,6 +306,21 @@ func ValidatePeerMsg(m *pb.PeerMsg) error {
 		if b.ChatAck.Id == "" || len(b.ChatAck.Id) > 64 {
 			return fmt.Errorf("%w: chat id", ErrInvalid)
 		}
+	case *pb.PeerMsg_PermissionRequest:
+		r := b.PermissionRequest
+		if r.Id == "" || len(r.Id) > 64 || len(r.Reason) > 512 || r.TimeoutMs < 0 {
+			return fmt.Errorf("%w: permission request", ErrInvalid)
+		}
+		if err := validKind(r.Kind); err != nil {
+			return err
+		}
+		return validText(r.Reason, "reason", false)
+	case *pb.PeerMsg_PermissionAnswer:
+		a := b.PermissionAnswer
+		if a.Id == "" || len(a.Id) > 64 || len(a.Why) > 32 {
+			return fmt.Errorf("%w: permission answer", ErrInvalid)
+		}
+		return validText(a.Why, "why", false)
 	case *pb.PeerMsg_Bye:
 		if len(b.Bye.Reason) > 256 {
 			return fmt.Errorf("%w: reason too long", ErrInvalid)

@@ -124,6 +124,9 @@ func handle(ctx context.Context, con *console.Console, out *headless.Writer, c h
 		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		report(con.EndSession(rctx, c.Session, c.Reason))
+	case "request_permission":
+		_, err := con.RequestPermission(c.Session, c.Kind, c.Reason, time.Duration(c.TimeoutMs)*time.Millisecond)
+		report(err)
 	case "history":
 		msgs, err := con.History(c.Session)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/peer"
@@ -68,9 +69,10 @@ type agentSession struct {
 	sig  *relayclient.Signals
 	side *peer.AgentSide // the session's peer signalling
 
-	mu   sync.Mutex
-	conv *chat.Conversation // set once the session is paired
-	rec  appdb.Session
+	mu    sync.Mutex
+	conv  *chat.Conversation // set once the session is paired
+	rec   appdb.Session
+	asked map[string]string // open permission requests: id -> kind
 }
 
 // New opens the console's data folder. Call Start to connect.
@@ -405,6 +407,7 @@ func (s *agentSession) paired(key []byte) error {
 			c.emit(headless.Event{Event: "customer_left", Session: s.id, Reason: reason})
 		},
 		Ended: func(reason string) { go c.endSession(c.ctx, s.id, "the customer ended the session", false) },
+		Other: s.peerMsg,
 	}, c.log)
 	s.mu.Lock()
 	s.conv = conv
@@ -463,4 +466,59 @@ func (c *Console) Link(session string) *peer.Link {
 		return nil
 	}
 	return s.conversation().Link()
+}
+
+// RequestPermission asks the customer of a session for something beyond
+// chat (kind: "screen", "control", "shell", "files", ...). The answer comes
+// as a "permission" event; timeout is how long the customer has (0: the
+// default), after which the answer is no.
+func (c *Console) RequestPermission(session, kind, reason string, timeout time.Duration) (string, error) {
+	s, err := c.session(session)
+	if err != nil {
+		return "", err
+	}
+	conv := s.conversation()
+	if conv == nil {
+		return "", &Error{Code: failure.CodeNotJoined, Message: "no customer has joined this session yet"}
+	}
+	req := consent.Request(kind, reason, timeout)
+	msg := &pb.PeerMsg{Body: &pb.PeerMsg_PermissionRequest{PermissionRequest: req}}
+	if err := protocol.ValidatePeerMsg(msg); err != nil {
+		return "", &Error{Code: protocol.CodeBadRequest, Message: err.Error()}
+	}
+	if err := conv.Send(msg); err != nil {
+		return "", &Error{Code: protocol.CodePeerUnreachable, Message: "the customer is not connected"}
+	}
+	s.mu.Lock()
+	if s.asked == nil {
+		s.asked = map[string]string{}
+	}
+	s.asked[req.Id] = kind
+	s.mu.Unlock()
+	c.emit(headless.Event{Event: "permission", Session: session, ID: req.Id, Kind: kind, State: "requested"})
+	return req.Id, nil
+}
+
+// peerMsg handles control messages beyond chat: the customer's answers to
+// permission requests.
+func (s *agentSession) peerMsg(m *pb.PeerMsg) {
+	a := m.GetPermissionAnswer()
+	if a == nil {
+		return
+	}
+	s.mu.Lock()
+	kind, ok := s.asked[a.Id]
+	delete(s.asked, a.Id)
+	s.mu.Unlock()
+	if !ok {
+		return // not ours, or answered already
+	}
+	state := "allowed"
+	if !a.Allowed {
+		state = a.Why
+		if state == "" {
+			state = consent.WhyDenied
+		}
+	}
+	s.con.emit(headless.Event{Event: "permission", Session: s.id, ID: a.Id, Kind: kind, State: state})
 }

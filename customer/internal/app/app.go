@@ -116,6 +116,10 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				cl.End(rctx)
 				cancel()
+			case "answer_permission":
+				if err := cl.AnswerPermission(c.ID, c.Allow); err != nil {
+					fail(err)
+				}
 			case "history":
 				msgs, err := cl.History()
 				if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/peer"
@@ -70,6 +71,7 @@ type Client struct {
 	rec         *appdb.Session
 	sig         *relayclient.Signals
 	conv        *chat.Conversation
+	open        *consent.Open // the agent's permission requests awaiting an answer
 	agentOnline bool
 	attempt     uint64
 	endOnce     sync.Once
@@ -218,6 +220,15 @@ func (c *Client) setSession(rec *appdb.Session) {
 	defer c.mu.Unlock()
 	c.rec = rec
 	c.sig = relayclient.NewSignals(c.rc, rec.ID)
+	c.open = consent.NewOpen(
+		func(m *pb.PeerMsg) error { return c.conversation().Send(m) },
+		func(id string, allowed bool, why string) {
+			state := "allowed"
+			if !allowed {
+				state = why
+			}
+			c.emit(headless.Event{Event: "permission_answered", ID: id, State: state})
+		})
 	c.conv = chat.New(c.db, rec.ID, c.cfg.Name, pb.Role_ROLE_CUSTOMER, chat.Handlers{
 		Message: func(m appdb.Message) {
 			ev := "chat"
@@ -227,6 +238,7 @@ func (c *Client) setSession(rec *appdb.Session) {
 			c.emit(headless.Event{Event: ev, ID: m.ID, From: m.From, Text: m.Text, At: headless.Time(m.At)})
 		},
 		Ended: func(reason string) { c.sessionEnded(reason) },
+		Other: c.peerMsg,
 		Down: func(err error) {
 			reason := "connection lost"
 			if err != nil {
@@ -339,12 +351,15 @@ func (c *Client) sessionEnded(reason string) {
 	c.endOnce.Do(func() {
 		c.mu.Lock()
 		rec := c.rec
-		conv := c.conv
+		conv, open := c.conv, c.open
 		if rec != nil {
 			rec.State, rec.Ended = appdb.StateEnded, time.Now().UTC()
 			rec.RejoinToken = nil
 		}
 		c.mu.Unlock()
+		if open != nil {
+			open.DenyAll(consent.WhyEnded)
+		}
 		if rec != nil {
 			c.db.PutSession(rec)
 		}
@@ -444,11 +459,12 @@ func (c *Client) Chat(text string) error {
 // End ends the session for everybody.
 func (c *Client) End(ctx context.Context) error {
 	c.mu.Lock()
-	rec, conv := c.rec, c.conv
+	rec, conv, open := c.rec, c.conv, c.open
 	c.mu.Unlock()
 	if rec == nil {
 		return nil
 	}
+	open.DenyAll(consent.WhyEnded) // while the link is still up to carry the answers
 	reason := "the customer ended the session"
 	conv.SaySessionEnded(reason)
 	c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: rec.ID, Reason: reason}}})
@@ -475,4 +491,42 @@ func (c *Client) History() ([]appdb.Message, error) {
 		return nil, nil
 	}
 	return c.db.Messages(rec.ID)
+}
+
+func (c *Client) conversation() *chat.Conversation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conv
+}
+
+// peerMsg handles control messages beyond chat: the agent's permission
+// requests. The person answers through AnswerPermission; nobody answering
+// is a no when the request's time runs out.
+func (c *Client) peerMsg(m *pb.PeerMsg) {
+	r := m.GetPermissionRequest()
+	if r == nil {
+		return
+	}
+	c.mu.Lock()
+	open := c.open
+	c.mu.Unlock()
+	timeout, ok := open.Add(r)
+	if !ok {
+		return
+	}
+	c.emit(headless.Event{Event: "permission_request", ID: r.Id, Kind: r.Kind, Reason: r.Reason, TimeoutMs: timeout.Milliseconds()})
+}
+
+// AnswerPermission answers one of the agent's permission requests.
+func (c *Client) AnswerPermission(id string, allowed bool) error {
+	c.mu.Lock()
+	open := c.open
+	c.mu.Unlock()
+	if open == nil {
+		return &Error{Code: failure.CodeNotJoined, Message: "not in a session"}
+	}
+	if err := open.Answer(id, allowed); err != nil {
+		return &Error{Code: protocol.CodeNotFound, Message: "that request is not open any more (answered, or its time ran out)"}
+	}
+	return nil
 }

@@ -22,11 +22,12 @@ import (
 const AppID = "dev.porthole.customer"
 
 type bridge struct {
-	cfg client.Config
-	app fyne.App
-	win fyne.Window
-	ui  *ui.Window
-	cl  *client.Client
+	cfg   client.Config
+	app   fyne.App
+	win   fyne.Window
+	ui    *ui.Window
+	cl    *client.Client
+	agent string // who is helping, once connected
 }
 
 // Run opens the window and returns when it is closed. cfg.Key, when set,
@@ -91,12 +92,20 @@ func (b *bridge) event(e headless.Event) {
 				history = append(history, message(m))
 			}
 		}
+		b.agent = e.Agent
 		b.ui.ShowConnected(e.Agent, e.Path, history)
 	case "chat", "chat_sent":
 		at, _ := time.Parse(time.RFC3339Nano, e.At)
 		b.ui.AddMessage(ui.Message{ID: e.ID, From: e.From, Text: e.Text, At: at, Outgoing: e.Event == "chat_sent"})
 	case "session_ended":
 		b.ui.ShowEnded(e.Reason)
+	case "permission_request":
+		id := e.ID
+		b.ui.AskConsent(ui.ConsentFor(b.agent, e.Kind, e.Reason, time.Duration(e.TimeoutMs)*time.Millisecond), func(ok bool) {
+			if b.cl != nil {
+				go b.cl.AnswerPermission(id, ok) // after a timeout the logic has said no already
+			}
+		})
 	}
 }
 

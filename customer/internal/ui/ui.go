@@ -290,6 +290,31 @@ type Consent struct {
 	Timeout time.Duration // after this, the answer is no
 }
 
+// requests words each kind of permission request: what the agent asks to
+// do, and what that means (%s is the agent's name).
+var requests = map[string]struct{ what, means string }{
+	"screen":  {"see your screen", "%s will see everything on your screen until you stop it."},
+	"control": {"control your computer", "%s will be able to move your mouse and type until you stop it."},
+	"shell":   {"open a command shell", "%s will be able to run commands on your computer until you stop it."},
+	"files":   {"send you files", "You choose what to keep; files go to this session's download folder."},
+}
+
+// ConsentFor words a permission request of the given kind from agent.
+func ConsentFor(agent, kind, reason string, timeout time.Duration) Consent {
+	r, ok := requests[kind]
+	if !ok {
+		r.what = "have “" + kind + "” access"
+	}
+	detail := r.means
+	if strings.Contains(detail, "%s") {
+		detail = fmt.Sprintf(detail, agent)
+	}
+	if reason != "" {
+		detail = strings.TrimSpace(agent + " says: “" + reason + "”\n" + detail)
+	}
+	return Consent{Title: agent + " asks to " + r.what, Detail: detail, Timeout: timeout}
+}
+
 // AskConsent shows a dialog with Allow and Deny and a countdown; when the
 // countdown runs out the answer is deny. answer is called exactly once.
 func (w *Window) AskConsent(c Consent, answer func(allowed bool)) {

@@ -270,3 +270,16 @@ func TestMessagesShownOnce(t *testing.T) {
 	}
 	test.AssertRendersToMarkup(t, "connected_dedup.xml", win.Canvas())
 }
+
+func TestConsentFor(t *testing.T) {
+	c := ConsentFor("Alice", "screen", "to see the printer dialog", time.Minute)
+	if c.Title != "Alice asks to see your screen" || c.Timeout != time.Minute {
+		t.Fatalf("%+v", c)
+	}
+	if want := "Alice says: “to see the printer dialog”\nAlice will see everything on your screen until you stop it."; c.Detail != want {
+		t.Fatalf("detail %q", c.Detail)
+	}
+	if c := ConsentFor("Alice", "telepathy", "", time.Minute); c.Title != "Alice asks to have “telepathy” access" || c.Detail != "" {
+		t.Fatalf("unknown kind: %+v", c)
+	}
+}

@@ -2062,6 +2062,8 @@ type PeerMsg struct {
 	//	*PeerMsg_Bye
 	//	*PeerMsg_Ping
 	//	*PeerMsg_Pong
+	//	*PeerMsg_PermissionRequest
+	//	*PeerMsg_PermissionAnswer
 	Body          isPeerMsg_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2158,6 +2160,24 @@ func (x *PeerMsg) GetPong() *Pong {
 	return nil
 }
 
+func (x *PeerMsg) GetPermissionRequest() *PermissionRequest {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_PermissionRequest); ok {
+			return x.PermissionRequest
+		}
+	}
+	return nil
+}
+
+func (x *PeerMsg) GetPermissionAnswer() *PermissionAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_PermissionAnswer); ok {
+			return x.PermissionAnswer
+		}
+	}
+	return nil
+}
+
 type isPeerMsg_Body interface {
 	isPeerMsg_Body()
 }
@@ -2186,6 +2206,14 @@ type PeerMsg_Pong struct {
 	Pong *Pong `protobuf:"bytes,6,opt,name=pong,proto3,oneof"`
 }
 
+type PeerMsg_PermissionRequest struct {
+	PermissionRequest *PermissionRequest `protobuf:"bytes,7,opt,name=permission_request,json=permissionRequest,proto3,oneof"`
+}
+
+type PeerMsg_PermissionAnswer struct {
+	PermissionAnswer *PermissionAnswer `protobuf:"bytes,8,opt,name=permission_answer,json=permissionAnswer,proto3,oneof"`
+}
+
 func (*PeerMsg_Hello) isPeerMsg_Body() {}
 
 func (*PeerMsg_Chat) isPeerMsg_Body() {}
@@ -2197,6 +2225,141 @@ func (*PeerMsg_Bye) isPeerMsg_Body() {}
 func (*PeerMsg_Ping) isPeerMsg_Body() {}
 
 func (*PeerMsg_Pong) isPeerMsg_Body() {}
+
+func (*PeerMsg_PermissionRequest) isPeerMsg_Body() {}
+
+func (*PeerMsg_PermissionAnswer) isPeerMsg_Body() {}
+
+// PermissionRequest asks the customer for something beyond chat (seeing the
+// screen, control, a shell, ...). The customer's client asks its user and
+// answers; when nobody answers within timeout_ms the answer is no.
+type PermissionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`         // chosen by the agent, unique per request
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`     // "screen", "control", "shell", "files", ... (lowercase)
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"` // shown to the customer
+	TimeoutMs     int64                  `protobuf:"varint,4,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PermissionRequest) Reset() {
+	*x = PermissionRequest{}
+	mi := &file_porthole_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PermissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PermissionRequest) ProtoMessage() {}
+
+func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PermissionRequest.ProtoReflect.Descriptor instead.
+func (*PermissionRequest) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PermissionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PermissionRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PermissionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PermissionRequest) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+type PermissionAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Allowed       bool                   `protobuf:"varint,2,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	Why           string                 `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"` // when not allowed: "denied", "timeout" or "ended"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PermissionAnswer) Reset() {
+	*x = PermissionAnswer{}
+	mi := &file_porthole_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PermissionAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PermissionAnswer) ProtoMessage() {}
+
+func (x *PermissionAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PermissionAnswer.ProtoReflect.Descriptor instead.
+func (*PermissionAnswer) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PermissionAnswer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PermissionAnswer) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *PermissionAnswer) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
 
 type Chat struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2212,7 +2375,7 @@ type Chat struct {
 
 func (x *Chat) Reset() {
 	*x = Chat{}
-	mi := &file_porthole_proto_msgTypes[30]
+	mi := &file_porthole_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2387,7 @@ func (x *Chat) String() string {
 func (*Chat) ProtoMessage() {}
 
 func (x *Chat) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[30]
+	mi := &file_porthole_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2237,7 +2400,7 @@ func (x *Chat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chat.ProtoReflect.Descriptor instead.
 func (*Chat) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{30}
+	return file_porthole_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Chat) GetId() string {
@@ -2291,7 +2454,7 @@ type ChatAck struct {
 
 func (x *ChatAck) Reset() {
 	*x = ChatAck{}
-	mi := &file_porthole_proto_msgTypes[31]
+	mi := &file_porthole_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2303,7 +2466,7 @@ func (x *ChatAck) String() string {
 func (*ChatAck) ProtoMessage() {}
 
 func (x *ChatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[31]
+	mi := &file_porthole_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2316,7 +2479,7 @@ func (x *ChatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatAck.ProtoReflect.Descriptor instead.
 func (*ChatAck) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{31}
+	return file_porthole_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ChatAck) GetId() string {
@@ -2336,7 +2499,7 @@ type Bye struct {
 
 func (x *Bye) Reset() {
 	*x = Bye{}
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2348,7 +2511,7 @@ func (x *Bye) String() string {
 func (*Bye) ProtoMessage() {}
 
 func (x *Bye) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2361,7 +2524,7 @@ func (x *Bye) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bye.ProtoReflect.Descriptor instead.
 func (*Bye) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{32}
+	return file_porthole_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Bye) GetReason() string {
@@ -2513,15 +2676,27 @@ const file_porthole_proto_rawDesc = "" +
 	"\aattempt\x18\x01 \x01(\x04R\aattempt\"5\n" +
 	"\x05Abort\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x91\x02\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xb0\x03\n" +
 	"\aPeerMsg\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.porthole.v1.HelloH\x00R\x05hello\x12'\n" +
 	"\x04chat\x18\x02 \x01(\v2\x11.porthole.v1.ChatH\x00R\x04chat\x121\n" +
 	"\bchat_ack\x18\x03 \x01(\v2\x14.porthole.v1.ChatAckH\x00R\achatAck\x12$\n" +
 	"\x03bye\x18\x04 \x01(\v2\x10.porthole.v1.ByeH\x00R\x03bye\x12'\n" +
 	"\x04ping\x18\x05 \x01(\v2\x11.porthole.v1.PingH\x00R\x04ping\x12'\n" +
-	"\x04pong\x18\x06 \x01(\v2\x11.porthole.v1.PongH\x00R\x04pongB\x06\n" +
-	"\x04body\"\x9c\x01\n" +
+	"\x04pong\x18\x06 \x01(\v2\x11.porthole.v1.PongH\x00R\x04pong\x12O\n" +
+	"\x12permission_request\x18\a \x01(\v2\x1e.porthole.v1.PermissionRequestH\x00R\x11permissionRequest\x12L\n" +
+	"\x11permission_answer\x18\b \x01(\v2\x1d.porthole.v1.PermissionAnswerH\x00R\x10permissionAnswerB\x06\n" +
+	"\x04body\"n\n" +
+	"\x11PermissionRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x04 \x01(\x03R\ttimeoutMs\"N\n" +
+	"\x10PermissionAnswer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x10\n" +
+	"\x03why\x18\x03 \x01(\tR\x03why\"\x9c\x01\n" +
 	"\x04Chat\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12.\n" +
@@ -2554,42 +2729,44 @@ func file_porthole_proto_rawDescGZIP() []byte {
 }
 
 var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_porthole_proto_goTypes = []any{
-	(Role)(0),               // 0: porthole.v1.Role
-	(*ClientMsg)(nil),       // 1: porthole.v1.ClientMsg
-	(*RelayMsg)(nil),        // 2: porthole.v1.RelayMsg
-	(*Hello)(nil),           // 3: porthole.v1.Hello
-	(*Welcome)(nil),         // 4: porthole.v1.Welcome
-	(*SignIn)(nil),          // 5: porthole.v1.SignIn
-	(*SignedIn)(nil),        // 6: porthole.v1.SignedIn
-	(*NewSession)(nil),      // 7: porthole.v1.NewSession
-	(*SessionCreated)(nil),  // 8: porthole.v1.SessionCreated
-	(*Attach)(nil),          // 9: porthole.v1.Attach
-	(*Attached)(nil),        // 10: porthole.v1.Attached
-	(*AttachedSession)(nil), // 11: porthole.v1.AttachedSession
-	(*EndSession)(nil),      // 12: porthole.v1.EndSession
-	(*Join)(nil),            // 13: porthole.v1.Join
-	(*Rejoin)(nil),          // 14: porthole.v1.Rejoin
-	(*Joined)(nil),          // 15: porthole.v1.Joined
-	(*Signal)(nil),          // 16: porthole.v1.Signal
-	(*PeerPresence)(nil),    // 17: porthole.v1.PeerPresence
-	(*SessionEnded)(nil),    // 18: porthole.v1.SessionEnded
-	(*Error)(nil),           // 19: porthole.v1.Error
-	(*Ping)(nil),            // 20: porthole.v1.Ping
-	(*Pong)(nil),            // 21: porthole.v1.Pong
-	(*Ok)(nil),              // 22: porthole.v1.Ok
-	(*PeerSignal)(nil),      // 23: porthole.v1.PeerSignal
-	(*Pake)(nil),            // 24: porthole.v1.Pake
-	(*KeyConfirm)(nil),      // 25: porthole.v1.KeyConfirm
-	(*Candidates)(nil),      // 26: porthole.v1.Candidates
-	(*UseRelay)(nil),        // 27: porthole.v1.UseRelay
-	(*RelayReady)(nil),      // 28: porthole.v1.RelayReady
-	(*Abort)(nil),           // 29: porthole.v1.Abort
-	(*PeerMsg)(nil),         // 30: porthole.v1.PeerMsg
-	(*Chat)(nil),            // 31: porthole.v1.Chat
-	(*ChatAck)(nil),         // 32: porthole.v1.ChatAck
-	(*Bye)(nil),             // 33: porthole.v1.Bye
+	(Role)(0),                 // 0: porthole.v1.Role
+	(*ClientMsg)(nil),         // 1: porthole.v1.ClientMsg
+	(*RelayMsg)(nil),          // 2: porthole.v1.RelayMsg
+	(*Hello)(nil),             // 3: porthole.v1.Hello
+	(*Welcome)(nil),           // 4: porthole.v1.Welcome
+	(*SignIn)(nil),            // 5: porthole.v1.SignIn
+	(*SignedIn)(nil),          // 6: porthole.v1.SignedIn
+	(*NewSession)(nil),        // 7: porthole.v1.NewSession
+	(*SessionCreated)(nil),    // 8: porthole.v1.SessionCreated
+	(*Attach)(nil),            // 9: porthole.v1.Attach
+	(*Attached)(nil),          // 10: porthole.v1.Attached
+	(*AttachedSession)(nil),   // 11: porthole.v1.AttachedSession
+	(*EndSession)(nil),        // 12: porthole.v1.EndSession
+	(*Join)(nil),              // 13: porthole.v1.Join
+	(*Rejoin)(nil),            // 14: porthole.v1.Rejoin
+	(*Joined)(nil),            // 15: porthole.v1.Joined
+	(*Signal)(nil),            // 16: porthole.v1.Signal
+	(*PeerPresence)(nil),      // 17: porthole.v1.PeerPresence
+	(*SessionEnded)(nil),      // 18: porthole.v1.SessionEnded
+	(*Error)(nil),             // 19: porthole.v1.Error
+	(*Ping)(nil),              // 20: porthole.v1.Ping
+	(*Pong)(nil),              // 21: porthole.v1.Pong
+	(*Ok)(nil),                // 22: porthole.v1.Ok
+	(*PeerSignal)(nil),        // 23: porthole.v1.PeerSignal
+	(*Pake)(nil),              // 24: porthole.v1.Pake
+	(*KeyConfirm)(nil),        // 25: porthole.v1.KeyConfirm
+	(*Candidates)(nil),        // 26: porthole.v1.Candidates
+	(*UseRelay)(nil),          // 27: porthole.v1.UseRelay
+	(*RelayReady)(nil),        // 28: porthole.v1.RelayReady
+	(*Abort)(nil),             // 29: porthole.v1.Abort
+	(*PeerMsg)(nil),           // 30: porthole.v1.PeerMsg
+	(*PermissionRequest)(nil), // 31: porthole.v1.PermissionRequest
+	(*PermissionAnswer)(nil),  // 32: porthole.v1.PermissionAnswer
+	(*Chat)(nil),              // 33: porthole.v1.Chat
+	(*ChatAck)(nil),           // 34: porthole.v1.ChatAck
+	(*Bye)(nil),               // 35: porthole.v1.Bye
 }
 var file_porthole_proto_depIdxs = []int32{
 	3,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
@@ -2621,17 +2798,19 @@ var file_porthole_proto_depIdxs = []int32{
 	28, // 26: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
 	29, // 27: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
 	3,  // 28: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
-	31, // 29: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
-	32, // 30: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
-	33, // 31: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
+	33, // 29: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
+	34, // 30: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
+	35, // 31: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
 	20, // 32: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
 	21, // 33: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
-	0,  // 34: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	31, // 34: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
+	32, // 35: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
+	0,  // 36: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_porthole_proto_init() }
@@ -2678,6 +2857,8 @@ func file_porthole_proto_init() {
 		(*PeerMsg_Bye)(nil),
 		(*PeerMsg_Ping)(nil),
 		(*PeerMsg_Pong)(nil),
+		(*PeerMsg_PermissionRequest)(nil),
+		(*PeerMsg_PermissionAnswer)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2685,7 +2866,7 @@ func file_porthole_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_porthole_proto_rawDesc), len(file_porthole_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
