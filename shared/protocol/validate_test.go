@@ -379,3 +379,43 @@ func TestValidatePeerSignalAbortText(t *testing.T) {
 		checkValidation(t, fmt.Sprintf("abort %q %q", tt.code, tt.msg), protocol.ValidatePeerSignal(m), protocol.ErrInvalid)
 	}
 }
+
+func TestValidatePermissionMessages(t *testing.T) {
+	inv := protocol.ErrInvalid
+	req := func(f func(r *pb.PermissionRequest)) *pb.PeerMsg {
+		r := &pb.PermissionRequest{Id: "p-1", Kind: "screen", Reason: "to see the printer dialog", TimeoutMs: 60000}
+		f(r)
+		return &pb.PeerMsg{Body: &pb.PeerMsg_PermissionRequest{PermissionRequest: r}}
+	}
+	ans := func(f func(a *pb.PermissionAnswer)) *pb.PeerMsg {
+		a := &pb.PermissionAnswer{Id: "p-1", Why: "denied"}
+		f(a)
+		return &pb.PeerMsg{Body: &pb.PeerMsg_PermissionAnswer{PermissionAnswer: a}}
+	}
+	for _, tt := range []struct {
+		name string
+		m    *pb.PeerMsg
+		want error
+	}{
+		{"request", req(func(*pb.PermissionRequest) {}), nil},
+		{"request future kind", req(func(r *pb.PermissionRequest) { r.Kind = "remote_print" }), nil},
+		{"request no reason, no timeout", req(func(r *pb.PermissionRequest) { r.Reason, r.TimeoutMs = "", 0 }), nil},
+		{"request no id", req(func(r *pb.PermissionRequest) { r.Id = "" }), inv},
+		{"request long id", req(func(r *pb.PermissionRequest) { r.Id = strings.Repeat("x", 65) }), inv},
+		{"request no kind", req(func(r *pb.PermissionRequest) { r.Kind = "" }), inv},
+		{"request kind upper", req(func(r *pb.PermissionRequest) { r.Kind = "Screen" }), inv},
+		{"request kind space", req(func(r *pb.PermissionRequest) { r.Kind = "see screen" }), inv},
+		{"request kind long", req(func(r *pb.PermissionRequest) { r.Kind = strings.Repeat("a", 33) }), inv},
+		{"request reason control", req(func(r *pb.PermissionRequest) { r.Reason = "look\x1b[2J" }), inv},
+		{"request reason bidi", req(func(r *pb.PermissionRequest) { r.Reason = "ok\u202eevil" }), inv},
+		{"request reason long", req(func(r *pb.PermissionRequest) { r.Reason = strings.Repeat("a", 513) }), inv},
+		{"request negative timeout", req(func(r *pb.PermissionRequest) { r.TimeoutMs = -1 }), inv},
+		{"answer", ans(func(*pb.PermissionAnswer) {}), nil},
+		{"answer allowed", ans(func(a *pb.PermissionAnswer) { a.Allowed, a.Why = true, "" }), nil},
+		{"answer no id", ans(func(a *pb.PermissionAnswer) { a.Id = "" }), inv},
+		{"answer long why", ans(func(a *pb.PermissionAnswer) { a.Why = strings.Repeat("w", 33) }), inv},
+		{"answer why control", ans(func(a *pb.PermissionAnswer) { a.Why = "no\x07" }), inv},
+	} {
+		checkValidation(t, tt.name, protocol.ValidatePeerMsg(tt.m), tt.want)
+	}
+}
