@@ -39,6 +39,18 @@ func OpenLink(ctx context.Context, conn *quic.Conn, path Path, hello *pb.Hello) 
 	if err != nil {
 		return nil, err
 	}
+	l, err := sayHello(conn, path, str, hello)
+	if err != nil {
+		return nil, err
+	}
+	return l, l.readHello(ctx)
+}
+
+// sayHello makes the link on a control stream and sends the stream header
+// and this side's hello. Both sides say hello before reading theirs, so that
+// on a version mismatch each learns the other's version and can ask its user
+// to update.
+func sayHello(conn *quic.Conn, path Path, str *quic.Stream, hello *pb.Hello) (*Link, error) {
 	l := &Link{Conn: conn, Path: path, str: str, r: bufio.NewReader(str)}
 	if err := protocol.WriteHeader(str, protocol.StreamControl); err != nil {
 		return nil, err
@@ -46,7 +58,7 @@ func OpenLink(ctx context.Context, conn *quic.Conn, path Path, hello *pb.Hello) 
 	if err := l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Hello{Hello: hello}}); err != nil {
 		return nil, err
 	}
-	return l, l.readHello(ctx)
+	return l, nil
 }
 
 // OpenAgentLink (customer side) is OpenLink on a connection Connect made,
@@ -73,13 +85,8 @@ func AcceptLink(ctx context.Context, conn *quic.Conn, path Path, hello *pb.Hello
 	if err != nil {
 		return nil, err
 	}
-	l := &Link{Conn: conn, Path: path, str: str, r: bufio.NewReader(str)}
-	// Say hello before reading theirs, so that on a version mismatch each
-	// side learns the other's version and can ask its user to update.
-	if err := protocol.WriteHeader(str, protocol.StreamControl); err != nil {
-		return nil, err
-	}
-	if err := l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Hello{Hello: hello}}); err != nil {
+	l, err := sayHello(conn, path, str, hello)
+	if err != nil {
 		return nil, err
 	}
 	if err := l.readHello(ctx); err != nil {
