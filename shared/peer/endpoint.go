@@ -128,16 +128,27 @@ func (e *Endpoint) Close() error {
 
 // demux hands a relayed packet to its channel's vconn; it runs on the
 // socket's read path (see nonquic) and ignores punch packets.
-func (e *Endpoint) demux(b []byte, _ net.Addr) {
+func (e *Endpoint) demux(b []byte, from net.Addr) {
 	if len(b) <= relayHeader || b[0] != packetRelayed {
 		return
 	}
 	e.mu.Lock()
 	c := e.channels[binary.BigEndian.Uint64(b[1:relayHeader])]
 	e.mu.Unlock()
-	if c != nil {
+	if c != nil && fromRelay(from, c.relay) {
 		c.deliver(append(getBuf(), b[relayHeader:]...))
 	}
+}
+
+// fromRelay reports whether a packet came from the relay: only the relay
+// forwards a session's relayed packets.
+func fromRelay(from net.Addr, relay *net.UDPAddr) bool {
+	u, ok := from.(*net.UDPAddr)
+	if !ok {
+		return false
+	}
+	a, r := u.AddrPort(), relay.AddrPort()
+	return a.Port() == r.Port() && a.Addr().Unmap() == r.Addr().Unmap()
 }
 
 func (e *Endpoint) dropChannel(ch uint64, c *vconn) {
@@ -287,11 +298,10 @@ func (e *Endpoint) ListenRelayed(ctx context.Context, session string, channel ui
 		case <-ctx.Done():
 		case <-vc.closed:
 		}
-		// Connections keep the transport busy; closing the listener only
-		// stops new ones. The transport closes with the vconn, which a new
-		// attempt or the endpoint's end replaces.
+		// The attempt is over (a newer one replaced it, or the session
+		// ended): its listener, channel and connections go with it.
 		ln.Close()
-		<-vc.closed
+		vc.Close()
 		tr.Close()
 	}()
 	return nil

@@ -259,6 +259,10 @@ func addrPort(a net.Addr) netip.AddrPort {
 // HelloTimeout bounds how long a new connection may take to say hello.
 var HelloTimeout = 10 * time.Second
 
+// WriteTimeout bounds one write to a client; a client that does not take a
+// message within it is dropped.
+var WriteTimeout = 10 * time.Second
+
 // outQueue is how many messages may wait for one client before the relay
 // gives up on it as too slow. Control messages are never dropped.
 const outQueue = 512
@@ -310,14 +314,19 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	str.SetReadDeadline(time.Time{})
 
 	out := make(chan *pb.RelayMsg, outQueue)
-	slow := make(chan struct{})
 	var slowOnce sync.Once
+	tooSlow := func() {
+		slowOnce.Do(func() {
+			log.Warn("client too slow; dropping it")
+			conn.CloseWithError(quic.ApplicationErrorCode(1), "too slow")
+		})
+	}
 	c.out = func(m *pb.RelayMsg) bool {
 		select {
 		case out <- m:
 			return true
 		default:
-			slowOnce.Do(func() { close(slow) })
+			tooSlow()
 			return false
 		}
 	}
@@ -337,12 +346,12 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 			select {
 			case <-cctx.Done():
 				return
-			case <-slow:
-				log.Warn("client too slow; dropping it")
-				conn.CloseWithError(quic.ApplicationErrorCode(1), "too slow")
-				return
 			case m := <-out:
+				// A client that stops reading blocks the write once its
+				// stream window is full: it is as good as gone.
+				str.SetWriteDeadline(time.Now().Add(WriteTimeout))
 				if err := protocol.WriteFrame(str, m, protocol.MaxControlFrame); err != nil {
+					tooSlow()
 					return
 				}
 			}

@@ -405,6 +405,7 @@ func (s *agentSession) paired(key []byte) error {
 				reason = err.Error()
 			}
 			c.emit(headless.Event{Event: "customer_left", Session: s.id, Reason: reason})
+			s.forgetRequests()
 		},
 		Ended: func(reason string) { go c.endSession(c.ctx, s.id, "the customer ended the session", false) },
 		Other: s.peerMsg,
@@ -486,15 +487,18 @@ func (c *Console) RequestPermission(session, kind, reason string, timeout time.D
 	if err := protocol.ValidatePeerMsg(msg); err != nil {
 		return "", &Error{Code: protocol.CodeBadRequest, Message: err.Error()}
 	}
-	if err := conv.Send(msg); err != nil {
-		return "", &Error{Code: protocol.CodePeerUnreachable, Message: "the customer is not connected"}
-	}
-	s.mu.Lock()
+	s.mu.Lock() // before sending: the answer may come back at once
 	if s.asked == nil {
 		s.asked = map[string]string{}
 	}
 	s.asked[req.Id] = kind
 	s.mu.Unlock()
+	if err := conv.Send(msg); err != nil {
+		s.mu.Lock()
+		delete(s.asked, req.Id)
+		s.mu.Unlock()
+		return "", &Error{Code: protocol.CodePeerUnreachable, Message: "the customer is not connected"}
+	}
 	c.emit(headless.Event{Event: "permission", Session: session, ID: req.Id, Kind: kind, State: "requested"})
 	return req.Id, nil
 }
@@ -521,4 +525,16 @@ func (s *agentSession) peerMsg(m *pb.PeerMsg) {
 		}
 	}
 	s.con.emit(headless.Event{Event: "permission", Session: s.id, ID: a.Id, Kind: kind, State: state})
+}
+
+// forgetRequests ends the open permission requests of a session whose link
+// went down: their answers cannot come any more, so they are not granted.
+func (s *agentSession) forgetRequests() {
+	s.mu.Lock()
+	asked := s.asked
+	s.asked = nil
+	s.mu.Unlock()
+	for id, kind := range asked {
+		s.con.emit(headless.Event{Event: "permission", Session: s.id, ID: id, Kind: kind, State: "disconnected"})
+	}
 }

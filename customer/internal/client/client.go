@@ -306,12 +306,16 @@ func (c *Client) onState(connected bool, err error) {
 // onConnect rejoins the session after a reconnection or a restart.
 func (c *Client) onConnect(ctx context.Context, rc *relayclient.Client) error {
 	c.mu.Lock()
-	rec := c.rec
+	var id string
+	var token []byte
+	if c.rec != nil && c.rec.State == appdb.StateActive {
+		id, token = c.rec.ID, c.rec.RejoinToken
+	}
 	c.mu.Unlock()
-	if rec == nil || rec.State != appdb.StateActive {
+	if id == "" {
 		return nil
 	}
-	rep, err := rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Rejoin{Rejoin: &pb.Rejoin{Session: rec.ID, Token: rec.RejoinToken}}})
+	rep, err := rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Rejoin{Rejoin: &pb.Rejoin{Session: id, Token: token}}})
 	var re *relayclient.Error
 	if errors.As(err, &re) && (re.Code == protocol.CodeSessionEnded || re.Code == protocol.CodeNotFound || re.Code == protocol.CodeNotAllowed) {
 		go c.sessionEnded(re.Message)

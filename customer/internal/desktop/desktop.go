@@ -58,6 +58,9 @@ func (b *bridge) join(key string) {
 	go func() {
 		cl, err := client.New(cfg)
 		if err == nil {
+			// Known to the window before Start: events (and answers to
+			// them) can come while Start is still running.
+			fyne.DoAndWait(func() { b.cl = cl })
 			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 			err = cl.Start(ctx)
 			cancel()
@@ -67,15 +70,14 @@ func (b *bridge) join(key string) {
 		}
 		fyne.Do(func() {
 			if err != nil {
+				b.cl = nil
 				e := failure.From(err)
 				if key == "" && e.Code == "bad_key" {
 					b.ui.ShowKey("", "") // nothing to resume: ask for a key
 					return
 				}
 				b.ui.ShowKey(key, e.Message)
-				return
 			}
-			b.cl = cl
 		})
 	}()
 }
