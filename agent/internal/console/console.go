@@ -67,7 +67,8 @@ type agentSession struct {
 	con  *Console
 	id   string
 	sig  *relayclient.Signals
-	side *peer.AgentSide // the session's peer signalling
+	side *peer.AgentSide    // the session's peer signalling
+	stop context.CancelFunc // ends the session's signal loop
 
 	mu    sync.Mutex
 	conv  *chat.Conversation // set once the session is paired
@@ -232,7 +233,9 @@ func (c *Console) addSession(rec appdb.Session) *agentSession {
 	c.mu.Lock()
 	c.sessions[rec.ID] = s
 	c.mu.Unlock()
-	go s.side.Run(c.ctx)
+	sctx, cancel := context.WithCancel(c.ctx)
+	s.stop = cancel
+	go s.side.Run(sctx)
 	return s
 }
 
@@ -351,6 +354,9 @@ func (c *Console) endSession(ctx context.Context, session, reason string, sayBye
 	return nil
 }
 
+// signalGrace is how long an ended session still handles signals.
+var signalGrace = 5 * time.Second
+
 // ended closes a session locally and reports it once.
 func (c *Console) ended(id, reason string) {
 	c.mu.Lock()
@@ -361,6 +367,9 @@ func (c *Console) ended(id, reason string) {
 		return
 	}
 	s.side.Stop()
+	// Signals already on their way (a customer's Abort can trail the
+	// relay's end) are still handled for a moment; then the loop ends.
+	time.AfterFunc(signalGrace, s.stop)
 	s.mu.Lock()
 	s.rec.State, s.rec.Ended = appdb.StateEnded, time.Now().UTC()
 	s.rec.Secret = ""
