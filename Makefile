@@ -47,9 +47,10 @@ test-unit: ## Unit and in-process integration tests of every module, with the ra
 		(cd $$m && $(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /internal/e2e)); \
 	done
 
+# -count=1: the test cache does not know the binaries the tests start.
 test-e2e: build ## End-to-end tests: the real binaries over loopback, windows under Xvfb
 	@echo "== end-to-end"
-	cd shared && PORTHOLE_BIN=$(BIN) $(XVFB) $(GO) test -timeout $(TEST_TIMEOUT) ./internal/e2e/
+	cd shared && PORTHOLE_BIN=$(BIN) $(XVFB) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./internal/e2e/
 
 fuzz: ## Run each fuzz target briefly (FUZZTIME=4s)
 	@set -e; cd shared && for t in $$($(GO) test -list '^Fuzz' ./protocol/ | grep '^Fuzz'); do \
