@@ -17,9 +17,10 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
+
 	"fyne.io/fyne/v2/widget"
+	"github.com/porthole-dev/porthole/shared/desktopui"
 )
 
 //go:embed icon.svg
@@ -36,15 +37,8 @@ type Actions struct {
 	Quit func() // close the client
 }
 
-// Message is one chat line to show. A line whose ID was shown already is
-// not shown again (history and live events overlap around a reconnect).
-type Message struct {
-	ID       string
-	From     string
-	Text     string
-	At       time.Time
-	Outgoing bool
-}
+// Message is one chat line to show.
+type Message = desktopui.Message
 
 // Window is the customer client's window content.
 type Window struct {
@@ -53,10 +47,9 @@ type Window struct {
 	// Zone is the time zone chat times are shown in; tests pin it.
 	Zone *time.Location
 
-	agent    string
-	messages *fyne.Container
-	scroll   *container.Scroll
-	shown    map[string]bool
+	agent   string
+	chat    *desktopui.Chat // while the session screen is up
+	dialogs *desktopui.Dialogs
 	// pending holds the deny functions of open consent dialogs; leaving the
 	// session screen answers them all with no.
 	pending map[*dialog.CustomDialog]func(bool)
@@ -69,7 +62,7 @@ const Title = "Porthole support"
 func New(win fyne.Window, act Actions) *Window {
 	win.SetTitle(Title)
 	win.SetIcon(Icon)
-	return &Window{win: win, act: act, Zone: time.Local, pending: map[*dialog.CustomDialog]func(bool){}}
+	return &Window{win: win, act: act, Zone: time.Local, dialogs: desktopui.NewDialogs(win), pending: map[*dialog.CustomDialog]func(bool){}}
 }
 
 // FormatKey formats what a person typed or pasted as a session key: the
@@ -88,44 +81,10 @@ func FormatKey(s string) string {
 	return digits
 }
 
-func heading(text string) *widget.Label {
-	l := widget.NewLabel(text)
-	l.TextStyle = fyne.TextStyle{Bold: true}
-	l.SizeName = theme.SizeNameHeadingText
-	l.Alignment = fyne.TextAlignCenter
-	return l
-}
-
-func wrapped(text string) *widget.Label {
-	l := widget.NewLabel(text)
-	l.Wrapping = fyne.TextWrapWord
-	l.Alignment = fyne.TextAlignCenter
-	return l
-}
-
-func logo() fyne.CanvasObject {
-	img := canvas.NewImageFromResource(Icon)
-	img.FillMode = canvas.ImageFillContain
-	img.SetMinSize(fyne.NewSquareSize(96))
-	return container.NewCenter(img)
-}
-
-// column gives content a fixed width and the height it needs at that width
-// (wrapped labels only know their height once they have a width).
-func column(width float32, content fyne.CanvasObject) fyne.CanvasObject {
-	content.Resize(fyne.NewSize(width, content.MinSize().Height))
-	return container.New(layout.NewGridWrapLayout(fyne.NewSize(width, content.MinSize().Height)), content)
-}
-
-// card centres content in a column of readable width.
-func card(objs ...fyne.CanvasObject) fyne.CanvasObject {
-	return container.NewCenter(column(420, container.NewVBox(objs...)))
-}
-
 // ShowKey shows the key entry, with key filled in and errMsg (if any) under
 // it in the error colour.
 func (w *Window) ShowKey(key, errMsg string) {
-	w.denyPending()
+	w.leaveSession()
 	entry := widget.NewEntry()
 	entry.SetPlaceHolder("1234-567890")
 	entry.TextStyle = fyne.TextStyle{Monospace: true}
@@ -155,17 +114,11 @@ func (w *Window) ShowKey(key, errMsg string) {
 	if !complete() {
 		join.Disable()
 	}
-	errLabel := widget.NewLabel(errMsg)
-	errLabel.Importance = widget.DangerImportance
-	errLabel.Wrapping = fyne.TextWrapWord
-	errLabel.Alignment = fyne.TextAlignCenter
-	if errMsg == "" {
-		errLabel.Hide()
-	}
-	w.win.SetContent(card(
-		logo(),
-		heading("Join a support session"),
-		wrapped("Enter the session key your support agent gave you."),
+	errLabel := desktopui.ErrorText(errMsg)
+	w.win.SetContent(desktopui.Card(
+		desktopui.Logo(Icon, 96),
+		desktopui.Heading("Join a support session"),
+		desktopui.Wrapped("Enter the session key your support agent gave you."),
 		entry,
 		errLabel,
 		join,
@@ -175,12 +128,12 @@ func (w *Window) ShowKey(key, errMsg string) {
 
 // ShowConnecting shows progress while joining; step says what is happening.
 func (w *Window) ShowConnecting(step string) {
-	w.denyPending()
+	w.leaveSession()
 	bar := widget.NewProgressBarInfinite()
-	w.win.SetContent(card(
-		logo(),
-		heading("Connecting"),
-		wrapped(step),
+	w.win.SetContent(desktopui.Card(
+		desktopui.Logo(Icon, 96),
+		desktopui.Heading("Connecting"),
+		desktopui.Wrapped(step),
 		bar,
 	))
 }
@@ -200,13 +153,9 @@ func (w *Window) ShowConnected(agent, path string, history []Message) {
 	sub := widget.NewLabel(how)
 	sub.Importance = widget.LowImportance
 	end := widget.NewButtonWithIcon("End session", theme.LogoutIcon(), func() {
-		dialog.ShowConfirm("End the session?",
+		w.dialogs.Confirm("End the session?",
 			fmt.Sprintf("%s will no longer be able to help you in this session.", agent),
-			func(ok bool) {
-				if ok {
-					w.act.End()
-				}
-			}, w.win)
+			"End session", w.act.End)
 	})
 	end.Importance = widget.DangerImportance
 	icon := canvas.NewImageFromResource(Icon)
@@ -218,67 +167,35 @@ func (w *Window) ShowConnected(agent, path string, history []Message) {
 	may.Truncation = fyne.TextTruncateEllipsis
 	may.Importance = widget.LowImportance
 
-	w.messages = container.NewVBox()
-	w.scroll = container.NewVScroll(w.messages)
-	w.shown = map[string]bool{}
+	w.chat = desktopui.NewChat(w.act.Send, "")
+	w.chat.Zone = w.Zone
 	for _, m := range history {
-		w.AddMessage(m)
+		w.chat.Add(m)
 	}
-	input := widget.NewEntry()
-	input.SetPlaceHolder("Write a message…")
-	send := func() {
-		text := strings.TrimSpace(input.Text)
-		if text == "" {
-			return
-		}
-		w.act.Send(text)
-		input.SetText("")
-	}
-	input.OnSubmitted = func(string) { send() }
-	sendBtn := widget.NewButtonWithIcon("Send", theme.MailSendIcon(), send)
-	sendBtn.Importance = widget.HighImportance
-	compose := container.NewBorder(nil, nil, nil, sendBtn, input)
-
 	w.win.SetContent(container.NewBorder(
 		container.NewVBox(header, may, widget.NewSeparator()),
-		compose, nil, nil, w.scroll))
-	w.scroll.ScrollToBottom()
-	w.win.Canvas().Focus(input)
-}
-
-func (w *Window) bubble(m Message) fyne.CanvasObject {
-	who := m.From
-	if m.Outgoing {
-		who = "You"
-	}
-	head := widget.NewLabel(who + " · " + m.At.In(w.Zone).Format("15:04"))
-	head.TextStyle = fyne.TextStyle{Bold: true}
-	head.Importance = widget.LowImportance
-	body := widget.NewLabel(m.Text)
-	body.Wrapping = fyne.TextWrapWord
-	return container.NewVBox(head, body)
+		nil, nil, nil, w.chat.Object()))
+	w.chat.ScrollToBottom()
+	w.win.Canvas().Focus(w.chat.Input)
 }
 
 // AddMessage appends a chat line and scrolls to it.
 func (w *Window) AddMessage(m Message) {
-	if w.messages == nil || (m.ID != "" && w.shown[m.ID]) {
-		return
+	if w.chat != nil {
+		w.chat.Add(m)
 	}
-	w.shown[m.ID] = true
-	w.messages.Add(w.bubble(m))
-	w.scroll.ScrollToBottom()
 }
 
 // ShowEnded says the session is over and why.
 func (w *Window) ShowEnded(reason string) {
-	w.denyPending()
+	w.leaveSession()
 	w.win.SetTitle(Title)
 	closeBtn := widget.NewButton("Close", w.act.Quit)
 	closeBtn.Importance = widget.HighImportance
-	w.win.SetContent(card(
-		logo(),
-		heading("The session has ended"),
-		wrapped(reason),
+	w.win.SetContent(desktopui.Card(
+		desktopui.Logo(Icon, 96),
+		desktopui.Heading("The session has ended"),
+		desktopui.Wrapped(reason),
 		closeBtn,
 	))
 }
@@ -334,7 +251,7 @@ func (w *Window) AskConsent(c Consent, answer func(allowed bool)) {
 	left := widget.NewLabel("")
 	deadline := time.Now().Add(c.Timeout)
 	setLeft := func() {
-		left.SetText("If you do not answer, this is denied in " + countdown(time.Until(deadline)) + ".")
+		left.SetText("If you do not answer, this is denied in " + desktopui.Countdown(time.Until(deadline)) + ".")
 	}
 	setLeft()
 	detail := widget.NewLabel(c.Detail)
@@ -346,11 +263,11 @@ func (w *Window) AskConsent(c Consent, answer func(allowed bool)) {
 	if c.Detail == "" {
 		detail.Hide()
 	}
-	d = dialog.NewCustomWithoutButtons(c.Title, column(380, body), w.win)
+	d = dialog.NewCustomWithoutButtons(c.Title, desktopui.Column(380, body), w.win)
 	d.SetButtons([]fyne.CanvasObject{deny, allow})
 	d.SetOnClosed(func() { reply(false) }) // Escape or closing denies
 	w.pending[d] = reply
-	d.Show()
+	w.dialogs.Show(d)
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -373,21 +290,11 @@ func (w *Window) AskConsent(c Consent, answer func(allowed bool)) {
 	}()
 }
 
-// denyPending answers every open consent request with no.
-func (w *Window) denyPending() {
+// leaveSession answers every open consent request with no and forgets the
+// session screen.
+func (w *Window) leaveSession() {
+	w.chat = nil
 	for _, reply := range w.pending {
 		reply(false)
 	}
-}
-
-// countdown says how long is left, in words a person reads at a glance.
-func countdown(d time.Duration) string {
-	secs := int((d + time.Second/2) / time.Second)
-	switch {
-	case secs < 0:
-		secs = 0
-	case secs > 90:
-		return fmt.Sprintf("%d min", (secs+30)/60)
-	}
-	return fmt.Sprintf("%d s", secs)
 }

@@ -146,7 +146,7 @@ func TestEndSessionAsksFirst(t *testing.T) {
 		t.Fatal("ended without confirmation")
 	}
 	test.AssertRendersToMarkup(t, "end_confirm.xml", win.Canvas())
-	yes := findButton(t, overlayContent(t, win), "Yes")
+	yes := findButton(t, overlayContent(t, win), "End session")
 	test.Tap(yes)
 	if r.ended != 1 {
 		t.Fatalf("End called %d times after confirming, want 1", r.ended)
@@ -182,6 +182,20 @@ func TestConsentAllowAndDeny(t *testing.T) {
 	}
 	if len(got) != 0 {
 		t.Fatal("answered twice")
+	}
+}
+
+func TestConsentEscapeDenies(t *testing.T) {
+	w, win, _ := newWindow(t)
+	w.ShowConnected("Alice", "direct", nil)
+	got := make(chan bool, 1)
+	w.AskConsent(Consent{Title: "Alice asks to see your screen", Timeout: time.Hour}, func(ok bool) { got <- ok })
+	win.Canvas().(fyne.Canvas).OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if ok := <-got; ok {
+		t.Fatal("Escape allowed the request")
+	}
+	if top := win.Canvas().Overlays().Top(); top != nil && top.Visible() {
+		t.Fatal("the dialog is still showing after Escape")
 	}
 }
 
@@ -265,7 +279,7 @@ func TestMessagesShownOnce(t *testing.T) {
 	w.AddMessage(hi) // the live event for a line the history already had
 	w.AddMessage(Message{ID: "b2", From: "bob", Text: "My printer stopped working.", At: at.Add(time.Minute), Outgoing: true})
 	w.AddMessage(Message{ID: "b2", From: "bob", Text: "My printer stopped working.", At: at.Add(time.Minute), Outgoing: true})
-	if n := len(w.messages.Objects); n != 2 {
+	if n := w.chat.Len(); n != 2 {
 		t.Fatalf("%d lines shown, want 2", n)
 	}
 	test.AssertRendersToMarkup(t, "connected_dedup.xml", win.Canvas())

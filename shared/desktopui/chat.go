@@ -1,0 +1,156 @@
+package desktopui
+
+import (
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// Message is one chat line to show.
+type Message struct {
+	ID       string
+	From     string
+	Text     string
+	At       time.Time
+	Outgoing bool
+}
+
+// Chat is a chat panel: the conversation so far, newest at the bottom, and
+// a line to write in that sends on Enter. A line whose ID was shown already
+// is not shown again (history and live events overlap around a reconnect).
+type Chat struct {
+	// Zone is the time zone times are shown in; tests pin it.
+	Zone  *time.Location
+	Input *widget.Entry
+
+	send     func(string)
+	sendBtn  *widget.Button
+	messages *fyne.Container
+	scroll   *container.Scroll
+	empty    *widget.Label
+	shown    map[string]bool
+	obj      fyne.CanvasObject
+}
+
+// NewChat makes a chat panel; send gets each line the person writes
+// (trimmed, never empty). emptyText is shown until the first line.
+func NewChat(send func(text string), emptyText string) *Chat {
+	c := &Chat{Zone: time.Local, send: send, shown: map[string]bool{}}
+	c.messages = container.New(&lines{})
+	if emptyText != "" {
+		c.empty = widget.NewLabel(emptyText)
+		c.empty.Importance = widget.LowImportance
+		c.empty.Wrapping = fyne.TextWrapWord
+		c.messages.Add(c.empty)
+	}
+	c.scroll = container.NewVScroll(c.messages)
+	c.Input = widget.NewEntry()
+	c.Input.SetPlaceHolder("Write a message…")
+	c.Input.OnSubmitted = func(string) { c.submit() }
+	c.sendBtn = widget.NewButtonWithIcon("Send", theme.MailSendIcon(), c.submit)
+	c.sendBtn.Importance = widget.HighImportance
+	compose := container.NewBorder(nil, nil, nil, c.sendBtn, c.Input)
+	c.obj = container.NewBorder(nil, compose, nil, nil, c.scroll)
+	return c
+}
+
+func (c *Chat) submit() {
+	text := strings.TrimSpace(c.Input.Text)
+	if text == "" || c.Input.Disabled() {
+		return
+	}
+	c.send(text)
+	c.Input.SetText("")
+}
+
+// Object is the panel to put on screen.
+func (c *Chat) Object() fyne.CanvasObject { return c.obj }
+
+// SetWritable enables or disables writing; placeholder says why not.
+func (c *Chat) SetWritable(ok bool, placeholder string) {
+	c.Input.SetPlaceHolder(placeholder)
+	if ok {
+		c.Input.Enable()
+		c.sendBtn.Enable()
+	} else {
+		c.Input.Disable()
+		c.sendBtn.Disable()
+	}
+}
+
+// Add appends a line and scrolls to it; it reports whether the line is new.
+func (c *Chat) Add(m Message) bool {
+	if m.ID != "" && c.shown[m.ID] {
+		return false
+	}
+	c.shown[m.ID] = true
+	if c.empty != nil {
+		c.messages.Remove(c.empty)
+		c.empty = nil
+	}
+	who := m.From
+	if m.Outgoing {
+		who = "You"
+	}
+	head := widget.NewLabel(who + " · " + m.At.In(c.Zone).Format("15:04"))
+	head.TextStyle = fyne.TextStyle{Bold: true}
+	head.Importance = widget.LowImportance
+	body := widget.NewLabel(m.Text)
+	body.Wrapping = fyne.TextWrapWord
+	c.messages.Add(container.NewVBox(head, body))
+	c.scroll.ScrollToBottom()
+	return true
+}
+
+// ScrollToBottom shows the newest line.
+func (c *Chat) ScrollToBottom() { c.scroll.ScrollToBottom() }
+
+// Len is the number of lines shown.
+func (c *Chat) Len() int { return len(c.shown) }
+
+// lines stacks chat lines at the panel's width. A VBox asks wrapped labels
+// for their height before they know their width, which leaves tall gaps
+// under short lines; lines gives each line the width first.
+type lines struct{ width float32 }
+
+func (l *lines) height(o fyne.CanvasObject) float32 {
+	if l.width > 0 && o.Size().Width != l.width {
+		o.Resize(fyne.NewSize(l.width, o.MinSize().Height))
+	}
+	return o.MinSize().Height
+}
+
+func (l *lines) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	l.width = size.Width
+	y := float32(0)
+	for _, o := range objs {
+		if !o.Visible() {
+			continue
+		}
+		h := l.height(o)
+		o.Move(fyne.NewPos(0, y))
+		o.Resize(fyne.NewSize(size.Width, h))
+		y += h + theme.Padding()
+	}
+}
+
+func (l *lines) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var w, h float32
+	n := 0
+	for _, o := range objs {
+		if !o.Visible() {
+			continue
+		}
+		w = max(w, o.MinSize().Width)
+		h += l.height(o)
+		n++
+	}
+	if n > 1 {
+		h += float32(n-1) * theme.Padding()
+	}
+	return fyne.NewSize(w, h)
+}
