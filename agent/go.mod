@@ -9,6 +9,7 @@ require (
 
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect
+	fyne.io/fyne/v2 v2.8.1 // indirect
 	github.com/schollz/pake/v3 v3.1.0 // indirect
 	github.com/tscholl2/siec v0.0.0-20240310163802-c2c6f6198406 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect

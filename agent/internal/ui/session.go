@@ -1,0 +1,343 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/porthole-dev/porthole/shared/desktopui"
+)
+
+// sessionView is one session: its tab content and what the list shows.
+type sessionView struct {
+	m      *mainView
+	s      Session
+	unread int
+	tab    *container.TabItem // nil while its tab is closed
+	perms  map[string]string  // access kind -> state of the last request
+
+	chat      *desktopui.Chat
+	chatShown bool
+	pinned    bool
+
+	body    *fyne.Container // the tab's content
+	work    *fyne.Container // left of (or under) the chat
+	area    *fyne.Container // work and chat, arranged as they are shown
+	askBtn  *widget.Button
+	chatBtn *widget.Button
+	pinBtn  *widget.Button
+	endBtn  *widget.Button
+	keyLeft *widget.Label // the key's countdown, while waiting
+}
+
+// accessKinds are what the agent can ask the customer for, in menu order.
+var accessKinds = []struct{ kind, label string }{
+	{"screen", "See the screen"},
+	{"control", "Control mouse and keyboard"},
+	{"shell", "Open a command shell"},
+	{"files", "Send files"},
+}
+
+func newSessionView(m *mainView, s Session) *sessionView {
+	sv := &sessionView{m: m, s: s, perms: map[string]string{}, chatShown: true, pinned: true}
+	sv.chat = desktopui.NewChat(func(text string) { m.w.act.Send(s.ID, text) }, "No messages yet.")
+	sv.chat.Zone = m.w.Zone
+	if m.w.act.History != nil {
+		for _, msg := range m.w.act.History(s.ID) {
+			sv.chat.Add(msg)
+		}
+	}
+	sv.askBtn = widget.NewButtonWithIcon("Ask for access", theme.VisibilityIcon(), sv.askMenu)
+	sv.chatBtn = toolbarButton("Chat", theme.MailComposeIcon(), func() { sv.setChatShown(!sv.chatShown) })
+	sv.pinBtn = toolbarButton("", theme.ViewRestoreIcon(), func() { sv.setPinned(!sv.pinned) })
+	sv.endBtn = widget.NewButtonWithIcon("End session", theme.LogoutIcon(), sv.confirmEnd)
+	sv.endBtn.Importance = widget.DangerImportance
+	bar := container.NewBorder(nil, nil, sv.askBtn,
+		container.NewHBox(sv.chatBtn, sv.pinBtn, sv.endBtn), nil)
+	sv.work = container.NewStack()
+	sv.area = container.NewStack()
+	sv.body = container.NewBorder(container.NewVBox(bar, widget.NewSeparator()), nil, nil, nil, sv.area)
+	sv.refreshWork()
+	sv.arrange()
+	return sv
+}
+
+func (sv *sessionView) update(s Session) {
+	sv.s = s
+	sv.refreshWork()
+}
+
+// refreshWork rebuilds the work area and the bar for the session's state.
+func (sv *sessionView) refreshWork() {
+	s := sv.s
+	var content fyne.CanvasObject
+	sv.keyLeft = nil
+	switch s.State {
+	case Waiting:
+		content = sv.keyCard()
+		sv.chat.SetWritable(false, "You can chat once the customer has joined")
+	case Active:
+		content = sv.customerCard()
+		if s.Online {
+			sv.chat.SetWritable(true, "Write a message…")
+		} else {
+			sv.chat.SetWritable(true, "The customer is offline; your message goes when they are back")
+		}
+	default:
+		content = sv.endedCard()
+		sv.chat.SetWritable(false, "The session has ended")
+	}
+	if s.State == Active && s.Online {
+		sv.askBtn.Enable()
+	} else {
+		sv.askBtn.Disable()
+	}
+	if s.State == Ended {
+		sv.endBtn.Disable()
+	} else {
+		sv.endBtn.Enable()
+	}
+	sv.work.Objects = []fyne.CanvasObject{container.NewVScroll(content)}
+	sv.work.Refresh()
+}
+
+// keyCard shows the key large, easy to read aloud, with a copy button and
+// the time left.
+func (sv *sessionView) keyCard() fyne.CanvasObject {
+	s := sv.s
+	key := canvas.NewText(s.Key, theme.Color(theme.ColorNameForeground))
+	key.TextSize = 56
+	key.TextStyle = fyne.TextStyle{Monospace: true}
+	key.Alignment = fyne.TextAlignCenter
+	copyBtn := widget.NewButtonWithIcon("Copy key", theme.ContentCopyIcon(), func() { sv.m.w.act.Copy(s.Key) })
+	copyBtn.Importance = widget.HighImportance
+	sv.keyLeft = desktopui.Wrapped("")
+	sv.tick()
+	objs := []fyne.CanvasObject{
+		desktopui.Heading("Give this key to your customer"),
+		container.NewCenter(key),
+		desktopui.Wrapped("Read aloud: " + aloud(s.Key)),
+		container.NewCenter(copyBtn),
+		sv.keyLeft,
+	}
+	if s.JoinHint != "" {
+		hint := widget.NewLabel(s.JoinHint)
+		hint.TextStyle = fyne.TextStyle{Monospace: true}
+		hint.Wrapping = fyne.TextWrapBreak
+		copyHint := widget.NewButtonWithIcon("Copy command", theme.ContentCopyIcon(), func() { sv.m.w.act.Copy(s.JoinHint) })
+		objs = append(objs, widget.NewSeparator(),
+			desktopui.Wrapped("The relay runs on this computer. A customer on your network starts the client like this:"),
+			hint, container.NewCenter(copyHint))
+	}
+	return desktopui.Card(objs...)
+}
+
+// aloud spells a key in groups a person can read over the phone.
+func aloud(key string) string {
+	var parts []string
+	for _, group := range strings.Split(key, "-") {
+		var b strings.Builder
+		for i, r := range group {
+			if i > 0 && i%2 == 0 {
+				b.WriteString("  ")
+			} else if i > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteRune(r)
+		}
+		parts = append(parts, b.String())
+	}
+	return strings.Join(parts, "  –  ")
+}
+
+func (sv *sessionView) tick() {
+	if sv.keyLeft == nil {
+		return
+	}
+	left := sv.s.Expires.Sub(sv.m.w.Now())
+	text := "The key expires in " + desktopui.Countdown(left) + " if nobody uses it."
+	if left <= 0 {
+		text = "The key has expired."
+	}
+	if sv.keyLeft.Text != text {
+		sv.keyLeft.SetText(text)
+	}
+}
+
+// customerCard shows who the customer is and how they are connected.
+func (sv *sessionView) customerCard() fyne.CanvasObject {
+	s := sv.s
+	user, computer, _ := strings.Cut(s.Customer, "@")
+	name := desktopui.Heading(user)
+	var lines []fyne.CanvasObject
+	lines = append(lines, name)
+	if computer != "" {
+		lines = append(lines, desktopui.Wrapped("on "+computer))
+	}
+	conn := "Offline"
+	if s.Online {
+		how := "Direct connection"
+		if s.Path == "relayed" {
+			how = "Through the relay"
+		}
+		conn = fmt.Sprintf("%s · %s round trip · end-to-end encrypted", how, roundTrip(s.RTT))
+	} else if s.Reason != "" {
+		conn = "Offline: " + s.Reason
+	}
+	status := desktopui.Wrapped(conn)
+	if !s.Online {
+		status.Importance = widget.WarningImportance
+	}
+	lines = append(lines, status)
+	var perms []fyne.CanvasObject
+	for _, k := range accessKinds {
+		st := sv.perms[k.kind]
+		if st == "" {
+			st = "not asked"
+		}
+		row := container.NewBorder(nil, nil, widget.NewLabel(k.label), quietRight(permWords(st)))
+		perms = append(perms, row)
+	}
+	lines = append(lines, widget.NewSeparator(), section("Access", perms...))
+	return desktopui.Card(lines...)
+}
+
+func quietRight(text string) *widget.Label {
+	l := quiet(text)
+	l.Alignment = fyne.TextAlignTrailing
+	return l
+}
+
+// permWords says a permission state in words.
+func permWords(state string) string {
+	switch state {
+	case "requested":
+		return "asked, waiting for an answer…"
+	case "allowed":
+		return "allowed"
+	case "denied":
+		return "denied by the customer"
+	case "timeout":
+		return "not answered in time"
+	case "disconnected":
+		return "the customer left before answering"
+	}
+	return state
+}
+
+func roundTrip(d time.Duration) string {
+	if d <= 0 {
+		return "– ms"
+	}
+	if d < time.Millisecond {
+		return "< 1 ms"
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}
+
+func (sv *sessionView) endedCard() fyne.CanvasObject {
+	reason := sv.s.Reason
+	if reason == "" {
+		reason = "The session has ended."
+	}
+	return desktopui.Card(
+		desktopui.Heading("This session has ended"),
+		desktopui.Wrapped(reason),
+		desktopui.Wrapped("Its chat stays here for reference."),
+	)
+}
+
+// arrange lays out the work area and the chat as shown and pinned: pinned,
+// the chat has its own column; unpinned, it floats over the right of the
+// work area and closes when the agent leaves the tab.
+func (sv *sessionView) arrange() {
+	var obj fyne.CanvasObject = sv.work
+	if sv.chatShown {
+		if sv.pinned {
+			split := container.NewHSplit(sv.work, container.NewPadded(sv.chat.Object()))
+			split.Offset = 0.55
+			obj = split
+		} else {
+			bg := canvas.NewRectangle(theme.Color(theme.ColorNameOverlayBackground))
+			bg.SetMinSize(fyne.NewSize(360, 0))
+			bg.StrokeColor = theme.Color(theme.ColorNameSeparator)
+			bg.StrokeWidth = 1
+			float := container.NewStack(bg, container.NewPadded(sv.chat.Object()))
+			obj = container.NewStack(sv.work, container.NewBorder(nil, nil, nil, float))
+		}
+	}
+	sv.area.Objects = []fyne.CanvasObject{obj}
+	sv.area.Refresh()
+	if sv.pinned {
+		sv.pinBtn.SetText("Unpin chat")
+	} else {
+		sv.pinBtn.SetText("Pin chat")
+	}
+	if sv.chatShown {
+		sv.pinBtn.Enable()
+	} else {
+		sv.pinBtn.Disable()
+	}
+	sv.refreshChatButton()
+}
+
+func (sv *sessionView) refreshChatButton() {
+	text := "Hide chat"
+	if !sv.chatShown {
+		text = "Show chat"
+		if sv.unread > 0 {
+			text = fmt.Sprintf("Show chat (%d)", sv.unread)
+		}
+	}
+	if sv.chatBtn.Text != text {
+		sv.chatBtn.SetText(text)
+	}
+	if !sv.chatShown && sv.unread > 0 {
+		sv.chatBtn.Importance = widget.HighImportance
+	} else {
+		sv.chatBtn.Importance = widget.LowImportance
+	}
+	sv.chatBtn.Refresh()
+}
+
+func (sv *sessionView) setChatShown(shown bool) {
+	if sv.chatShown == shown {
+		return
+	}
+	sv.chatShown = shown
+	sv.arrange()
+	if shown && sv.m.current == sv {
+		sv.m.markViewed()
+		sv.m.w.win.Canvas().Focus(sv.chat.Input)
+	}
+}
+
+func (sv *sessionView) setPinned(pinned bool) {
+	sv.pinned = pinned
+	sv.arrange()
+}
+
+func (sv *sessionView) askMenu() {
+	var items []*fyne.MenuItem
+	for _, k := range accessKinds {
+		items = append(items, fyne.NewMenuItem(k.label, func() { sv.m.w.act.Ask(sv.s.ID, k.kind) }))
+	}
+	c := sv.m.w.win.Canvas()
+	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(sv.askBtn).Add(fyne.NewPos(0, sv.askBtn.Size().Height))
+	widget.ShowPopUpMenuAtPosition(fyne.NewMenu("", items...), c, pos)
+}
+
+func (sv *sessionView) confirmEnd() {
+	who := sv.s.Customer
+	msg := "The key will stop working and nobody can join this session."
+	if who != "" {
+		msg = fmt.Sprintf("%s will be disconnected and the session closed for everybody.", who)
+	}
+	sv.m.w.dialogs.Confirm("End this session?", msg, "End session", func() { sv.m.w.act.End(sv.s.ID) })
+}

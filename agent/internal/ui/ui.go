@@ -1,0 +1,142 @@
+// Package ui is the agent console's window, as Fyne widgets: the sign-in
+// and setup screen, the main window (sessions list beside session tabs),
+// each session's view with its chat panel, and settings. It renders what
+// the console logic reports and forwards what the agent does (Actions); it
+// does not import fyne.io/fyne/v2/app, so it is tested headlessly. Every
+// method runs on Fyne's goroutine (the desktop bridge calls them through
+// fyne.Do).
+package ui
+
+//go:generate cp ../../../assets/porthole-agent.svg icon.svg
+
+import (
+	_ "embed"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/porthole-dev/porthole/shared/desktopui"
+)
+
+//go:embed icon.svg
+var iconSVG []byte
+
+// Icon is the agent console's icon.
+var Icon = fyne.NewStaticResource("porthole-agent.svg", iconSVG)
+
+// Title is the window title.
+const Title = "Porthole Console"
+
+// Actions are what the window asks the console to do.
+type Actions struct {
+	SignIn     func(SignIn)
+	NewSession func()
+	Send       func(session, text string)
+	End        func(session string) // end for everybody (after confirmation)
+	Ask        func(session, kind string)
+	History    func(session string) []Message
+	Settings   func(Prefs) // the agent changed a preference
+	SignOut    func()
+	Notify     func(title, body string)
+	Copy       func(text string)
+}
+
+// Message is one chat line to show.
+type Message = desktopui.Message
+
+// Prefs are the agent's preferences shown in settings.
+type Prefs struct {
+	Notify        bool // a desktop notification for a message not in front
+	NotifyPreview bool // with the message's text
+}
+
+// Window is the console window's content.
+type Window struct {
+	win     fyne.Window
+	act     Actions
+	dialogs *desktopui.Dialogs
+	// Zone is the time zone times are shown in; Now is the clock. Tests
+	// pin both.
+	Zone *time.Location
+	Now  func() time.Time
+
+	main       *mainView // while signed in
+	foreground bool
+	prefs      Prefs
+}
+
+// New makes the window's content controller.
+func New(win fyne.Window, act Actions) *Window {
+	win.SetTitle(Title)
+	win.SetIcon(Icon)
+	return &Window{win: win, act: act, dialogs: desktopui.NewDialogs(win), Zone: time.Local, Now: time.Now, foreground: true, prefs: Prefs{Notify: true}}
+}
+
+// SetPrefs sets the preferences the window shows and follows.
+func (w *Window) SetPrefs(p Prefs) { w.prefs = p }
+
+// SetForeground says whether the window is in front of the agent; a
+// message counts as read only when it is.
+func (w *Window) SetForeground(fg bool) {
+	w.foreground = fg
+	if fg && w.main != nil {
+		w.main.markViewed()
+	}
+}
+
+// ShowError shows a problem the agent should know about.
+func (w *Window) ShowError(title, msg string) {
+	d := dialog.NewInformation(title, msg, w.win)
+	w.dialogs.Show(d)
+}
+
+// ShowBusy shows progress while signing in; step says what is happening.
+func (w *Window) ShowBusy(step string) {
+	w.main = nil
+	w.win.SetTitle(Title)
+	w.win.SetContent(desktopui.Card(
+		desktopui.Logo(Icon, 96),
+		desktopui.Heading("Signing in"),
+		desktopui.Wrapped(step),
+		widget.NewProgressBarInfinite(),
+	))
+}
+
+// toolbarButton is a low-key button for a bar.
+func toolbarButton(label string, icon fyne.Resource, tapped func()) *widget.Button {
+	b := widget.NewButtonWithIcon(label, icon, tapped)
+	b.Importance = widget.LowImportance
+	return b
+}
+
+// bold is a bold label.
+func bold(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.TextStyle = fyne.TextStyle{Bold: true}
+	return l
+}
+
+// quiet is a label in the low-importance colour.
+func quiet(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.Importance = widget.LowImportance
+	return l
+}
+
+// truncated makes a label end in an ellipsis when it does not fit.
+func truncated(l *widget.Label) *widget.Label {
+	l.Truncation = fyne.TextTruncateEllipsis
+	return l
+}
+
+// section is a titled group inside a view.
+func section(title string, objs ...fyne.CanvasObject) fyne.CanvasObject {
+	h := widget.NewLabel(title)
+	h.TextStyle = fyne.TextStyle{Bold: true}
+	h.SizeName = theme.SizeNameSubHeadingText
+	return container.NewVBox(append([]fyne.CanvasObject{h}, objs...)...)
+}
