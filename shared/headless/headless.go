@@ -38,6 +38,9 @@ type Event struct {
 	Code      string `json:"code,omitempty"`
 	Message   string `json:"message,omitempty"`
 	RTTMs     *int64 `json:"rtt_ms,omitempty"`
+	// Relay and Fingerprint say where a console signed in (its "ready").
+	Relay       string `json:"relay,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // EmitHistory writes a session's chat history: one "history" event per

@@ -15,8 +15,15 @@ import (
 	"github.com/porthole-dev/porthole/shared/headless"
 )
 
-const usage = `usage: porthole-agent --headless --relay ADDR [--relay-fingerprint FP]
+const usage = `usage: porthole-agent [--relay ADDR [--relay-fingerprint FP] | --local-relay PORT]
+                      [--name NAME --password-file FILE] [--data DIR] [--force-relay]
+                      [--new-session] [--events FILE|-]
+       porthole-agent --headless --relay ADDR [--relay-fingerprint FP]
                       --name NAME --password-file FILE [--data DIR] [--force-relay]
+Without --headless the console opens its window: it signs in at once when a
+relay, a name and a password file are given, and otherwise shows its sign-in
+screen. With --headless, JSON commands on stdin and JSON events on stdout
+(docs/headless.md).
 `
 
 // Main runs the agent console and returns its exit code.
@@ -32,14 +39,19 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	data := fs.String("data", headless.DataDir("porthole-agent"), "data folder")
 	forceRelay := fs.Bool("force-relay", false, "never try a direct connection")
 	logLevel := fs.String("log-level", "warn", "stderr log level: debug, info, warn, error")
+	localRelay := fs.String("local-relay", "", "window: run the relay inside the console on this port (or host:port)")
+	newSession := fs.Bool("new-session", false, "window: start a new session once signed in")
+	events := fs.String("events", "", "window: also write every event as a JSON line to this file (- for stdout)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if !*headlessMode {
-		fmt.Fprintln(stderr, "porthole-agent: the desktop console is not built into this version yet; run with --headless")
-		return 2
-	}
 	out := headless.NewWriter(stdout)
+	if !*headlessMode {
+		return runWindow(windowArgs{
+			relay: *relayAddr, fingerprint: *fp, local: *localRelay, name: *name, pwFile: *pwFile,
+			data: *data, forceRelay: *forceRelay, logLevel: *logLevel, newSession: *newSession, events: *events,
+		}, stdout, stderr)
+	}
 	fail := func(code, msg string) int {
 		out.Emit(headless.Event{Event: "error", Code: code, Message: msg})
 		fmt.Fprintln(stderr, "porthole-agent:", msg)

@@ -322,6 +322,17 @@ func (c *Console) Sessions() []appdb.Session {
 	return out
 }
 
+// Recorded lists every session the console has a record of, ended ones
+// too, oldest first.
+func (c *Console) Recorded() ([]appdb.Session, error) {
+	recs, err := c.db.Sessions()
+	out := make([]appdb.Session, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, *r)
+	}
+	return out, err
+}
+
 // History is a session's chat history.
 func (c *Console) History(session string) ([]appdb.Message, error) { return c.db.Messages(session) }
 
