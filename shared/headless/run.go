@@ -55,3 +55,20 @@ func ReadSecretFile(path string) (string, error) {
 func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
+
+// OpenEvents is a desktop app's --events option: "" writes nowhere, "-"
+// writes event lines to stdout, anything else appends them to that file.
+// Call done when the app ends.
+func OpenEvents(spec string, stdout io.Writer) (emit func(Event), done func(), err error) {
+	switch spec {
+	case "":
+		return func(Event) {}, func() {}, nil
+	case "-":
+		return NewWriter(stdout).Emit, func() {}, nil
+	}
+	f, err := os.OpenFile(spec, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("events file: %w", err)
+	}
+	return NewWriter(f).Emit, func() { f.Close() }, nil
+}

@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/porthole-dev/porthole/agent/internal/desktop"
 	"github.com/porthole-dev/porthole/agent/internal/ui"
@@ -39,18 +38,12 @@ func runWindow(a windowArgs, stdout, stderr io.Writer) int {
 		}
 		opt.SignIn = &ui.SignIn{Local: a.local != "", LocalPort: a.local, Address: a.relay, Fingerprint: a.fingerprint, Name: a.name, Password: pw}
 	}
-	switch a.events {
-	case "":
-	case "-":
-		opt.Events = headless.NewWriter(stdout).Emit
-	default:
-		f, err := os.OpenFile(a.events, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return fail("events file: " + err.Error())
-		}
-		defer f.Close()
-		opt.Events = headless.NewWriter(f).Emit
+	emit, done, err := headless.OpenEvents(a.events, stdout)
+	if err != nil {
+		return fail(err.Error())
 	}
+	defer done()
+	opt.Events = emit
 	if err := desktop.Run(opt); err != nil {
 		return fail(err.Error())
 	}

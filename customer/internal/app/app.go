@@ -22,6 +22,7 @@ import (
 
 const usage = `usage: porthole-customer --relay ADDR [--relay-fingerprint FP] [--key NNNN-NNNNNN]
                          [--name NAME] [--data DIR] [--force-relay] [--headless]
+                         [--events FILE|-]
 Without --headless the client opens its window; with it, JSON commands on stdin
 and JSON events on stdout (docs/headless.md).
 `
@@ -54,6 +55,7 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 	data := fs.String("data", headless.DataDir("porthole-customer"), "data folder")
 	forceRelay := fs.Bool("force-relay", false, "never try a direct connection")
 	logLevel := fs.String("log-level", "warn", "stderr log level: debug, info, warn, error")
+	events := fs.String("events", "", "window: also write every event as a JSON line to this file (- for stdout)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -83,7 +85,12 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		ForceRelay: *forceRelay, Log: log, Emit: out.Emit,
 	}
 	if !*headlessMode {
-		if err := desktop.Run(cfg); err != nil {
+		emit, done, err := headless.OpenEvents(*events, stdout)
+		if err != nil {
+			return fail(err)
+		}
+		defer done()
+		if err := desktop.Run(cfg, emit); err != nil {
 			return fail(err)
 		}
 		return 0

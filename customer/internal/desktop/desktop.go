@@ -22,22 +22,26 @@ import (
 const AppID = "dev.porthole.customer"
 
 type bridge struct {
-	cfg   client.Config
-	app   fyne.App
-	win   fyne.Window
-	ui    *ui.Window
-	cl    *client.Client
-	agent string // who is helping, once connected
+	cfg    client.Config
+	events func(headless.Event)
+	app    fyne.App
+	win    fyne.Window
+	ui     *ui.Window
+	cl     *client.Client
+	agent  string // who is helping, once connected
 }
 
 // Run opens the window and returns when it is closed. cfg.Key, when set,
 // starts joining at once; otherwise the window asks for the key (or resumes
-// a stored session).
-func Run(cfg client.Config) error {
+// a stored session). events, when not nil, also gets every client event.
+func Run(cfg client.Config, events func(headless.Event)) error {
+	if events == nil {
+		events = func(headless.Event) {}
+	}
 	a := app.NewWithID(AppID)
 	win := a.NewWindow("Porthole support")
 	win.Resize(fyne.NewSize(880, 640))
-	b := &bridge{cfg: cfg, app: a, win: win}
+	b := &bridge{cfg: cfg, events: events, app: a, win: win}
 	b.ui = ui.New(win, ui.Actions{Join: b.join, Send: b.send, End: b.end, Quit: a.Quit})
 	b.join(cfg.Key)
 	win.SetOnClosed(func() {
@@ -54,7 +58,10 @@ func (b *bridge) join(key string) {
 	b.ui.ShowConnecting("Checking the session key…")
 	cfg := b.cfg
 	cfg.Key = key
-	cfg.Emit = func(e headless.Event) { fyne.Do(func() { b.event(e) }) }
+	cfg.Emit = func(e headless.Event) {
+		b.events(e)
+		fyne.Do(func() { b.event(e) })
+	}
 	go func() {
 		cl, err := client.New(cfg)
 		if err == nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +61,54 @@ func TestDesktopCustomerChat(t *testing.T) {
 	if dir := os.Getenv("PORTHOLE_SHOTS"); dir != "" {
 		time.Sleep(300 * time.Millisecond) // let the window draw the line before the picture
 		exec.Command("import", "-window", "root", filepath.Join(dir, "customer-session.png")).Run()
+	}
+}
+
+// TestDesktopBothWindows runs the real relay and both real windows. The
+// customer types the key into their window and a line into it; the agent
+// types a line into the console window; each side receives the other's
+// line. Key presses are real X events (xdotool).
+func TestDesktopBothWindows(t *testing.T) {
+	needDisplay(t)
+	w := newWorld(t)
+	agent := h.Start(t, "agent window", filepath.Join(h.Binaries(t), "porthole-agent"),
+		"--relay", w.relay.Addr, "--relay-fingerprint", w.relay.Fingerprint,
+		"--name", "alice", "--password-file", w.pwFile, "--data", w.agentDir,
+		"--new-session", "--events", "-")
+	agent.Expect("ready", nil)
+	e := agent.Expect("session_key", nil)
+	sid, key := e.S("session"), e.S("key")
+
+	customer := h.Start(t, "customer window", filepath.Join(h.Binaries(t), "porthole-customer"),
+		"--relay", w.relay.Addr, "--relay-fingerprint", w.relay.Fingerprint,
+		"--name", "bob@laptop", "--data", filepath.Join(t.TempDir(), "customer"), "--events", "-")
+	// The key entry has the focus when the window opens; it formats what
+	// is typed, so the digits alone are enough.
+	win := strings.TrimSpace(xdotool(t, "search", "--sync", "--onlyvisible", "--name", "^Porthole support$"))
+	xdotool(t, "windowfocus", "--sync", win)
+	xdotool(t, "type", "--delay", "30", strings.ReplaceAll(key, "-", ""))
+	xdotool(t, "key", "Return")
+	agent.Expect("customer_joined", func(e h.Event) bool { return e.S("session") == sid && e.S("name") == "bob@laptop" })
+	customer.Expect("connected", nil)
+
+	// The console brings the joined session to the front with its chat
+	// input focused.
+	console := strings.TrimSpace(xdotool(t, "search", "--sync", "--onlyvisible", "--name", "Porthole Console$"))
+	xdotool(t, "windowfocus", "--sync", console)
+	time.Sleep(200 * time.Millisecond) // the focus change reaches the window
+	xdotool(t, "type", "--delay", "20", "Hi Bob, Alice here.")
+	xdotool(t, "key", "Return")
+	got := customer.Expect("chat", nil)
+	if got.S("text") != "Hi Bob, Alice here." || got.S("from") != "alice" {
+		t.Fatalf("customer got %v", got)
+	}
+
+	xdotool(t, "windowfocus", "--sync", win)
+	time.Sleep(200 * time.Millisecond)
+	xdotool(t, "type", "--delay", "20", "Thanks, my printer is stuck.")
+	xdotool(t, "key", "Return")
+	got = agent.Expect("chat", func(e h.Event) bool { return e.S("session") == sid })
+	if got.S("text") != "Thanks, my printer is stuck." || got.S("from") != "bob@laptop" {
+		t.Fatalf("agent got %v", got)
 	}
 }
