@@ -19,6 +19,7 @@ import (
 	"github.com/porthole-dev/porthole/agent/internal/setup"
 	"github.com/porthole-dev/porthole/agent/internal/ui"
 	"github.com/porthole-dev/porthole/shared/appdb"
+	"github.com/porthole-dev/porthole/shared/desktopui"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/protocol"
@@ -68,6 +69,7 @@ func Run(opt Options) error {
 		opt.Events = func(headless.Event) {}
 	}
 	a := app.NewWithID(AppID)
+	a.Settings().SetTheme(desktopui.Theme())
 	win := a.NewWindow(ui.Title)
 	win.Resize(fyne.NewSize(1280, 800))
 	b := &bridge{opt: opt, app: a, win: win}

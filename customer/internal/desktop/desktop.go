@@ -14,6 +14,7 @@ import (
 	"github.com/porthole-dev/porthole/customer/internal/client"
 	"github.com/porthole-dev/porthole/customer/internal/ui"
 	"github.com/porthole-dev/porthole/shared/appdb"
+	"github.com/porthole-dev/porthole/shared/desktopui"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 )
@@ -39,6 +40,7 @@ func Run(cfg client.Config, events func(headless.Event)) error {
 		events = func(headless.Event) {}
 	}
 	a := app.NewWithID(AppID)
+	a.Settings().SetTheme(desktopui.Theme())
 	win := a.NewWindow("Porthole support")
 	win.Resize(fyne.NewSize(880, 640))
 	b := &bridge{cfg: cfg, events: events, app: a, win: win}

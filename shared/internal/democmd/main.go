@@ -1,23 +1,85 @@
-// Command democmd is `make demo`: it starts a real relay, a headless agent
-// console and a headless customer client on this machine, joins them with a
-// session key, and lets them chat — once on the direct path and once through
+// Command democmd is `make demo`. On a desktop it opens both windows: the
+// agent console, with a relay running inside it, and a customer client
+// already joined to a new session of it, so a newcomer sees a live session
+// at once. Without a display (or with -headless) it starts a real relay, a
+// headless agent console and a headless customer client, joins them with a
+// session key and lets them chat — once on the direct path and once through
 // the relay — printing what happens.
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	h "github.com/porthole-dev/porthole/shared/internal/harness"
 )
 
+func say(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+
 func main() {
+	headlessOnly := flag.Bool("headless", false, "run the headless demo even when there is a display")
+	flag.Parse()
 	p := &h.Program{}
 	defer p.Close()
-	say := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+	if os.Getenv("DISPLAY") != "" && !*headlessOnly {
+		windows(p)
+		return
+	}
+	say("No display here, so the demo runs headless (on a desktop, make demo opens both windows).")
+	say("")
+	headless(p)
+}
+
+// windows opens the agent console and a joined customer client and waits
+// until both are closed.
+func windows(p *h.Program) {
+	dir := p.TempDir()
+	h.Timeout = 2 * time.Minute // a cold desktop can be slow to open windows
+	w := h.StartWindows(p, dir, "Alice", "bob@"+hostname())
+	say("%s", strings.TrimSpace(fmt.Sprintf(`
+Two windows are open on this desktop:
+  - the agent console, signed in as Alice, with a relay running inside it
+    (%s, certificate %s…);
+  - a customer client that joined session key %s and is connected
+    end to end.
+Chat in either window; start more sessions with "New session" (customers on
+this machine join with: porthole-customer --relay %s --relay-fingerprint %s).
+Close both windows, or press Ctrl-C, to end the demo. Its data is in %s and
+is removed at the end.`, w.Relay, w.Pin[:23], w.Key, w.Relay, w.Pin, dir)))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	agentOpen, customerOpen := w.Agent.Done(), w.Customer.Done()
+	for agentOpen != nil || customerOpen != nil {
+		select {
+		case <-agentOpen:
+			agentOpen = nil
+		case <-customerOpen:
+			customerOpen = nil
+		case <-sig:
+			say("")
+			say("Ctrl-C: closing both windows.")
+			return
+		}
+	}
+	say("Both windows are closed; the demo is over.")
+}
+
+func hostname() string {
+	n, err := os.Hostname()
+	if err != nil || n == "" {
+		return "laptop"
+	}
+	return n
+}
+
+// headless runs the relay, agent and customer without windows.
+func headless(p *h.Program) {
 
 	dir := p.TempDir()
 	relayDir := filepath.Join(dir, "relay")
@@ -79,7 +141,7 @@ func main() {
 	say("")
 	say("%s", strings.TrimSpace(`
 That was a real relay, agent console and customer client talking over QUIC
-on this machine (headless; the desktop windows come with the desktop apps).
+on this machine, without their windows.
 Run them yourself: see README.md. Logs and data were in `+dir+` (removed now).`))
 	_ = os.Stdout.Sync()
 }

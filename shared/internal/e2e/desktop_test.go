@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	h "github.com/porthole-dev/porthole/shared/internal/harness"
 )
@@ -22,17 +20,6 @@ func needDisplay(t *testing.T) {
 	if _, err := exec.LookPath("xdotool"); err != nil {
 		t.Skip("needs xdotool")
 	}
-}
-
-func xdotool(t *testing.T, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), h.Timeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "xdotool", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("xdotool %q: %v\n%s", args, err, out)
-	}
-	return string(out)
 }
 
 // TestDesktopCustomerChat runs the customer client as a real window: it
@@ -51,16 +38,10 @@ func TestDesktopCustomerChat(t *testing.T) {
 
 	// The title says who is helping once the session screen is up; its
 	// message entry has the keyboard focus.
-	xdotool(t, "search", "--sync", "--name", "alice is helping you")
-	xdotool(t, "type", "--delay", "20", "Typed in the window")
-	xdotool(t, "key", "Return")
+	h.TypeInto(t, h.FindWindow(t, "alice is helping you"), "Typed in the window", true)
 	e := agent.Expect("chat", func(e h.Event) bool { return e.S("session") == sid })
 	if e.S("text") != "Typed in the window" || e.S("from") != "bob" {
 		t.Fatalf("agent got %v", e)
-	}
-	if dir := os.Getenv("PORTHOLE_SHOTS"); dir != "" {
-		time.Sleep(300 * time.Millisecond) // let the window draw the line before the picture
-		exec.Command("import", "-window", "root", filepath.Join(dir, "customer-session.png")).Run()
 	}
 }
 
@@ -84,29 +65,20 @@ func TestDesktopBothWindows(t *testing.T) {
 		"--name", "bob@laptop", "--data", filepath.Join(t.TempDir(), "customer"), "--events", "-")
 	// The key entry has the focus when the window opens; it formats what
 	// is typed, so the digits alone are enough.
-	win := strings.TrimSpace(xdotool(t, "search", "--sync", "--onlyvisible", "--name", "^Porthole support$"))
-	xdotool(t, "windowfocus", "--sync", win)
-	xdotool(t, "type", "--delay", "30", strings.ReplaceAll(key, "-", ""))
-	xdotool(t, "key", "Return")
+	win := h.FindWindow(t, "^Porthole support$")
+	h.TypeInto(t, win, strings.ReplaceAll(key, "-", ""), true)
 	agent.Expect("customer_joined", func(e h.Event) bool { return e.S("session") == sid && e.S("name") == "bob@laptop" })
 	customer.Expect("connected", nil)
 
 	// The console brings the joined session to the front with its chat
 	// input focused.
-	console := strings.TrimSpace(xdotool(t, "search", "--sync", "--onlyvisible", "--name", "Porthole Console$"))
-	xdotool(t, "windowfocus", "--sync", console)
-	time.Sleep(200 * time.Millisecond) // the focus change reaches the window
-	xdotool(t, "type", "--delay", "20", "Hi Bob, Alice here.")
-	xdotool(t, "key", "Return")
+	h.TypeInto(t, h.FindWindow(t, "Porthole Console$"), "Hi Bob, Alice here.", true)
 	got := customer.Expect("chat", nil)
 	if got.S("text") != "Hi Bob, Alice here." || got.S("from") != "alice" {
 		t.Fatalf("customer got %v", got)
 	}
 
-	xdotool(t, "windowfocus", "--sync", win)
-	time.Sleep(200 * time.Millisecond)
-	xdotool(t, "type", "--delay", "20", "Thanks, my printer is stuck.")
-	xdotool(t, "key", "Return")
+	h.TypeInto(t, win, "Thanks, my printer is stuck.", true)
 	got = agent.Expect("chat", func(e h.Event) bool { return e.S("session") == sid })
 	if got.S("text") != "Thanks, my printer is stuck." || got.S("from") != "bob@laptop" {
 		t.Fatalf("agent got %v", got)

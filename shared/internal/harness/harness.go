@@ -105,6 +105,7 @@ type Proc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stderr *tail
+	done   chan struct{} // closed when the process has ended
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -141,7 +142,7 @@ func (t *tail) String() string {
 // process is killed when the test ends.
 func Start(tb TB, name, bin string, args ...string) *Proc {
 	tb.Helper()
-	p := &Proc{tb: tb, Name: name, stderr: &tail{}}
+	p := &Proc{tb: tb, Name: name, stderr: &tail{}, done: make(chan struct{})}
 	p.cond = sync.NewCond(&p.mu)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stderr = p.stderr
@@ -175,6 +176,7 @@ func Start(tb TB, name, bin string, args ...string) *Proc {
 		p.exited, p.exitErr = true, err
 		p.cond.Broadcast()
 		p.mu.Unlock()
+		close(p.done)
 	}()
 	tb.Cleanup(func() {
 		p.Kill()
@@ -289,6 +291,9 @@ func (p *Proc) waitExited() {
 		p.cond.Wait()
 	}
 }
+
+// Done is closed when the process has ended.
+func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // Pid is the process id.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
