@@ -466,3 +466,13 @@ func TestSettings(t *testing.T) {
 		t.Fatal("Sign out did not sign out")
 	}
 }
+
+func TestErrorDialog(t *testing.T) {
+	w, win, _ := signedIn(t)
+	w.ShowError("No new session", "The relay did not give a session: the relay does not answer")
+	looks(t, "error.xml", win)
+	escape(win)
+	if top := win.Canvas().Overlays().Top(); top != nil && top.Visible() {
+		t.Fatal("Escape left the dialog up")
+	}
+}

@@ -190,7 +190,7 @@ func TestConsentEscapeDenies(t *testing.T) {
 	w.ShowConnected("Alice", "direct", nil)
 	got := make(chan bool, 1)
 	w.AskConsent(Consent{Title: "Alice asks to see your screen", Timeout: time.Hour}, func(ok bool) { got <- ok })
-	win.Canvas().(fyne.Canvas).OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	if ok := <-got; ok {
 		t.Fatal("Escape allowed the request")
 	}

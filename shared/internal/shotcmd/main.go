@@ -81,7 +81,7 @@ func (s *shooter) shoot(window, name string) {
 	}
 	h.Xdotool(s.p, "windowraise", window)
 	h.Xdotool(s.p, "windowfocus", "--sync", window) // in front: what it shows as read
-	time.Sleep(700 * time.Millisecond) // the window redraws after raising or typing
+	time.Sleep(700 * time.Millisecond)              // the window redraws after raising or typing
 	path := filepath.Join(s.out, name)
 	if out, err := exec.Command("import", "-window", window, path).CombinedOutput(); err != nil {
 		s.p.Fatalf("import %s: %v\n%s", name, err, out)
