@@ -220,7 +220,7 @@ func (b *bridge) signedIn(f ui.SignIn) {
 }
 
 func (b *bridge) fromRecord(r appdb.Session) ui.Session {
-	s := ui.Session{ID: r.ID, State: r.State, Customer: r.PeerName, Created: r.Created, Expires: r.KeyExpires}
+	s := ui.Session{ID: r.ID, State: r.State, Customer: r.PeerName, Created: r.Created, Ended: r.Ended, Expires: r.KeyExpires}
 	if r.State == appdb.StateWaiting {
 		s.Key = protocol.FormatKey(r.Nameplate, r.Secret)
 		if b.local != nil {
@@ -228,7 +228,7 @@ func (b *bridge) fromRecord(r appdb.Session) ui.Session {
 		}
 	}
 	if r.State == appdb.StateEnded {
-		s.Reason = "Ended " + r.Ended.Local().Format("Jan 2 15:04")
+		s.Reason = "The session ended on " + r.Ended.Local().Format("Jan 2 at 15:04") + "."
 	}
 	if l := b.con.Link(r.ID); l != nil {
 		s.Online, s.Path, s.RTT = true, string(l.Path), l.RTT()
@@ -314,7 +314,7 @@ func (b *bridge) event(e headless.Event) {
 		b.ui.AddMessage(e.Session, ui.Message{ID: e.ID, From: e.From, Text: e.Text, At: at, Outgoing: e.Event == "chat_sent"})
 	case "session_ended":
 		if known {
-			s.State, s.Online, s.Reason = ui.Ended, false, e.Reason
+			s.State, s.Online, s.Reason, s.Ended = ui.Ended, false, e.Reason, time.Now()
 			b.put(s)
 		}
 	case "permission":

@@ -35,6 +35,7 @@ type Session struct {
 	Key      string // the session key, while waiting
 	Expires  time.Time
 	Created  time.Time
+	Ended    time.Time
 	Reason   string // why it ended, or why the customer left
 	// JoinHint is how a customer reaches this console's relay when it runs
 	// on this computer (a command line with the key filled in).
@@ -366,7 +367,11 @@ func (sv *sessionView) stateLine() string {
 		}
 		return "Active · customer offline"
 	}
-	return "Ended " + sv.s.Created.In(sv.m.w.Zone).Format("Jan 2 15:04")
+	at := sv.s.Ended
+	if at.IsZero() {
+		at = sv.s.Created
+	}
+	return "Ended " + at.In(sv.m.w.Zone).Format("Jan 2 15:04")
 }
 
 func (sv *sessionView) stateIcon() fyne.Resource {

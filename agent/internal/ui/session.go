@@ -188,7 +188,7 @@ func (sv *sessionView) customerCard() fyne.CanvasObject {
 		}
 		conn = fmt.Sprintf("%s · %s round trip · end-to-end encrypted", how, roundTrip(s.RTT))
 	} else if s.Reason != "" {
-		conn = "Offline: " + s.Reason
+		conn = "Offline: " + s.Reason + ". Messages you write are sent when the customer is back."
 	}
 	status := desktopui.Wrapped(conn)
 	if !s.Online {
@@ -248,7 +248,7 @@ func (sv *sessionView) endedCard() fyne.CanvasObject {
 	}
 	return desktopui.Card(
 		desktopui.Heading("This session has ended"),
-		desktopui.Wrapped(reason),
+		desktopui.Wrapped(sentence(reason)),
 		desktopui.Wrapped("Its chat stays here for reference."),
 	)
 }
@@ -340,4 +340,18 @@ func (sv *sessionView) confirmEnd() {
 		msg = fmt.Sprintf("%s will be disconnected and the session closed for everybody.", who)
 	}
 	sv.m.w.dialogs.Confirm("End this session?", msg, "End session", func() { sv.m.w.act.End(sv.s.ID) })
+}
+
+// sentence makes a reason from the logic ("the customer ended the
+// session") read as a sentence.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }
