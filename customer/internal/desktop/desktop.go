@@ -85,7 +85,7 @@ func (b *bridge) join(key string) {
 					b.ui.ShowKey("", "") // nothing to resume: ask for a key
 					return
 				}
-				b.ui.ShowKey(key, e.Message)
+				b.ui.ShowKey(key, ui.FailureText(e.Code, e.Message))
 			}
 		})
 	}()

@@ -126,6 +126,35 @@ func (w *Window) ShowKey(key, errMsg string) {
 	w.win.Canvas().Focus(entry)
 }
 
+// FailureText says why joining failed in words for the person at the
+// computer, from the client's error code (message is the fallback).
+func FailureText(code, message string) string {
+	switch code {
+	case "bad_key":
+		return "That session key is not valid. Check the digits with your agent and try again."
+	case "expired":
+		return "This session key has expired. Ask your agent for a new one."
+	case "used":
+		return "This session key was used already. Ask your agent for a new one."
+	case "pake_failed":
+		return "The key did not match, so it no longer works. Ask your agent for a new one."
+	case "rate_limited":
+		return "Too many tries from this network. Wait a minute, then try again."
+	case "relay_unreachable":
+		return "The support server does not answer. Check your internet connection and try again."
+	case "relay_untrusted":
+		return "The support server could not prove who it is, so the client did not connect. Ask your agent for a new download."
+	case "version_mismatch":
+		return "This client is too old or too new for your agent. Ask your agent for the current download."
+	case "session_ended":
+		return "Your agent has ended this session."
+	}
+	if message == "" {
+		return "Joining failed. Try again."
+	}
+	return strings.ToUpper(message[:1]) + message[1:] + "."
+}
+
 // ShowConnecting shows progress while joining; step says what is happening.
 func (w *Window) ShowConnecting(step string) {
 	w.leaveSession()

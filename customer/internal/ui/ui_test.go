@@ -297,3 +297,14 @@ func TestConsentFor(t *testing.T) {
 		t.Fatalf("unknown kind: %+v", c)
 	}
 }
+
+func TestFailureText(t *testing.T) {
+	for _, code := range []string{"bad_key", "expired", "used", "pake_failed", "rate_limited", "relay_unreachable", "relay_untrusted", "version_mismatch"} {
+		if got := FailureText(code, "raw"); got == "" || got == "Raw." {
+			t.Errorf("%s: %q", code, got)
+		}
+	}
+	if got := FailureText("internal", "the disk is full"); got != "The disk is full." {
+		t.Errorf("fallback %q", got)
+	}
+}
