@@ -16,7 +16,7 @@ FUZZTIME ?= 4s
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1280x800x24")
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help deps build demo test test-unit test-e2e fuzz bench lint proto clean
+.PHONY: help deps build demo test test-unit test-e2e fuzz bench lint proto package clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,13 @@ lint: ## gofmt, go vet and staticcheck on every module
 proto: ## Regenerate shared/protocol/pb from porthole.proto
 	$(GO) install $(PROTOC_GEN_GO)
 	cd shared/protocol && PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=pb --go_opt=paths=source_relative porthole.proto
+
+# make package also needs these, and the fyne tool (installed pinned by packaging/package.sh).
+PACKAGE_APT_PACKAGES := librsvg2-bin gcc-mingw-w64-x86-64 xz-utils
+
+package: ## Linux archives and Windows .exe files of the three programs into dist/ (docs/packaging.md)
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(PACKAGE_APT_PACKAGES)"
+	GO=$(GO) packaging/package.sh
 
 clean: ## Remove build output
 	rm -rf $(BIN) dist
