@@ -16,10 +16,10 @@ FUZZTIME ?= 4s
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1280x800x24")
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help deps build demo test test-unit test-e2e fuzz bench lint proto package clean
+.PHONY: help deps build demo test test-unit test-e2e fuzz bench screenshots lint proto package clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 deps: ## Install the Debian packages the build and tests need (idempotent)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -36,7 +36,7 @@ build: ## Build porthole-relay, porthole-agent and porthole-customer into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(BIN)/ ./shared/cmd/porthole-relay ./agent/cmd/porthole-agent ./customer/cmd/porthole-customer
 
-demo: deps build ## Run a relay, an agent and a customer on this machine and let them chat
+demo: deps build ## Open the agent console (relay inside) and a customer window joined to it; headless without a display
 	@cd shared && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/democmd
 
 test: deps build test-unit fuzz test-e2e ## Run every test: unit (race), fuzz (briefly), end-to-end with the real binaries
@@ -60,6 +60,11 @@ fuzz: ## Run each fuzz target briefly (FUZZTIME=4s)
 
 bench: build ## Benchmarks against a same-run baseline, printed as a table
 	cd shared && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/benchcmd
+
+# Always its own Xvfb, so the pictures do not depend on the desktop they are made on.
+SHOT_SCREEN ?= 1280x800
+screenshots: build ## Render each main screen of both apps under Xvfb into docs/screenshots/
+	cd shared && PORTHOLE_BIN=$(BIN) xvfb-run -a -s "-screen 0 $(SHOT_SCREEN)x24" $(GO) run ./internal/shotcmd -out ../docs/screenshots
 
 lint: ## gofmt, go vet and staticcheck on every module
 	@out=$$(gofmt -l $(MODULES) | grep -v '\.pb\.go$$' || true); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -298,12 +298,15 @@ func (b *bridge) event(e headless.Event) {
 		if !known {
 			return
 		}
+		first := s.State == ui.Waiting
 		s.State, s.Customer, s.Online, s.Path, s.Reason, s.Key, s.JoinHint = ui.Active, e.Name, true, e.Path, "", "", ""
 		if l := b.con.Link(e.Session); l != nil {
 			s.RTT = l.RTT()
 		}
 		b.put(s)
-		b.ui.OpenSession(e.Session) // the tab comes to the front when the customer joins
+		if first { // a reconnect must not take the agent away from another session
+			b.ui.OpenSession(e.Session) // the tab comes to the front when the customer joins
+		}
 	case "customer_left":
 		if known {
 			s.Online, s.Reason = false, e.Reason

@@ -97,6 +97,9 @@ func (w *Window) ShowMain(agent, relay string) {
 		}
 		if len(m.tabs.Items) == 0 {
 			m.selected(nil)
+		} else if m.current == nil || m.current.tab == nil {
+			// Fyne does not report the tab that takes the closed one's place.
+			m.selected(m.tabView(m.tabs.Selected()))
 		}
 	}
 	startBtn := widget.NewButtonWithIcon("New session", theme.ContentAddIcon(), w.act.NewSession)
