@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/porthole-dev/porthole/shared/relay"
+	"github.com/porthole-dev/porthole/shared/store"
 )
 
 // DefaultLocalPort is where the relay inside the console listens unless
@@ -69,23 +70,7 @@ func Save(dir string, s Settings) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, fileName+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, fileName))
+	return store.WriteFileAtomic(filepath.Join(dir, fileName), append(b, '\n'), 0o600)
 }
 
 // ListenAddr turns what the agent typed for the local relay (a port, or
