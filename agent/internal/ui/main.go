@@ -58,6 +58,7 @@ type mainView struct {
 // ShowMain shows the main window for the signed-in agent; relay says where
 // the console is connected.
 func (w *Window) ShowMain(agent, relay string) {
+	w.leaveScreen()
 	m := &mainView{w: w, byID: map[string]*sessionView{}}
 	w.main = m
 	w.win.SetTitle(agent + " – " + Title)

@@ -14,8 +14,8 @@ import (
 // account change by signing out to the sign-in screen.
 func (w *Window) showSettings(agent, relay string) {
 	var d dialog.Dialog
-	notify := widget.NewCheck("Notify me of messages in sessions that are not in front", nil)
-	preview := widget.NewCheck("Show the message text in notifications", nil)
+	notify := w.dialogs.Check("Notify me of messages in sessions that are not in front", nil)
+	preview := w.dialogs.Check("Show the message text in notifications", nil)
 	notify.SetChecked(w.prefs.Notify)
 	preview.SetChecked(w.prefs.NotifyPreview)
 	changed := func(bool) {
@@ -33,7 +33,7 @@ func (w *Window) showSettings(agent, relay string) {
 	notify.OnChanged = changed
 	preview.OnChanged = changed
 	changed(false)
-	signOut := widget.NewButtonWithIcon("Sign out", theme.LogoutIcon(), func() {
+	signOut := w.dialogs.Button("Sign out", theme.LogoutIcon(), func() {
 		d.Hide()
 		w.act.SignOut()
 	})
@@ -44,6 +44,5 @@ func (w *Window) showSettings(agent, relay string) {
 		widget.NewSeparator(),
 		section("Notifications", notify, preview),
 	)
-	d = dialog.NewCustom("Settings", "Close", desktopui.Column(480, content), w.win)
-	w.dialogs.Show(d)
+	d = w.dialogs.Custom("Settings", "Close", desktopui.Column(480, content))
 }

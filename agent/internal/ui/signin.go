@@ -29,7 +29,7 @@ const (
 // ShowSignIn shows the setup and sign-in screen filled in from f, with
 // errMsg (if any) under it in the error colour.
 func (w *Window) ShowSignIn(f SignIn, errMsg string) {
-	w.main = nil
+	w.leaveScreen()
 	w.win.SetTitle(Title)
 	port := widget.NewEntry()
 	port.SetPlaceHolder("7443")

@@ -15,7 +15,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -90,13 +89,12 @@ func (w *Window) SetForeground(fg bool) {
 
 // ShowError shows a problem the agent should know about.
 func (w *Window) ShowError(title, msg string) {
-	d := dialog.NewInformation(title, msg, w.win)
-	w.dialogs.Show(d)
+	w.dialogs.Information(title, msg)
 }
 
 // ShowBusy shows progress while signing in; step says what is happening.
 func (w *Window) ShowBusy(step string) {
-	w.main = nil
+	w.leaveScreen()
 	w.win.SetTitle(Title)
 	w.win.SetContent(desktopui.Card(
 		desktopui.Logo(Icon, 96),
@@ -104,6 +102,13 @@ func (w *Window) ShowBusy(step string) {
 		desktopui.Wrapped(step),
 		widget.NewProgressBarInfinite(),
 	))
+}
+
+// leaveScreen closes what belongs to the screen that is going away: its
+// dialogs and the main view.
+func (w *Window) leaveScreen() {
+	w.dialogs.CloseAll()
+	w.main = nil
 }
 
 // toolbarButton is a low-key button for a bar.

@@ -13,6 +13,9 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/porthole-dev/porthole/shared/desktopui"
+	"github.com/porthole-dev/porthole/shared/desktopui/uitest"
 )
 
 type recorder struct {
@@ -92,39 +95,12 @@ func signedIn(t *testing.T) (*Window, fyne.Window, *recorder) {
 
 func find[T fyne.CanvasObject](t *testing.T, root fyne.CanvasObject, match func(T) bool) T {
 	t.Helper()
-	var found T
-	var ok bool
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if ok || o == nil || !o.Visible() {
-			return
-		}
-		if v, is := o.(T); is && match(v) {
-			found, ok = v, true
-			return
-		}
-		if c, is := o.(*fyne.Container); is {
-			for _, child := range c.Objects {
-				walk(child)
-			}
-			return
-		}
-		if wid, is := o.(fyne.Widget); is {
-			for _, child := range test.TempWidgetRenderer(t, wid).Objects() {
-				walk(child)
-			}
-		}
-	}
-	walk(root)
-	if !ok {
-		t.Fatalf("no such %T on screen", found)
-	}
-	return found
+	return uitest.Find(t, root, match)
 }
 
 func button(t *testing.T, root fyne.CanvasObject, label string) *widget.Button {
 	t.Helper()
-	return find(t, root, func(b *widget.Button) bool { return b.Text == label })
+	return uitest.Button(t, root, label)
 }
 
 func overlay(t *testing.T, win fyne.Window) fyne.CanvasObject {
@@ -145,8 +121,13 @@ func focused(t *testing.T, win fyne.Window) *widget.Entry {
 	return e
 }
 
-func escape(win fyne.Window) {
-	win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+// escape presses Escape as the desktop driver delivers it.
+func escape(win fyne.Window) { uitest.Press(win.Canvas(), fyne.KeyEscape) }
+
+// dialogUp says whether a dialog is showing.
+func dialogUp(win fyne.Window) bool {
+	top := win.Canvas().Overlays().Top()
+	return top != nil && top.Visible()
 }
 
 func TestSetupFirstRun(t *testing.T) {
@@ -380,8 +361,19 @@ func TestEndSessionAsksFirst(t *testing.T) {
 	if len(r.ended) != 0 {
 		t.Fatal("Escape ended the session")
 	}
-	if top := win.Canvas().Overlays().Top(); top != nil && top.Visible() {
+	if dialogUp(win) {
 		t.Fatal("Escape left the dialog up")
+	}
+	// Once Tab has moved the focus onto a button of the dialog, the key
+	// goes to that button; Escape still closes the dialog.
+	test.Tap(button(t, win.Content(), "End session"))
+	win.Canvas().FocusNext()
+	if win.Canvas().Focused() == nil {
+		t.Fatal("Tab focused nothing in the dialog")
+	}
+	escape(win)
+	if len(r.ended) != 0 || dialogUp(win) {
+		t.Fatal("Escape on a focused button did not just close the dialog")
 	}
 	test.Tap(button(t, win.Content(), "End session"))
 	test.Tap(button(t, overlay(t, win), "End session"))
@@ -454,12 +446,18 @@ func TestSettings(t *testing.T) {
 	_, win, r := signedIn(t)
 	test.Tap(button(t, win.Content(), "Settings"))
 	looks(t, "settings.xml", win)
-	check := find(t, overlay(t, win), func(c *widget.Check) bool { return c.Text == "Show the message text in notifications" })
+	check := find(t, overlay(t, win), func(c *desktopui.Check) bool { return c.Text == "Show the message text in notifications" })
 	test.Tap(check)
 	if len(r.prefs) != 1 || r.prefs[0] != (Prefs{Notify: true, NotifyPreview: true}) {
 		t.Fatalf("prefs %+v", r.prefs)
 	}
+	if win.Canvas().Focused() != fyne.Focusable(check) {
+		t.Fatalf("focus is on %T after tapping the check box", win.Canvas().Focused())
+	}
 	escape(win)
+	if dialogUp(win) {
+		t.Fatal("Escape on the focused check box left settings up")
+	}
 	test.Tap(button(t, win.Content(), "Settings"))
 	test.Tap(button(t, overlay(t, win), "Sign out"))
 	if r.signOuts != 1 {
@@ -472,7 +470,7 @@ func TestErrorDialog(t *testing.T) {
 	w.ShowError("No new session", "The relay did not give a session: the relay does not answer")
 	looks(t, "error.xml", win)
 	escape(win)
-	if top := win.Canvas().Overlays().Top(); top != nil && top.Visible() {
+	if dialogUp(win) {
 		t.Fatal("Escape left the dialog up")
 	}
 }

@@ -285,9 +285,9 @@ func (w *Window) AskConsent(c Consent, answer func(allowed bool)) {
 	setLeft()
 	detail := widget.NewLabel(c.Detail)
 	detail.Wrapping = fyne.TextWrapWord
-	allow := widget.NewButtonWithIcon("Allow", theme.ConfirmIcon(), func() { reply(true) })
+	allow := w.dialogs.Button("Allow", theme.ConfirmIcon(), func() { reply(true) })
 	allow.Importance = widget.HighImportance
-	deny := widget.NewButtonWithIcon("Deny", theme.CancelIcon(), func() { reply(false) })
+	deny := w.dialogs.Button("Deny", theme.CancelIcon(), func() { reply(false) })
 	body := container.NewVBox(detail, left)
 	if c.Detail == "" {
 		detail.Hide()
@@ -319,11 +319,12 @@ func (w *Window) AskConsent(c Consent, answer func(allowed bool)) {
 	}()
 }
 
-// leaveSession answers every open consent request with no and forgets the
-// session screen.
+// leaveSession answers every open consent request with no, closes the
+// other dialogs and forgets the session screen.
 func (w *Window) leaveSession() {
 	w.chat = nil
 	for _, reply := range w.pending {
 		reply(false)
 	}
+	w.dialogs.CloseAll()
 }

@@ -7,6 +7,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/porthole-dev/porthole/shared/desktopui/uitest"
 )
 
 type recorder struct {
@@ -190,7 +192,12 @@ func TestConsentEscapeDenies(t *testing.T) {
 	w.ShowConnected("Alice", "direct", nil)
 	got := make(chan bool, 1)
 	w.AskConsent(Consent{Title: "Alice asks to see your screen", Timeout: time.Hour}, func(ok bool) { got <- ok })
-	win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	// Tab first: the key then goes to the focused button, as on a desktop.
+	win.Canvas().FocusNext()
+	if win.Canvas().Focused() == nil {
+		t.Fatal("Tab focused nothing in the dialog")
+	}
+	uitest.Press(win.Canvas(), fyne.KeyEscape)
 	if ok := <-got; ok {
 		t.Fatal("Escape allowed the request")
 	}
@@ -219,33 +226,7 @@ func TestConsentTimesOutToDeny(t *testing.T) {
 
 func findButton(t *testing.T, root fyne.CanvasObject, label string) *widget.Button {
 	t.Helper()
-	var found *widget.Button
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if found != nil || o == nil {
-			return
-		}
-		if b, ok := o.(*widget.Button); ok && b.Text == label {
-			found = b
-			return
-		}
-		if c, ok := o.(*fyne.Container); ok {
-			for _, child := range c.Objects {
-				walk(child)
-			}
-			return
-		}
-		if wid, ok := o.(fyne.Widget); ok {
-			for _, child := range test.TempWidgetRenderer(t, wid).Objects() {
-				walk(child)
-			}
-		}
-	}
-	walk(root)
-	if found == nil {
-		t.Fatalf("no %q button", label)
-	}
-	return found
+	return uitest.Button(t, root, label)
 }
 
 func overlayContent(t *testing.T, win fyne.Window) fyne.CanvasObject {
