@@ -34,6 +34,7 @@ type sessionView struct {
 	pinBtn  *widget.Button
 	endBtn  *widget.Button
 	keyLeft *widget.Label // the key's countdown, while waiting
+	conn    *widget.Label // how the customer is connected, while active
 }
 
 // accessKinds are what the agent can ask the customer for, in menu order.
@@ -69,15 +70,31 @@ func newSessionView(m *mainView, s Session) *sessionView {
 }
 
 func (sv *sessionView) update(s Session) {
+	old := sv.s
 	sv.s = s
+	if sv.conn != nil && sameCard(old, s) {
+		// Round trip and path change every few seconds: rebuilding the
+		// card would flicker and lose its scroll position.
+		if text := sv.connText(); sv.conn.Text != text {
+			sv.conn.SetText(text)
+		}
+		return
+	}
 	sv.refreshWork()
+}
+
+// sameCard says whether a and b show the same card but for the connection
+// line.
+func sameCard(a, b Session) bool {
+	return a.State == b.State && a.Online == b.Online && a.Customer == b.Customer &&
+		a.Reason == b.Reason && a.Key == b.Key && a.JoinHint == b.JoinHint && a.Expires.Equal(b.Expires)
 }
 
 // refreshWork rebuilds the work area and the bar for the session's state.
 func (sv *sessionView) refreshWork() {
 	s := sv.s
 	var content fyne.CanvasObject
-	sv.keyLeft = nil
+	sv.keyLeft, sv.conn = nil, nil
 	switch s.State {
 	case Waiting:
 		content = sv.keyCard()
@@ -180,21 +197,11 @@ func (sv *sessionView) customerCard() fyne.CanvasObject {
 	if computer != "" {
 		lines = append(lines, desktopui.Wrapped("on "+computer))
 	}
-	conn := "Offline"
-	if s.Online {
-		how := "Direct connection"
-		if s.Path == "relayed" {
-			how = "Through the relay"
-		}
-		conn = fmt.Sprintf("%s · %s round trip · end-to-end encrypted", how, roundTrip(s.RTT))
-	} else if s.Reason != "" {
-		conn = "Offline: " + s.Reason + ". Messages you write are sent when the customer is back."
-	}
-	status := desktopui.Wrapped(conn)
+	sv.conn = desktopui.Wrapped(sv.connText())
 	if !s.Online {
-		status.Importance = widget.WarningImportance
+		sv.conn.Importance = widget.WarningImportance
 	}
-	lines = append(lines, status)
+	lines = append(lines, sv.conn)
 	var perms []fyne.CanvasObject
 	for _, k := range accessKinds {
 		st := sv.perms[k.kind]
@@ -206,6 +213,22 @@ func (sv *sessionView) customerCard() fyne.CanvasObject {
 	}
 	lines = append(lines, widget.NewSeparator(), section("Access", perms...))
 	return desktopui.Card(lines...)
+}
+
+// connText says how the customer is connected.
+func (sv *sessionView) connText() string {
+	s := sv.s
+	if s.Online {
+		how := "Direct connection"
+		if s.Path == "relayed" {
+			how = "Through the relay"
+		}
+		return fmt.Sprintf("%s · %s round trip · end-to-end encrypted", how, roundTrip(s.RTT))
+	}
+	if s.Reason != "" {
+		return "Offline: " + s.Reason + ". Messages you write are sent when the customer is back."
+	}
+	return "Offline"
 }
 
 func quietRight(text string) *widget.Label {

@@ -3,6 +3,7 @@ package ui
 import (
 	"strings"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -45,11 +46,26 @@ func (w *Window) ShowSignIn(f SignIn, errMsg string) {
 	name.SetText(f.Name)
 	pw := widget.NewPasswordEntry()
 	pw.SetPlaceHolder("Password")
+	// Setting up the relay on this computer makes the account: the
+	// password is typed twice.
+	again := widget.NewPasswordEntry()
+	again.SetPlaceHolder("The same password again")
+	account := widget.NewForm(widget.NewFormItem("Name", name), widget.NewFormItem("Password", pw))
+	againItem := widget.NewFormItem("Repeat", again)
+	makesAccount := func(local bool) bool { return f.First && local }
 
 	localForm := widget.NewForm(widget.NewFormItem("Port", port))
 	localHint := quiet("Customers on your network connect to this computer.")
 	serverForm := widget.NewForm(widget.NewFormItem("Address", addr), widget.NewFormItem("Fingerprint", fp))
 	where := widget.NewRadioGroup([]string{choiceLocal, choiceServer}, func(s string) {
+		if makesAccount(s == choiceLocal) != (len(account.Items) == 3) {
+			if makesAccount(s == choiceLocal) {
+				account.AppendItem(againItem)
+			} else {
+				account.Items = account.Items[:2]
+				account.Refresh()
+			}
+		}
 		if s == choiceLocal {
 			localForm.Show()
 			localHint.Show()
@@ -67,6 +83,7 @@ func (w *Window) ShowSignIn(f SignIn, errMsg string) {
 		where.SetSelected(choiceServer)
 	}
 
+	errLabel := desktopui.ErrorText(errMsg)
 	signIn := widget.NewButtonWithIcon("Sign in", theme.LoginIcon(), nil)
 	signIn.Importance = widget.HighImportance
 	submit := func() {
@@ -75,13 +92,26 @@ func (w *Window) ShowSignIn(f SignIn, errMsg string) {
 			Address: strings.TrimSpace(addr.Text), Fingerprint: strings.TrimSpace(fp.Text),
 			Name: strings.TrimSpace(name.Text), Password: pw.Text, First: f.First,
 		}
-		if s.Name == "" || s.Password == "" || (!s.Local && s.Address == "") {
+		missing, focus := incomplete(s, again.Text, makesAccount(s.Local)), fyne.Focusable(nil)
+		switch {
+		case missing == "":
+			w.act.SignIn(s)
 			return
+		case !s.Local && s.Address == "":
+			focus = addr
+		case s.Name == "":
+			focus = name
+		case s.Password == "" || !makesAccount(s.Local):
+			focus = pw
+		default:
+			focus = again
 		}
-		w.act.SignIn(s)
+		errLabel.SetText(missing)
+		errLabel.Show()
+		w.win.Canvas().Focus(focus)
 	}
 	signIn.OnTapped = submit
-	for _, e := range []*widget.Entry{port, addr, fp, name, pw} {
+	for _, e := range []*widget.Entry{port, addr, fp, name, pw, again} {
 		e.OnSubmitted = func(string) { submit() }
 	}
 
@@ -90,14 +120,13 @@ func (w *Window) ShowSignIn(f SignIn, errMsg string) {
 		title = "Set up Porthole"
 		intro = "Choose where customers meet you, then sign in. With a relay on this computer, the first name and password you choose become its agent account."
 	}
-	account := widget.NewForm(widget.NewFormItem("Name", name), widget.NewFormItem("Password", pw))
 	w.win.SetContent(container.NewVScroll(desktopui.Card(
 		desktopui.Logo(Icon, 80),
 		desktopui.Heading(title),
 		desktopui.Wrapped(intro),
 		section("Relay", where, localForm, localHint, serverForm),
 		section("Account", account),
-		desktopui.ErrorText(errMsg),
+		errLabel,
 		signIn,
 	)))
 	if f.Name == "" {
@@ -105,4 +134,21 @@ func (w *Window) ShowSignIn(f SignIn, errMsg string) {
 	} else {
 		w.win.Canvas().Focus(pw)
 	}
+}
+
+// incomplete says what the form still needs before signing in, or "".
+func incomplete(s SignIn, repeated string, makesAccount bool) string {
+	switch {
+	case !s.Local && s.Address == "":
+		return "Enter the relay server's address."
+	case s.Name == "" && s.Password == "":
+		return "Enter your name and password."
+	case s.Name == "":
+		return "Enter your name."
+	case s.Password == "":
+		return "Enter your password."
+	case makesAccount && repeated != s.Password:
+		return "The two passwords are not the same. Type the password again under Repeat."
+	}
+	return ""
 }

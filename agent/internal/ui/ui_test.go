@@ -140,10 +140,49 @@ func TestSetupFirstRun(t *testing.T) {
 	if len(r.signIns) != 0 {
 		t.Fatal("signed in without a password")
 	}
-	pw := find(t, win.Content(), func(e *widget.Entry) bool { return e.Password })
+	says := func(text string) {
+		t.Helper()
+		find(t, win.Content(), func(l *widget.Label) bool { return l.Text == text })
+	}
+	says("Enter your password.")
+	pw := focused(t, win)
+	if !pw.Password || pw.PlaceHolder != "Password" {
+		t.Fatal("the password entry does not have the focus")
+	}
 	test.Type(pw, "correct horse")
 	pw.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if len(r.signIns) != 0 {
+		t.Fatal("made the relay's account with the password typed once")
+	}
+	says("The two passwords are not the same. Type the password again under Repeat.")
+	again := focused(t, win)
+	test.Type(again, "correct hose")
+	again.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if len(r.signIns) != 0 {
+		t.Fatal("made the relay's account with two different passwords")
+	}
+	again.SetText("")
+	test.Type(again, "correct horse")
+	again.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
 	want := SignIn{Local: true, LocalPort: "7443", Name: "alice", Password: "correct horse", First: true}
+	if len(r.signIns) != 1 || r.signIns[0] != want {
+		t.Fatalf("sign-in %+v, want %+v", r.signIns, want)
+	}
+}
+
+func TestSetupWithServerAsksPasswordOnce(t *testing.T) {
+	w, win, r := newWindow(t)
+	w.ShowSignIn(SignIn{Local: true, LocalPort: "7443", First: true}, "")
+	find(t, win.Content(), func(g *widget.RadioGroup) bool { return true }).SetSelected(choiceServer)
+	test.Tap(button(t, win.Content(), "Sign in"))
+	find(t, win.Content(), func(l *widget.Label) bool { return l.Text == "Enter the relay server's address." })
+	test.Type(focused(t, win), "relay.example.com:7443")
+	name := find(t, win.Content(), func(e *widget.Entry) bool { return e.PlaceHolder == "Your agent name" })
+	test.Type(name, "alice")
+	test.Type(find(t, win.Content(), func(e *widget.Entry) bool { return e.PlaceHolder == "Password" }), "secret")
+	looks(t, "setup_server.xml", win)
+	test.Tap(button(t, win.Content(), "Sign in"))
+	want := SignIn{LocalPort: "7443", Address: "relay.example.com:7443", Name: "alice", Password: "secret", First: true}
 	if len(r.signIns) != 1 || r.signIns[0] != want {
 		t.Fatalf("sign-in %+v, want %+v", r.signIns, want)
 	}
@@ -260,6 +299,13 @@ func TestUnreadBadgeAppearsAndClears(t *testing.T) {
 	}
 	looks(t, "unread.xml", win)
 
+	// The agent's own line (from another device, or echoed back) in a
+	// session behind is not unread and does not notify.
+	w.AddMessage("a", Message{ID: "x3", From: "alice", Text: "One moment.", At: t0, Outgoing: true})
+	if n := w.Unread("a"); n != 2 || len(r.notes) != 2 {
+		t.Fatalf("own line in a session behind: unread %d, %d notifications", n, len(r.notes))
+	}
+
 	// The session in front, with its chat shown: read at once.
 	w.AddMessage("b", Message{ID: "y1", From: "carol@desk", Text: "Thanks!", At: t0})
 	if w.Unread("b") != 0 || len(r.notes) != 2 {
@@ -278,6 +324,29 @@ func TestUnreadBadgeAppearsAndClears(t *testing.T) {
 		t.Fatalf("tab says %q after viewing", w.main.byID["a"].tab.Text)
 	}
 	looks(t, "unread_cleared.xml", win)
+}
+
+func TestRoundTripUpdateKeepsTheCard(t *testing.T) {
+	w, win, _ := signedIn(t)
+	s := active("a", "bob@laptop")
+	w.PutSession(s)
+	w.OpenSession("a")
+	sv := w.main.byID["a"]
+	card := sv.work.Objects[0]
+	s.RTT, s.Path = 42*time.Millisecond, "relayed"
+	w.PutSession(s)
+	if sv.work.Objects[0] != card {
+		t.Fatal("a new round trip rebuilt the customer card")
+	}
+	find(t, win.Content(), func(l *widget.Label) bool {
+		return l.Text == "Through the relay · 42 ms round trip · end-to-end encrypted"
+	})
+	s.Online, s.Reason = false, "the connection dropped"
+	w.PutSession(s)
+	if sv.work.Objects[0] == card {
+		t.Fatal("going offline did not change the card")
+	}
+	find(t, win.Content(), func(l *widget.Label) bool { return strings.HasPrefix(l.Text, "Offline: the connection dropped.") })
 }
 
 func TestNotificationPreferences(t *testing.T) {
