@@ -312,20 +312,23 @@ func (sv *sessionView) fillRow(o fyne.CanvasObject) {
 
 // newBadge is an unread count: the number on a round mark.
 func newBadge() *fyne.Container {
-	dot := canvas.NewCircle(theme.Color(theme.ColorNamePrimary))
-	n := canvas.NewText("", theme.Color(theme.ColorNameForegroundOnPrimary))
+	dot := canvas.NewCircle(color.Transparent)
+	n := canvas.NewText("", nil)
 	n.TextStyle = fyne.TextStyle{Bold: true}
 	n.Alignment = fyne.TextAlignCenter
 	n.TextSize = theme.CaptionTextSize()
 	size := canvas.NewRectangle(color.Transparent)
 	size.SetMinSize(fyne.NewSquareSize(22))
 	b := container.NewStack(size, dot, container.NewCenter(n))
-	return container.NewCenter(b)
+	return container.NewCenter(desktopui.Themed(b, func() {
+		dot.FillColor = theme.Color(theme.ColorNamePrimary)
+		n.Color = theme.Color(theme.ColorNameForegroundOnPrimary)
+	}))
 }
 
 func setBadge(c *fyne.Container, count int) {
-	b := c.Objects[0].(*fyne.Container)
-	n := b.Objects[2].(*fyne.Container).Objects[0].(*canvas.Text)
+	b := c.Objects[0].(*desktopui.ThemedWidget)
+	n := b.Content().(*fyne.Container).Objects[2].(*fyne.Container).Objects[0].(*canvas.Text)
 	if count == 0 {
 		b.Hide()
 		return

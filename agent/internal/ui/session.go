@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"image/color"
 	"strings"
 	"time"
 
@@ -128,17 +129,18 @@ func (sv *sessionView) refreshWork() {
 // the time left.
 func (sv *sessionView) keyCard() fyne.CanvasObject {
 	s := sv.s
-	key := canvas.NewText(s.Key, theme.Color(theme.ColorNameForeground))
+	key := canvas.NewText(s.Key, nil)
 	key.TextSize = 56
 	key.TextStyle = fyne.TextStyle{Monospace: true}
 	key.Alignment = fyne.TextAlignCenter
+	keyText := desktopui.Themed(key, func() { key.Color = theme.Color(theme.ColorNameForeground) })
 	copyBtn := widget.NewButtonWithIcon("Copy key", theme.ContentCopyIcon(), func() { sv.m.w.act.Copy(s.Key) })
 	copyBtn.Importance = widget.HighImportance
 	sv.keyLeft = desktopui.Wrapped("")
 	sv.tick()
 	objs := []fyne.CanvasObject{
 		desktopui.Heading("Give this key to your customer"),
-		container.NewCenter(key),
+		container.NewCenter(keyText),
 		desktopui.Wrapped("Read aloud: " + aloud(s.Key)),
 		container.NewCenter(copyBtn),
 		sv.keyLeft,
@@ -287,11 +289,14 @@ func (sv *sessionView) arrange() {
 			split.Offset = 0.55
 			obj = split
 		} else {
-			bg := canvas.NewRectangle(theme.Color(theme.ColorNameOverlayBackground))
+			bg := canvas.NewRectangle(color.Transparent)
 			bg.SetMinSize(fyne.NewSize(360, 0))
-			bg.StrokeColor = theme.Color(theme.ColorNameSeparator)
 			bg.StrokeWidth = 1
-			float := container.NewStack(bg, container.NewPadded(sv.chat.Object()))
+			paint := func() {
+				bg.FillColor = theme.Color(theme.ColorNameOverlayBackground)
+				bg.StrokeColor = theme.Color(theme.ColorNameSeparator)
+			}
+			float := container.NewStack(desktopui.Themed(bg, paint), container.NewPadded(sv.chat.Object()))
 			obj = container.NewStack(sv.work, container.NewBorder(nil, nil, nil, float))
 		}
 	}

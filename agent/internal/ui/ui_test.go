@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/porthole-dev/porthole/shared/desktopui"
@@ -542,4 +544,41 @@ func TestErrorDialog(t *testing.T) {
 	if dialogUp(win) {
 		t.Fatal("Escape left the dialog up")
 	}
+}
+
+// Colours the console sets on canvas objects follow a switch between light
+// and dark while it runs.
+func TestColoursFollowTheTheme(t *testing.T) {
+	w, win, _ := signedIn(t)
+	w.PutSession(waiting("k", "1234-567890"))
+	a := active("a", "bob@laptop")
+	a.Created = t0.Add(time.Minute)
+	w.PutSession(a)
+	w.OpenSession("k")
+	w.AddMessage("a", Message{ID: "1", From: "bob@laptop", Text: "Hello?", At: t0})
+	sv := w.main.byID["a"]
+	sv.setPinned(false)
+
+	key := find(t, win.Content(), func(c *canvas.Text) bool { return c.Text == "1234-567890" })
+	badge := find(t, win.Content(), func(c *canvas.Circle) bool { return true })
+	for _, variant := range []fyne.ThemeVariant{theme.VariantLight, theme.VariantDark} {
+		fyne.CurrentApp().Settings().SetTheme(variantTheme{theme.DefaultTheme(), variant})
+		if want := theme.DefaultTheme().Color(theme.ColorNameForeground, variant); key.Color != want {
+			t.Errorf("variant %d: key colour %v, want %v", variant, key.Color, want)
+		}
+		if want := theme.DefaultTheme().Color(theme.ColorNamePrimary, variant); badge.FillColor != want {
+			t.Errorf("variant %d: badge colour %v, want %v", variant, badge.FillColor, want)
+		}
+	}
+}
+
+// variantTheme is a theme fixed to one variant, as the system preference
+// would pick it.
+type variantTheme struct {
+	fyne.Theme
+	v fyne.ThemeVariant
+}
+
+func (t variantTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
+	return t.Theme.Color(n, t.v)
 }
