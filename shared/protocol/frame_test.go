@@ -22,6 +22,9 @@ func token() []byte { return bytes.Repeat([]byte{0xab}, protocol.TokenLen) }
 
 // sampleMessages returns one valid message of every body kind of every
 // top-level message type, plus an empty one of each.
+// fileID is a well-formed file id.
+const fileID = "0123456789abcdef0123456789abcdef"
+
 func sampleMessages() []proto.Message {
 	hello := func(role pb.Role, name string) *pb.Hello {
 		return &pb.Hello{Version: protocol.Version, Role: role, Software: "porthole-test/0.0.1", Name: name}
@@ -66,6 +69,13 @@ func sampleMessages() []proto.Message {
 		&pb.PeerMsg{Body: &pb.PeerMsg_Bye{Bye: &pb.Bye{Reason: "bye", SessionEnded: true}}},
 		&pb.PeerMsg{Body: &pb.PeerMsg_Ping{Ping: &pb.Ping{UnixMs: 1}}},
 		&pb.PeerMsg{Body: &pb.PeerMsg_Pong{Pong: &pb.Pong{UnixMs: 1}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: fileID, Name: "logs/a.txt", Size: 4096, ContentType: "text/plain; charset=utf-8", Sha256: make([]byte, 32), ModifiedUnixMs: 1700000000000, Group: fileID}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: fileID, Accepted: true, Offset: 1024}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: fileID, Why: "refused_always"}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: fileID, Why: "stopped"}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: fileID, Ok: true}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_FileInvite{FileInvite: &pb.FileInvite{ExpiresUnixMs: 1700000000000}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_FilePolicy{FilePolicy: &pb.FilePolicy{Enabled: true, Extensions: []string{"png", "pdf"}, ContentTypes: []string{"image/*"}, MaxSize: 10 << 20, MaxFiles: 5, InvitationRequired: true, InvitationMs: 300000}}},
 	}
 }
 

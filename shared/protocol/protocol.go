@@ -48,6 +48,17 @@ type StreamKind byte
 const (
 	// StreamControl is the one control stream of a connection.
 	StreamControl StreamKind = 1
+	// StreamFile carries one file's bytes (a FileStreamHead frame, the
+	// bytes, the SHA-256).
+	StreamFile StreamKind = 2
+)
+
+// File caps.
+const (
+	// MaxFileName caps a FileOffer's name (a relative path), in bytes.
+	MaxFileName = 4096
+	// MaxFileWhy caps the reason in a file answer, cancel or done.
+	MaxFileWhy = 256
 )
 
 // Frame size caps.

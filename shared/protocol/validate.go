@@ -236,6 +236,8 @@ func ValidateRelayMsg(m *pb.RelayMsg) error {
 		return ValidSessionID(b.Presence.Session)
 	case *pb.RelayMsg_SessionEnded:
 		return ValidSessionID(b.SessionEnded.Session)
+	case *pb.RelayMsg_SignedIn:
+		return ValidFilePolicy(b.SignedIn.FilePolicy)
 	case *pb.RelayMsg_Error:
 		if len(b.Error.Code) > 64 || len(b.Error.Message) > 1024 {
 			return fmt.Errorf("%w: error too long", ErrInvalid)
@@ -321,11 +323,87 @@ func ValidatePeerMsg(m *pb.PeerMsg) error {
 			return fmt.Errorf("%w: permission answer", ErrInvalid)
 		}
 		return validText(a.Why, "why", false)
+	case *pb.PeerMsg_FileOffer:
+		o := b.FileOffer
+		switch {
+		case !validFileID(o.Id):
+			return fmt.Errorf("%w: file id", ErrInvalid)
+		case o.Name == "" || len(o.Name) > MaxFileName:
+			return fmt.Errorf("%w: file name length", ErrInvalid)
+		case len(o.Sha256) != 0 && len(o.Sha256) != 32:
+			return fmt.Errorf("%w: file hash", ErrInvalid)
+		case len(o.ContentType) > 255:
+			return fmt.Errorf("%w: content type", ErrInvalid)
+		case o.Group != "" && !validFileID(o.Group):
+			return fmt.Errorf("%w: file group", ErrInvalid)
+		}
+		// The name is checked, and made safe or refused, by the receiver,
+		// which answers the offer: a hostile name must not cost the link.
+	case *pb.PeerMsg_FileAnswer:
+		if !validFileID(b.FileAnswer.Id) {
+			return fmt.Errorf("%w: file id", ErrInvalid)
+		}
+		return validWhy(b.FileAnswer.Why)
+	case *pb.PeerMsg_FileCancel:
+		if !validFileID(b.FileCancel.Id) {
+			return fmt.Errorf("%w: file id", ErrInvalid)
+		}
+		return validWhy(b.FileCancel.Why)
+	case *pb.PeerMsg_FileDone:
+		if !validFileID(b.FileDone.Id) {
+			return fmt.Errorf("%w: file id", ErrInvalid)
+		}
+		return validWhy(b.FileDone.Why)
+	case *pb.PeerMsg_FileInvite:
+		if b.FileInvite.ExpiresUnixMs <= 0 {
+			return fmt.Errorf("%w: invitation expiry", ErrInvalid)
+		}
+	case *pb.PeerMsg_FilePolicy:
+		return ValidFilePolicy(b.FilePolicy)
 	case *pb.PeerMsg_Bye:
 		if len(b.Bye.Reason) > 256 {
 			return fmt.Errorf("%w: reason too long", ErrInvalid)
 		}
 		return validText(b.Bye.Reason, "reason", false)
+	}
+	return nil
+}
+
+// validFileID says whether id is 32 lowercase hex digits.
+func validFileID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for _, r := range id {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func validWhy(s string) error {
+	if len(s) > MaxFileWhy {
+		return fmt.Errorf("%w: reason too long", ErrInvalid)
+	}
+	return validText(s, "reason", false)
+}
+
+// ValidFilePolicy checks a file policy's shape (not whether it is sensible).
+func ValidFilePolicy(p *pb.FilePolicy) error {
+	if p == nil {
+		return nil
+	}
+	if len(p.Extensions) > 256 || len(p.ContentTypes) > 256 || p.InvitationMs < 0 {
+		return fmt.Errorf("%w: file policy", ErrInvalid)
+	}
+	for _, s := range append(append([]string(nil), p.Extensions...), p.ContentTypes...) {
+		if s == "" || len(s) > 128 {
+			return fmt.Errorf("%w: file policy entry", ErrInvalid)
+		}
+		if err := validText(s, "file policy entry", false); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -419,3 +419,35 @@ func TestValidatePermissionMessages(t *testing.T) {
 		checkValidation(t, tt.name, protocol.ValidatePeerMsg(tt.m), tt.want)
 	}
 }
+
+func TestValidateFileMessages(t *testing.T) {
+	offer := func(f func(o *pb.FileOffer)) *pb.PeerMsg {
+		o := &pb.FileOffer{Id: fileID, Name: "a.txt", Size: 3}
+		f(o)
+		return &pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: o}}
+	}
+	tests := []struct {
+		name string
+		m    *pb.PeerMsg
+		want error
+	}{
+		{"offer", offer(func(*pb.FileOffer) {}), nil},
+		// Hostile names are the receiver's to refuse, not the link's.
+		{"offer of a hostile name", offer(func(o *pb.FileOffer) { o.Name = "../../etc/passwd\x00" }), nil},
+		{"offer without a name", offer(func(o *pb.FileOffer) { o.Name = "" }), protocol.ErrInvalid},
+		{"offer of an over-long name", offer(func(o *pb.FileOffer) { o.Name = strings.Repeat("a", protocol.MaxFileName+1) }), protocol.ErrInvalid},
+		{"offer with an upper-case id", offer(func(o *pb.FileOffer) { o.Id = strings.ToUpper(fileID) }), protocol.ErrInvalid},
+		{"offer with a short id", offer(func(o *pb.FileOffer) { o.Id = "abc" }), protocol.ErrInvalid},
+		{"offer with a short hash", offer(func(o *pb.FileOffer) { o.Sha256 = []byte{1, 2} }), protocol.ErrInvalid},
+		{"offer with a bad group", offer(func(o *pb.FileOffer) { o.Group = "g" }), protocol.ErrInvalid},
+		{"answer", &pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: fileID, Why: "refused"}}}, nil},
+		{"answer with a long reason", &pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: fileID, Why: strings.Repeat("x", protocol.MaxFileWhy+1)}}}, protocol.ErrInvalid},
+		{"cancel with a control character", &pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: fileID, Why: "a\x1bb"}}}, protocol.ErrInvalid},
+		{"done without id", &pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Ok: true}}}, protocol.ErrInvalid},
+		{"invite without expiry", &pb.PeerMsg{Body: &pb.PeerMsg_FileInvite{FileInvite: &pb.FileInvite{}}}, protocol.ErrInvalid},
+		{"policy with an empty entry", &pb.PeerMsg{Body: &pb.PeerMsg_FilePolicy{FilePolicy: &pb.FilePolicy{Extensions: []string{""}}}}, protocol.ErrInvalid},
+	}
+	for _, tt := range tests {
+		checkValidation(t, tt.name, protocol.ValidatePeerMsg(tt.m), tt.want)
+	}
+}

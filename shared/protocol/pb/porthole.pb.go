@@ -698,6 +698,7 @@ type SignedIn struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	DisplayName   string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	FilePolicy    *FilePolicy            `protobuf:"bytes,3,opt,name=file_policy,json=filePolicy,proto3" json:"file_policy,omitempty"` // what customers may send to this relay's agents
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -744,6 +745,13 @@ func (x *SignedIn) GetDisplayName() string {
 		return x.DisplayName
 	}
 	return ""
+}
+
+func (x *SignedIn) GetFilePolicy() *FilePolicy {
+	if x != nil {
+		return x.FilePolicy
+	}
+	return nil
 }
 
 type NewSession struct {
@@ -2064,6 +2072,12 @@ type PeerMsg struct {
 	//	*PeerMsg_Pong
 	//	*PeerMsg_PermissionRequest
 	//	*PeerMsg_PermissionAnswer
+	//	*PeerMsg_FileOffer
+	//	*PeerMsg_FileAnswer
+	//	*PeerMsg_FileCancel
+	//	*PeerMsg_FileDone
+	//	*PeerMsg_FileInvite
+	//	*PeerMsg_FilePolicy
 	Body          isPeerMsg_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2178,6 +2192,60 @@ func (x *PeerMsg) GetPermissionAnswer() *PermissionAnswer {
 	return nil
 }
 
+func (x *PeerMsg) GetFileOffer() *FileOffer {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_FileOffer); ok {
+			return x.FileOffer
+		}
+	}
+	return nil
+}
+
+func (x *PeerMsg) GetFileAnswer() *FileAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_FileAnswer); ok {
+			return x.FileAnswer
+		}
+	}
+	return nil
+}
+
+func (x *PeerMsg) GetFileCancel() *FileCancel {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_FileCancel); ok {
+			return x.FileCancel
+		}
+	}
+	return nil
+}
+
+func (x *PeerMsg) GetFileDone() *FileDone {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_FileDone); ok {
+			return x.FileDone
+		}
+	}
+	return nil
+}
+
+func (x *PeerMsg) GetFileInvite() *FileInvite {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_FileInvite); ok {
+			return x.FileInvite
+		}
+	}
+	return nil
+}
+
+func (x *PeerMsg) GetFilePolicy() *FilePolicy {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_FilePolicy); ok {
+			return x.FilePolicy
+		}
+	}
+	return nil
+}
+
 type isPeerMsg_Body interface {
 	isPeerMsg_Body()
 }
@@ -2214,6 +2282,30 @@ type PeerMsg_PermissionAnswer struct {
 	PermissionAnswer *PermissionAnswer `protobuf:"bytes,8,opt,name=permission_answer,json=permissionAnswer,proto3,oneof"`
 }
 
+type PeerMsg_FileOffer struct {
+	FileOffer *FileOffer `protobuf:"bytes,9,opt,name=file_offer,json=fileOffer,proto3,oneof"`
+}
+
+type PeerMsg_FileAnswer struct {
+	FileAnswer *FileAnswer `protobuf:"bytes,10,opt,name=file_answer,json=fileAnswer,proto3,oneof"`
+}
+
+type PeerMsg_FileCancel struct {
+	FileCancel *FileCancel `protobuf:"bytes,11,opt,name=file_cancel,json=fileCancel,proto3,oneof"`
+}
+
+type PeerMsg_FileDone struct {
+	FileDone *FileDone `protobuf:"bytes,12,opt,name=file_done,json=fileDone,proto3,oneof"`
+}
+
+type PeerMsg_FileInvite struct {
+	FileInvite *FileInvite `protobuf:"bytes,13,opt,name=file_invite,json=fileInvite,proto3,oneof"`
+}
+
+type PeerMsg_FilePolicy struct {
+	FilePolicy *FilePolicy `protobuf:"bytes,14,opt,name=file_policy,json=filePolicy,proto3,oneof"`
+}
+
 func (*PeerMsg_Hello) isPeerMsg_Body() {}
 
 func (*PeerMsg_Chat) isPeerMsg_Body() {}
@@ -2229,6 +2321,18 @@ func (*PeerMsg_Pong) isPeerMsg_Body() {}
 func (*PeerMsg_PermissionRequest) isPeerMsg_Body() {}
 
 func (*PeerMsg_PermissionAnswer) isPeerMsg_Body() {}
+
+func (*PeerMsg_FileOffer) isPeerMsg_Body() {}
+
+func (*PeerMsg_FileAnswer) isPeerMsg_Body() {}
+
+func (*PeerMsg_FileCancel) isPeerMsg_Body() {}
+
+func (*PeerMsg_FileDone) isPeerMsg_Body() {}
+
+func (*PeerMsg_FileInvite) isPeerMsg_Body() {}
+
+func (*PeerMsg_FilePolicy) isPeerMsg_Body() {}
 
 // PermissionRequest asks the customer for something beyond chat (seeing the
 // screen, control, a shell, ...). The customer's client asks its user and
@@ -2541,6 +2645,489 @@ func (x *Bye) GetSessionEnded() bool {
 	return false
 }
 
+// FileOffer proposes a file. The receiver answers with FileAnswer; no byte
+// moves before an accepting answer.
+type FileOffer struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`     // chosen by the sender: 32 lowercase hex digits
+	Name           string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // relative path, "/"-separated ("logs/a.txt")
+	Size           uint64                 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	ContentType    string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"` // what the sender detected; the receiver checks again
+	Sha256         []byte                 `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`                              // the content hash when the sender knows it, else empty
+	ModifiedUnixMs int64                  `protobuf:"varint,6,opt,name=modified_unix_ms,json=modifiedUnixMs,proto3" json:"modified_unix_ms,omitempty"`
+	Group          string                 `protobuf:"bytes,7,opt,name=group,proto3" json:"group,omitempty"` // a folder sent as a tree: the same id for all its files
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FileOffer) Reset() {
+	*x = FileOffer{}
+	mi := &file_porthole_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileOffer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileOffer) ProtoMessage() {}
+
+func (x *FileOffer) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileOffer.ProtoReflect.Descriptor instead.
+func (*FileOffer) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *FileOffer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FileOffer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FileOffer) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FileOffer) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *FileOffer) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+func (x *FileOffer) GetModifiedUnixMs() int64 {
+	if x != nil {
+		return x.ModifiedUnixMs
+	}
+	return 0
+}
+
+func (x *FileOffer) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+type FileAnswer struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Accepted bool                   `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Why not: "refused", "refused_always", "blocked", "reception_off",
+	// "not_allowed: <what>", "busy"...; shown to the sender.
+	Why           string `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
+	Offset        uint64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"` // accepted: send from this byte (a resumed file)
+	Have          bool   `protobuf:"varint,5,opt,name=have,proto3" json:"have,omitempty"`     // accepted: the receiver holds this content already
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileAnswer) Reset() {
+	*x = FileAnswer{}
+	mi := &file_porthole_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileAnswer) ProtoMessage() {}
+
+func (x *FileAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileAnswer.ProtoReflect.Descriptor instead.
+func (*FileAnswer) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *FileAnswer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FileAnswer) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *FileAnswer) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
+
+func (x *FileAnswer) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *FileAnswer) GetHave() bool {
+	if x != nil {
+		return x.Have
+	}
+	return false
+}
+
+// FileCancel stops a file, from either side.
+type FileCancel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Why           string                 `protobuf:"bytes,2,opt,name=why,proto3" json:"why,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileCancel) Reset() {
+	*x = FileCancel{}
+	mi := &file_porthole_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileCancel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileCancel) ProtoMessage() {}
+
+func (x *FileCancel) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileCancel.ProtoReflect.Descriptor instead.
+func (*FileCancel) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *FileCancel) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FileCancel) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
+
+// FileDone is the receiver's last word on a file: stored and checked, or
+// failed with a reason.
+type FileDone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Ok            bool                   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	Why           string                 `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileDone) Reset() {
+	*x = FileDone{}
+	mi := &file_porthole_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileDone) ProtoMessage() {}
+
+func (x *FileDone) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
+func (*FileDone) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *FileDone) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FileDone) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *FileDone) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
+
+// FileInvite (agent to customer) lets the customer send files until it
+// expires, when the policy requires an invitation.
+type FileInvite struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ExpiresUnixMs int64                  `protobuf:"varint,1,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileInvite) Reset() {
+	*x = FileInvite{}
+	mi := &file_porthole_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileInvite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileInvite) ProtoMessage() {}
+
+func (x *FileInvite) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileInvite.ProtoReflect.Descriptor instead.
+func (*FileInvite) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *FileInvite) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+// FilePolicy is what customers may send to agents, set in the relay's config.
+// The relay gives it to agents when they sign in; an agent gives it to its
+// customers after the hello.
+type FilePolicy struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Enabled            bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Extensions         []string               `protobuf:"bytes,2,rep,name=extensions,proto3" json:"extensions,omitempty"`                         // lowercase, no dot; empty: any
+	ContentTypes       []string               `protobuf:"bytes,3,rep,name=content_types,json=contentTypes,proto3" json:"content_types,omitempty"` // detected types ("image/png", "image/*"); empty: any
+	MaxSize            uint64                 `protobuf:"varint,4,opt,name=max_size,json=maxSize,proto3" json:"max_size,omitempty"`               // bytes per file; 0: no limit
+	MaxFiles           uint32                 `protobuf:"varint,5,opt,name=max_files,json=maxFiles,proto3" json:"max_files,omitempty"`            // per session; 0: no limit
+	InvitationRequired bool                   `protobuf:"varint,6,opt,name=invitation_required,json=invitationRequired,proto3" json:"invitation_required,omitempty"`
+	InvitationMs       int64                  `protobuf:"varint,7,opt,name=invitation_ms,json=invitationMs,proto3" json:"invitation_ms,omitempty"` // how long an invitation lasts
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *FilePolicy) Reset() {
+	*x = FilePolicy{}
+	mi := &file_porthole_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilePolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilePolicy) ProtoMessage() {}
+
+func (x *FilePolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilePolicy.ProtoReflect.Descriptor instead.
+func (*FilePolicy) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *FilePolicy) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *FilePolicy) GetExtensions() []string {
+	if x != nil {
+		return x.Extensions
+	}
+	return nil
+}
+
+func (x *FilePolicy) GetContentTypes() []string {
+	if x != nil {
+		return x.ContentTypes
+	}
+	return nil
+}
+
+func (x *FilePolicy) GetMaxSize() uint64 {
+	if x != nil {
+		return x.MaxSize
+	}
+	return 0
+}
+
+func (x *FilePolicy) GetMaxFiles() uint32 {
+	if x != nil {
+		return x.MaxFiles
+	}
+	return 0
+}
+
+func (x *FilePolicy) GetInvitationRequired() bool {
+	if x != nil {
+		return x.InvitationRequired
+	}
+	return false
+}
+
+func (x *FilePolicy) GetInvitationMs() int64 {
+	if x != nil {
+		return x.InvitationMs
+	}
+	return 0
+}
+
+// FileStreamHead opens a file stream, after the stream header: which file,
+// from which byte. Then come the bytes up to the offer's size, then the
+// 32-byte SHA-256 of the whole file.
+type FileStreamHead struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Offset        uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileStreamHead) Reset() {
+	*x = FileStreamHead{}
+	mi := &file_porthole_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileStreamHead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileStreamHead) ProtoMessage() {}
+
+func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileStreamHead.ProtoReflect.Descriptor instead.
+func (*FileStreamHead) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *FileStreamHead) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FileStreamHead) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
 var File_porthole_proto protoreflect.FileDescriptor
 
 const file_porthole_proto_rawDesc = "" +
@@ -2587,10 +3174,12 @@ const file_porthole_proto_rawDesc = "" +
 	"\brelay_id\x18\x03 \x01(\tR\arelayId\"8\n" +
 	"\x06SignIn\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
-	"\bpassword\x18\x02 \x01(\tR\bpassword\"A\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\"{\n" +
 	"\bSignedIn\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\"\f\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x128\n" +
+	"\vfile_policy\x18\x03 \x01(\v2\x17.porthole.v1.FilePolicyR\n" +
+	"filePolicy\"\f\n" +
 	"\n" +
 	"NewSession\"\x95\x01\n" +
 	"\x0eSessionCreated\x12\x18\n" +
@@ -2676,7 +3265,7 @@ const file_porthole_proto_rawDesc = "" +
 	"\aattempt\x18\x01 \x01(\x04R\aattempt\"5\n" +
 	"\x05Abort\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xb0\x03\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x8f\x06\n" +
 	"\aPeerMsg\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.porthole.v1.HelloH\x00R\x05hello\x12'\n" +
 	"\x04chat\x18\x02 \x01(\v2\x11.porthole.v1.ChatH\x00R\x04chat\x121\n" +
@@ -2685,7 +3274,19 @@ const file_porthole_proto_rawDesc = "" +
 	"\x04ping\x18\x05 \x01(\v2\x11.porthole.v1.PingH\x00R\x04ping\x12'\n" +
 	"\x04pong\x18\x06 \x01(\v2\x11.porthole.v1.PongH\x00R\x04pong\x12O\n" +
 	"\x12permission_request\x18\a \x01(\v2\x1e.porthole.v1.PermissionRequestH\x00R\x11permissionRequest\x12L\n" +
-	"\x11permission_answer\x18\b \x01(\v2\x1d.porthole.v1.PermissionAnswerH\x00R\x10permissionAnswerB\x06\n" +
+	"\x11permission_answer\x18\b \x01(\v2\x1d.porthole.v1.PermissionAnswerH\x00R\x10permissionAnswer\x127\n" +
+	"\n" +
+	"file_offer\x18\t \x01(\v2\x16.porthole.v1.FileOfferH\x00R\tfileOffer\x12:\n" +
+	"\vfile_answer\x18\n" +
+	" \x01(\v2\x17.porthole.v1.FileAnswerH\x00R\n" +
+	"fileAnswer\x12:\n" +
+	"\vfile_cancel\x18\v \x01(\v2\x17.porthole.v1.FileCancelH\x00R\n" +
+	"fileCancel\x124\n" +
+	"\tfile_done\x18\f \x01(\v2\x15.porthole.v1.FileDoneH\x00R\bfileDone\x12:\n" +
+	"\vfile_invite\x18\r \x01(\v2\x17.porthole.v1.FileInviteH\x00R\n" +
+	"fileInvite\x12:\n" +
+	"\vfile_policy\x18\x0e \x01(\v2\x17.porthole.v1.FilePolicyH\x00R\n" +
+	"filePolicyB\x06\n" +
 	"\x04body\"n\n" +
 	"\x11PermissionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -2709,7 +3310,47 @@ const file_porthole_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"B\n" +
 	"\x03Bye\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12#\n" +
-	"\rsession_ended\x18\x02 \x01(\bR\fsessionEnded*?\n" +
+	"\rsession_ended\x18\x02 \x01(\bR\fsessionEnded\"\xbe\x01\n" +
+	"\tFileOffer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x16\n" +
+	"\x06sha256\x18\x05 \x01(\fR\x06sha256\x12(\n" +
+	"\x10modified_unix_ms\x18\x06 \x01(\x03R\x0emodifiedUnixMs\x12\x14\n" +
+	"\x05group\x18\a \x01(\tR\x05group\"v\n" +
+	"\n" +
+	"FileAnswer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\baccepted\x18\x02 \x01(\bR\baccepted\x12\x10\n" +
+	"\x03why\x18\x03 \x01(\tR\x03why\x12\x16\n" +
+	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x12\n" +
+	"\x04have\x18\x05 \x01(\bR\x04have\".\n" +
+	"\n" +
+	"FileCancel\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03why\x18\x02 \x01(\tR\x03why\"<\n" +
+	"\bFileDone\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
+	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x10\n" +
+	"\x03why\x18\x03 \x01(\tR\x03why\"4\n" +
+	"\n" +
+	"FileInvite\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x01 \x01(\x03R\rexpiresUnixMs\"\xf9\x01\n" +
+	"\n" +
+	"FilePolicy\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1e\n" +
+	"\n" +
+	"extensions\x18\x02 \x03(\tR\n" +
+	"extensions\x12#\n" +
+	"\rcontent_types\x18\x03 \x03(\tR\fcontentTypes\x12\x19\n" +
+	"\bmax_size\x18\x04 \x01(\x04R\amaxSize\x12\x1b\n" +
+	"\tmax_files\x18\x05 \x01(\rR\bmaxFiles\x12/\n" +
+	"\x13invitation_required\x18\x06 \x01(\bR\x12invitationRequired\x12#\n" +
+	"\rinvitation_ms\x18\a \x01(\x03R\finvitationMs\"8\n" +
+	"\x0eFileStreamHead\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset*?\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -2729,7 +3370,7 @@ func file_porthole_proto_rawDescGZIP() []byte {
 }
 
 var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_porthole_proto_goTypes = []any{
 	(Role)(0),                 // 0: porthole.v1.Role
 	(*ClientMsg)(nil),         // 1: porthole.v1.ClientMsg
@@ -2767,6 +3408,13 @@ var file_porthole_proto_goTypes = []any{
 	(*Chat)(nil),              // 33: porthole.v1.Chat
 	(*ChatAck)(nil),           // 34: porthole.v1.ChatAck
 	(*Bye)(nil),               // 35: porthole.v1.Bye
+	(*FileOffer)(nil),         // 36: porthole.v1.FileOffer
+	(*FileAnswer)(nil),        // 37: porthole.v1.FileAnswer
+	(*FileCancel)(nil),        // 38: porthole.v1.FileCancel
+	(*FileDone)(nil),          // 39: porthole.v1.FileDone
+	(*FileInvite)(nil),        // 40: porthole.v1.FileInvite
+	(*FilePolicy)(nil),        // 41: porthole.v1.FilePolicy
+	(*FileStreamHead)(nil),    // 42: porthole.v1.FileStreamHead
 }
 var file_porthole_proto_depIdxs = []int32{
 	3,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
@@ -2790,27 +3438,34 @@ var file_porthole_proto_depIdxs = []int32{
 	21, // 18: porthole.v1.RelayMsg.pong:type_name -> porthole.v1.Pong
 	22, // 19: porthole.v1.RelayMsg.ok:type_name -> porthole.v1.Ok
 	0,  // 20: porthole.v1.Hello.role:type_name -> porthole.v1.Role
-	11, // 21: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
-	24, // 22: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
-	25, // 23: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
-	26, // 24: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
-	27, // 25: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
-	28, // 26: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
-	29, // 27: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
-	3,  // 28: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
-	33, // 29: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
-	34, // 30: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
-	35, // 31: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
-	20, // 32: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
-	21, // 33: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
-	31, // 34: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
-	32, // 35: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
-	0,  // 36: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	41, // 21: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
+	11, // 22: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
+	24, // 23: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
+	25, // 24: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
+	26, // 25: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
+	27, // 26: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
+	28, // 27: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
+	29, // 28: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
+	3,  // 29: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
+	33, // 30: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
+	34, // 31: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
+	35, // 32: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
+	20, // 33: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
+	21, // 34: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
+	31, // 35: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
+	32, // 36: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
+	36, // 37: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
+	37, // 38: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
+	38, // 39: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
+	39, // 40: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
+	40, // 41: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
+	41, // 42: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
+	0,  // 43: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_porthole_proto_init() }
@@ -2859,6 +3514,12 @@ func file_porthole_proto_init() {
 		(*PeerMsg_Pong)(nil),
 		(*PeerMsg_PermissionRequest)(nil),
 		(*PeerMsg_PermissionAnswer)(nil),
+		(*PeerMsg_FileOffer)(nil),
+		(*PeerMsg_FileAnswer)(nil),
+		(*PeerMsg_FileCancel)(nil),
+		(*PeerMsg_FileDone)(nil),
+		(*PeerMsg_FileInvite)(nil),
+		(*PeerMsg_FilePolicy)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2866,7 +3527,7 @@ func file_porthole_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_porthole_proto_rawDesc), len(file_porthole_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
