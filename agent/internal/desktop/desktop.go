@@ -3,13 +3,27 @@
 // the console can run itself (package setup), which report from their own
 // goroutines, to the window (package ui), which must only be touched on
 // Fyne's goroutine.
+//
+// Every sign-in starts a new generation: what a console reports, and what
+// the goroutines working for it finish, reaches the window only while that
+// console is still the one signed in. A sign-in overtaken by a sign-out,
+// another sign-in or the closing of the window closes what it started.
+// Each account (relay and agent name) keeps its sessions in a data folder
+// of its own (see accountDir).
 package desktop
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -31,13 +45,24 @@ const AppID = "dev.porthole.agent"
 // keepEnded is how long ended sessions stay in the list.
 const keepEnded = 7 * 24 * time.Hour
 
+// signInTimeout bounds connecting and signing in to the relay.
+const signInTimeout = 15 * time.Second
+
+// sendQueue is how many chat lines may wait for the console; a line
+// beyond that is refused with an error rather than blocking the window.
+const sendQueue = 256
+
 // Options configure the window.
 type Options struct {
+	// DataDir holds the settings, the relay on this computer (relay/) and
+	// each account's sessions and chats (accounts/, see accountDir).
 	DataDir    string
 	ForceRelay bool
 	Log        *slog.Logger
 	// SignIn, when set (from the command line), signs in at once instead of
-	// showing the sign-in screen.
+	// showing the sign-in screen. When the data folder has no settings yet
+	// it counts as the setup form (First): with the relay on this computer
+	// it then creates the agent account.
 	SignIn *ui.SignIn
 	// NewSession starts a session as soon as the console is signed in.
 	NewSession bool
@@ -45,55 +70,126 @@ type Options struct {
 	Events func(headless.Event)
 }
 
+// view is what the bridge uses of the window (*ui.Window).
+type view interface {
+	ShowSignIn(f ui.SignIn, errMsg string)
+	ShowBusy(step string)
+	ShowMain(agent, relay string)
+	ShowError(title, msg string)
+	SetPrefs(p ui.Prefs)
+	SetForeground(fg bool)
+	SetRelay(text string)
+	PutSession(s ui.Session)
+	OpenSession(id string)
+	AddMessage(session string, msg ui.Message)
+	SetPermission(session, kind, state string)
+	Tick()
+}
+
 type bridge struct {
-	opt      Options
-	app      fyne.App
-	win      fyne.Window
-	ui       *ui.Window
-	settings setup.Settings
+	opt Options
+	app fyne.App
+	win fyne.Window
+	ui  view
+	// do runs a function on Fyne's goroutine (fyne.Do).
+	do func(func())
+	// newConsole is console.New; tests look at what it is given.
+	newConsole func(console.Config) (*console.Console, error)
+
+	// The window's life: close cancels ctx and waits for running (sign-ins,
+	// tickers and chat senders).
+	ctx     context.Context
+	cancel  context.CancelFunc
+	running sync.WaitGroup
+
+	// gen is the sign-in generation, bumped by every sign-in and shutdown.
+	// Only Fyne's goroutine changes it (and close, once the window is
+	// gone); others read it to see whether what they work for is stale.
+	gen atomic.Uint64
 
 	// Only touched on Fyne's goroutine:
+	settings setup.Settings
 	con      *console.Console
 	local    *setup.LocalRelay
 	sessions map[string]ui.Session
-	stopTick chan struct{}
-	relay    string // where the console is signed in, in words
+	stop     chan struct{}      // closed at shutdown: ends the ticker and the chat sender
+	outbox   chan chatLine      // the chat sender's queue
+	abort    context.CancelFunc // cancels the sign-in in progress
+	signing  chan struct{}      // closed when the latest sign-in goroutine is done
+	relay    string             // where the console is signed in, in words
 }
 
 // Run opens the window and returns when it is closed.
 func Run(opt Options) error {
+	a := app.NewWithID(AppID)
+	a.Settings().SetTheme(desktopui.Theme())
+	win := a.NewWindow(ui.Title)
+	win.Resize(fyne.NewSize(1280, 800))
+	b := newBridge(a, win, opt, fyne.Do)
+	b.begin()
+	win.ShowAndRun()
+	b.close()
+	return nil
+}
+
+// newBridge puts the window's content into win; do runs a function on
+// Fyne's goroutine.
+func newBridge(a fyne.App, win fyne.Window, opt Options, do func(func())) *bridge {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	if opt.Events == nil {
 		opt.Events = func(headless.Event) {}
 	}
-	a := app.NewWithID(AppID)
-	a.Settings().SetTheme(desktopui.Theme())
-	win := a.NewWindow(ui.Title)
-	win.Resize(fyne.NewSize(1280, 800))
-	b := &bridge{opt: opt, app: a, win: win}
-	b.ui = ui.New(win, ui.Actions{
+	b := &bridge{opt: opt, app: a, win: win, do: do, newConsole: console.New}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	w := ui.New(win, ui.Actions{
 		SignIn: b.signIn, NewSession: b.newSession, Send: b.send, End: b.end, Ask: b.ask,
 		History: b.history, Settings: b.savePrefs, SignOut: b.signOut, Notify: b.notify,
 		Copy: func(s string) { a.Clipboard().SetContent(s) },
 	})
+	b.ui = w
 	a.Lifecycle().SetOnEnteredForeground(func() { b.ui.SetForeground(true) })
 	a.Lifecycle().SetOnExitedForeground(func() { b.ui.SetForeground(false) })
-	s, found, err := setup.Load(opt.DataDir)
+	win.SetOnClosed(b.shutdown)
+	return b
+}
+
+// begin shows the first screen, or signs in at once; on Fyne's goroutine.
+func (b *bridge) begin() {
+	s, found, err := setup.Load(b.opt.DataDir)
 	b.settings = s
 	b.ui.SetPrefs(ui.Prefs{Notify: s.Notify, NotifyPreview: s.NotifyPreview})
 	switch {
-	case opt.SignIn != nil:
-		b.signIn(*opt.SignIn)
+	case b.opt.SignIn != nil:
+		f := *b.opt.SignIn
+		f.First = f.First || !found
+		b.signIn(f)
 	case err != nil:
 		b.ui.ShowSignIn(b.form(true), "The saved settings could not be read ("+err.Error()+"); set up again.")
 	default:
 		b.ui.ShowSignIn(b.form(!found), "")
 	}
-	win.SetOnClosed(b.shutdown)
-	win.ShowAndRun()
-	return nil
+}
+
+// close ends everything once the window is gone (after ShowAndRun): a
+// sign-in still in progress closes what it started, and the console and
+// the relay on this computer are closed.
+func (b *bridge) close() {
+	b.gen.Add(1)
+	b.cancel()
+	b.running.Wait()
+	b.shutdown()
+}
+
+// later runs f on Fyne's goroutine unless the console of sign-in
+// generation gen is gone by then.
+func (b *bridge) later(gen uint64, f func()) {
+	b.do(func() {
+		if b.gen.Load() == gen {
+			f()
+		}
+	})
 }
 
 // form is the sign-in screen filled in from the settings.
@@ -101,6 +197,25 @@ func (b *bridge) form(first bool) ui.SignIn {
 	s := b.settings
 	return ui.SignIn{Local: s.Local, LocalPort: s.LocalListen, Address: s.Address, Fingerprint: s.Fingerprint, Name: s.Name, First: first}
 }
+
+// signedInto is what a sign-in started: the console, the relay on this
+// computer (nil for a relay server), and where the console is connected.
+type signedInto struct {
+	con      *console.Console
+	local    *setup.LocalRelay
+	addr, fp string
+}
+
+func (s *signedInto) close() {
+	s.con.Close()
+	if s.local != nil {
+		s.local.Close()
+	}
+}
+
+// noAccount is said when the relay on this computer has no account and
+// the form was not the setup form.
+const noAccount = "The relay on this computer has no agent account yet; choose a name and password for it."
 
 // signIn starts the relay on this computer if chosen, then the console.
 func (b *bridge) signIn(f ui.SignIn) {
@@ -110,61 +225,128 @@ func (b *bridge) signIn(f ui.SignIn) {
 		b.ui.ShowBusy("Connecting to " + f.Address + "…")
 	}
 	b.shutdown()
+	gen := b.gen.Load()
+	ctx, cancel := context.WithCancel(b.ctx)
+	b.abort = cancel
+	prev, done := b.signing, make(chan struct{})
+	b.signing = done
+	b.running.Add(1)
 	go func() {
-		local, con, err := b.start(f)
-		fyne.Do(func() {
-			if err != nil {
-				f.Password = ""
-				b.ui.ShowSignIn(f, signInMessage(f, err))
+		defer b.running.Done()
+		defer close(done)
+		defer cancel()
+		if prev != nil {
+			<-prev // the sign-in before has closed what it started (the port, the folders)
+		}
+		b.signInAsync(ctx, gen, f)
+	}()
+}
+
+// signInAsync runs a sign-in off Fyne's goroutine and hands what it
+// started to the window, or closes it when the sign-in is stale by then
+// (ctx is cancelled when it becomes stale).
+func (b *bridge) signInAsync(ctx context.Context, gen uint64, f ui.SignIn) {
+	in, err := b.start(ctx, gen, f)
+	if err != nil {
+		b.later(gen, func() {
+			f.Password = ""
+			if errors.Is(err, setup.ErrNoAccount) {
+				f.First = true
+				b.ui.ShowSignIn(f, noAccount)
 				return
 			}
-			b.local, b.con = local, con
-			b.signedIn(f)
+			b.ui.ShowSignIn(f, signInMessage(f, err))
 		})
-	}()
+		return
+	}
+	// Exactly one side claims what the sign-in started: the window (still
+	// this generation) or this goroutine (stale), which closes it.
+	var claimed atomic.Bool
+	decided := make(chan struct{}, 1)
+	b.do(func() {
+		defer func() { decided <- struct{}{} }()
+		if b.gen.Load() != gen || !claimed.CompareAndSwap(false, true) {
+			return
+		}
+		b.con, b.local = in.con, in.local
+		b.signedIn(gen, f, in)
+	})
+	select {
+	case <-decided:
+	case <-ctx.Done():
+	}
+	if claimed.CompareAndSwap(false, true) {
+		in.close()
+	}
 }
 
 // start brings up the relay (if local) and signs the console in; it runs
 // off Fyne's goroutine.
-func (b *bridge) start(f ui.SignIn) (*setup.LocalRelay, *console.Console, error) {
-	addr, fp := f.Address, f.Fingerprint
-	var local *setup.LocalRelay
-	if f.Local {
-		var err error
-		local, err = setup.StartLocalRelay(filepath.Join(b.opt.DataDir, "relay"), f.LocalPort, b.opt.Log)
-		if err != nil {
-			return nil, nil, fmt.Errorf("the relay on this computer could not start: %w", err)
-		}
-		if err := local.EnsureAccount(f.Name, f.Password); err != nil {
-			local.Close()
-			return nil, nil, err
-		}
-		addr, fp = local.DialAddr(), local.Fingerprint()
+func (b *bridge) start(ctx context.Context, gen uint64, f ui.SignIn) (*signedInto, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	con, err := console.New(console.Config{
-		Relay: addr, Fingerprint: fp, Name: f.Name, Password: f.Password, DataDir: b.opt.DataDir,
-		ForceRelay: b.opt.ForceRelay, Log: b.opt.Log,
+	in := &signedInto{addr: f.Address, fp: f.Fingerprint}
+	if f.Local {
+		local, err := setup.StartLocalRelay(filepath.Join(b.opt.DataDir, "relay"), f.LocalPort, b.opt.Log)
+		if err != nil {
+			return nil, fmt.Errorf("the relay on this computer could not start: %w", err)
+		}
+		if err := local.EnsureAccount(f.Name, f.Password, f.First); err != nil {
+			local.Close()
+			return nil, err
+		}
+		in.local, in.addr, in.fp = local, local.DialAddr(), local.Fingerprint()
+	}
+	con, err := b.newConsole(console.Config{
+		Relay: in.addr, Fingerprint: in.fp, Name: f.Name, Password: f.Password,
+		DataDir: accountDir(b.opt.DataDir, f), ForceRelay: b.opt.ForceRelay, Log: b.opt.Log,
 		Emit: func(e headless.Event) {
 			b.opt.Events(e)
-			fyne.Do(func() { b.event(e) })
+			b.later(gen, func() { b.event(e) })
 		},
 	})
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		err = con.Start(ctx)
+		sctx, cancel := context.WithTimeout(ctx, signInTimeout)
+		err = con.Start(sctx)
 		cancel()
 		if err != nil {
 			con.Close()
 		}
 	}
 	if err != nil {
-		if local != nil {
-			local.Close()
+		if in.local != nil {
+			in.local.Close()
 		}
-		return nil, nil, err
+		return nil, err
 	}
-	b.opt.Events(headless.Event{Event: "ready", Agent: f.Name, Relay: addr, Fingerprint: fp})
-	return local, con, nil
+	in.con = con
+	return in, nil
+}
+
+// accountDir is the console's data folder for the account f signs in to.
+// A console attaches every open session in its database to the relay and
+// marks those the relay does not know as ended, so each relay and agent
+// name has a folder of its own: DataDir/accounts/<first 8 bytes of
+// sha256(relay key + NUL + name), in hex>. A relay server's key is
+// "server:" and its fingerprint when pinned (the same relay under another
+// address is the same relay), else its address. The relay on this
+// computer's key is "local" whatever its port: it is the same relay, with
+// its identity in DataDir/relay; should that data be wiped, the sessions
+// the new relay does not know are rightly marked ended at the next
+// sign-in, where a fingerprint key would hide them in a folder nobody
+// opens.
+func accountDir(dataDir string, f ui.SignIn) string {
+	key := "local"
+	if !f.Local {
+		id := strings.ToLower(strings.TrimSpace(f.Fingerprint))
+		if id == "" {
+			id = strings.ToLower(strings.TrimSpace(f.Address))
+		}
+		key = "server:" + id
+	}
+	sum := sha256.Sum256([]byte(key + "\x00" + f.Name))
+	return filepath.Join(dataDir, "accounts", hex.EncodeToString(sum[:8]))
 }
 
 // signInMessage says why signing in failed, in words for a person.
@@ -181,13 +363,30 @@ func signInMessage(f ui.SignIn, err error) string {
 	case failure.CodeRelayUntrusted:
 		return "The relay's certificate does not match the fingerprint. Check the fingerprint with whoever runs the relay."
 	case protocol.CodeRelayUnreachable:
+		if f.Local {
+			return "The relay on this computer (" + localPort(f.LocalPort) + ") did not answer. Try again, or restart the console."
+		}
 		return "The relay at " + f.Address + " does not answer. Check the address and your network."
 	}
 	return e.Message
 }
 
+// localPort names where the relay on this computer listens: "port 7443",
+// or the host:port typed.
+func localPort(listen string) string {
+	addr, err := setup.ListenAddr(listen)
+	if err != nil {
+		return "port " + strings.TrimSpace(listen)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" {
+		return "port " + port
+	}
+	return addr
+}
+
 // signedIn shows the main window and the sessions the console knows.
-func (b *bridge) signedIn(f ui.SignIn) {
+func (b *bridge) signedIn(gen uint64, f ui.SignIn, in *signedInto) {
 	b.settings.Local, b.settings.LocalListen, b.settings.Name = f.Local, f.LocalPort, f.Name
 	if !f.Local {
 		b.settings.Address, b.settings.Fingerprint = f.Address, f.Fingerprint
@@ -199,6 +398,7 @@ func (b *bridge) signedIn(f ui.SignIn) {
 	if f.Local {
 		b.relay = "Relay on this computer (" + b.local.PublicAddr() + ")"
 	}
+	b.opt.Events(headless.Event{Event: "ready", Agent: f.Name, Relay: in.addr, Fingerprint: in.fp})
 	b.ui.ShowMain(f.Name, b.relay)
 	b.sessions = map[string]ui.Session{}
 	recs, err := b.con.Recorded()
@@ -211,8 +411,11 @@ func (b *bridge) signedIn(f ui.SignIn) {
 		}
 		b.put(b.fromRecord(r))
 	}
-	b.stopTick = make(chan struct{})
-	go b.tick(b.stopTick)
+	b.stop = make(chan struct{})
+	b.outbox = make(chan chatLine, sendQueue)
+	b.running.Add(2)
+	go b.tick(gen, b.stop)
+	go b.sendLoop(gen, b.con, b.outbox, b.stop)
 	if b.opt.NewSession {
 		b.opt.NewSession = false
 		b.newSession()
@@ -242,19 +445,19 @@ func (b *bridge) put(s ui.Session) {
 }
 
 // tick updates countdowns every second and round-trip times every other.
-func (b *bridge) tick(stop chan struct{}) {
+func (b *bridge) tick(gen uint64, stop chan struct{}) {
+	defer b.running.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for n := 0; ; n++ {
 		select {
 		case <-stop:
 			return
+		case <-b.ctx.Done():
+			return
 		case <-t.C:
 		}
-		fyne.Do(func() {
-			if b.con == nil {
-				return
-			}
+		b.later(gen, func() {
 			b.ui.Tick()
 			if n%2 != 0 {
 				return
@@ -341,7 +544,7 @@ func (b *bridge) records() []appdb.Session {
 }
 
 func (b *bridge) newSession() {
-	c := b.con
+	c, gen := b.con, b.gen.Load()
 	if c == nil {
 		return
 	}
@@ -350,24 +553,60 @@ func (b *bridge) newSession() {
 		defer cancel()
 		if _, err := c.NewSession(ctx); err != nil {
 			msg := failure.From(err).Message
-			fyne.Do(func() { b.ui.ShowError("No new session", "The relay did not give a session: "+msg) })
+			b.later(gen, func() { b.ui.ShowError("No new session", "The relay did not give a session: "+msg) })
 		}
 	}()
 }
 
+// chatLine is a line the agent wrote, waiting for the chat sender.
+type chatLine struct{ session, text string }
+
+// send queues a chat line for the console's chat sender, which sends the
+// lines one by one in the order written.
 func (b *bridge) send(session, text string) {
-	if c := b.con; c != nil {
-		go func() {
-			if err := c.Chat(session, text); err != nil {
-				msg := failure.From(err).Message
-				fyne.Do(func() { b.ui.ShowError("Message not sent", msg) })
-			}
-		}()
+	if b.outbox == nil {
+		return
+	}
+	select {
+	case b.outbox <- chatLine{session, text}:
+	default:
+		b.ui.ShowError("Message not sent", notSent(text, "too many messages are waiting to be sent"))
 	}
 }
 
+// sendLoop is a console's chat sender: it sends the queued lines in order
+// until the console is shut down, and shows the text of a line that could
+// not be sent, so the agent can write it again.
+func (b *bridge) sendLoop(gen uint64, c *console.Console, lines <-chan chatLine, stop chan struct{}) {
+	defer b.running.Done()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-b.ctx.Done():
+			return
+		case l := <-lines:
+			if err := c.Chat(l.session, l.text); err != nil {
+				msg := notSent(l.text, failure.From(err).Message)
+				b.later(gen, func() { b.ui.ShowError("Message not sent", msg) })
+			}
+		}
+	}
+}
+
+// maxQuoted is how much of an unsent line the error quotes.
+const maxQuoted = 500
+
+// notSent says that text was not sent and why, quoting it.
+func notSent(text, why string) string {
+	if r := []rune(text); len(r) > maxQuoted {
+		text = string(r[:maxQuoted]) + "…"
+	}
+	return "This message was not sent (" + why + "):\n\n“" + text + "”"
+}
+
 func (b *bridge) end(session string) {
-	c := b.con
+	c, gen := b.con, b.gen.Load()
 	if c == nil {
 		return
 	}
@@ -376,20 +615,22 @@ func (b *bridge) end(session string) {
 		defer cancel()
 		if err := c.EndSession(ctx, session, ""); err != nil {
 			msg := failure.From(err).Message
-			fyne.Do(func() { b.ui.ShowError("The session did not end", msg) })
+			b.later(gen, func() { b.ui.ShowError("The session did not end", msg) })
 		}
 	}()
 }
 
 func (b *bridge) ask(session, kind string) {
-	if c := b.con; c != nil {
-		go func() {
-			if _, err := c.RequestPermission(session, kind, "", 0); err != nil {
-				msg := failure.From(err).Message
-				fyne.Do(func() { b.ui.ShowError("Could not ask", msg) })
-			}
-		}()
+	c, gen := b.con, b.gen.Load()
+	if c == nil {
+		return
 	}
+	go func() {
+		if _, err := c.RequestPermission(session, kind, "", 0); err != nil {
+			msg := failure.From(err).Message
+			b.later(gen, func() { b.ui.ShowError("Could not ask", msg) })
+		}
+	}()
 }
 
 func (b *bridge) history(session string) []ui.Message {
@@ -424,12 +665,19 @@ func (b *bridge) signOut() {
 }
 
 // shutdown closes the console and the relay on this computer (sessions
-// stay open on the relay for the next sign-in).
+// stay open on the relay for the next sign-in), and makes whatever still
+// works for them stale: their events, and a sign-in in progress.
 func (b *bridge) shutdown() {
-	if b.stopTick != nil {
-		close(b.stopTick)
-		b.stopTick = nil
+	b.gen.Add(1)
+	if b.abort != nil {
+		b.abort()
+		b.abort = nil
 	}
+	if b.stop != nil {
+		close(b.stop)
+		b.stop = nil
+	}
+	b.outbox = nil
 	b.sessions = nil
 	con, local := b.con, b.local
 	b.con, b.local = nil, nil

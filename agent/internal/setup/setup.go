@@ -176,16 +176,26 @@ func (r *LocalRelay) JoinHint(key string) string {
 	return fmt.Sprintf("porthole-customer --relay %s --relay-fingerprint %s --key %s", r.PublicAddr(), r.Fingerprint(), key)
 }
 
-// EnsureAccount makes name the relay's agent account when it has none yet:
-// on a relay of its own, the first sign-in sets the account up. Later
-// sign-ins are checked by the relay as usual.
-func (r *LocalRelay) EnsureAccount(name, password string) error {
+// ErrNoAccount is EnsureAccount's answer when the relay has no agent
+// account and may not make one.
+var ErrNoAccount = errors.New("the relay on this computer has no agent account")
+
+// EnsureAccount makes sure the relay has an agent account to sign in to.
+// When it has none, name becomes its account if first is true (the agent
+// is setting the console up, and typed the password twice); otherwise it
+// returns ErrNoAccount, so that a sign-in (for example after the relay's
+// data was deleted) never makes an account on the fly. Sign-ins to an
+// existing account are checked by the relay as usual.
+func (r *LocalRelay) EnsureAccount(name, password string, first bool) error {
 	accts, err := r.srv.Accounts().List()
 	if err != nil {
 		return err
 	}
-	if len(accts) > 0 {
+	switch {
+	case len(accts) > 0:
 		return nil
+	case !first:
+		return ErrNoAccount
 	}
 	return r.srv.Accounts().Add(name, password)
 }

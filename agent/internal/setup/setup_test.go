@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -60,7 +61,7 @@ func TestListenAddr(t *testing.T) {
 }
 
 // TestLocalRelaySignIn runs the relay inside the process as the console
-// does: the first sign-in creates the account, a wrong password afterwards
+// does: setting up creates the account, a wrong password afterwards
 // is refused, and the console gets a session key from it.
 func TestLocalRelaySignIn(t *testing.T) {
 	dir := t.TempDir()
@@ -76,10 +77,10 @@ func TestLocalRelaySignIn(t *testing.T) {
 	if h := r.JoinHint("1234-567890"); !strings.Contains(h, "--relay "+r.PublicAddr()) || !strings.Contains(h, r.Fingerprint()) {
 		t.Fatalf("join hint %q", h)
 	}
-	if err := r.EnsureAccount("alice", "correct horse battery"); err != nil {
+	if err := r.EnsureAccount("alice", "correct horse battery", true); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.EnsureAccount("mallory", "another password"); err != nil {
+	if err := r.EnsureAccount("mallory", "another password", true); err != nil {
 		t.Fatal(err)
 	}
 	signIn := func(name, pw, data string) (*console.Console, error) {
@@ -107,5 +108,31 @@ func TestLocalRelaySignIn(t *testing.T) {
 	defer cancel()
 	if _, err := con.NewSession(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLocalRelayMakesNoAccountOutsideSetup: a relay whose accounts are gone
+// (its data deleted while the settings remain) gets no account from an
+// ordinary sign-in; only the setup form makes one.
+func TestLocalRelayMakesNoAccountOutsideSetup(t *testing.T) {
+	r, err := StartLocalRelay(filepath.Join(t.TempDir(), "relay"), "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.EnsureAccount("alice", "correct horse battery", false); !errors.Is(err, ErrNoAccount) {
+		t.Fatalf("sign-in to a relay without accounts: %v, want ErrNoAccount", err)
+	}
+	if accts, err := r.srv.Accounts().List(); err != nil || len(accts) != 0 {
+		t.Fatalf("accounts after a sign-in: %v %v", accts, err)
+	}
+	if err := r.EnsureAccount("alice", "correct horse battery", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.EnsureAccount("alice", "correct horse battery", false); err != nil {
+		t.Fatalf("sign-in once the account exists: %v", err)
+	}
+	if accts, err := r.srv.Accounts().List(); err != nil || len(accts) != 1 || accts[0].Name != "alice" {
+		t.Fatalf("accounts after setup: %+v %v", accts, err)
 	}
 }
