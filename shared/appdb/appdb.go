@@ -2,12 +2,20 @@
 // client: DATA/porthole.db, one bbolt file per app instance, opened with a
 // timeout so a second instance on the same folder fails fast.
 //
-// Schema (version 1):
+// Schema (version 2):
 //
-//	meta                 "schema" -> "1"
+//	meta                 "schema" -> "2"
 //	sessions             session id -> JSON Session
 //	chat/<session id>    8-byte big-endian sequence -> JSON Message
 //	chatids/<session id> message id -> 8-byte sequence (deduplication)
+//	transfers            file id -> JSON transfer record (package transfer)
+//	contents             hex SHA-256 -> JSON list of received files with that content
+//	trust                sender -> decision ("accept_all", "refuse_always", "blocked")
+//	hashes               sender side: path, size, mtime -> SHA-256 already computed
+//	settings             name -> value (the "receive files" switch, ...)
+//
+// Version 2 added the file buckets; package transfer owns their contents
+// and documents them.
 //
 // Values are JSON so that the schema is readable with bbolt's own tools;
 // everything is copied out of transactions before it is returned.
@@ -35,6 +43,7 @@ var (
 
 var migrations = []store.Migration{
 	{To: 1, Name: "initial", Apply: store.CreateBuckets("sessions", "chat", "chatids")},
+	{To: 2, Name: "files", Apply: store.CreateBuckets("transfers", "contents", "trust", "hashes", "settings")},
 }
 
 // Session states.
@@ -90,6 +99,10 @@ func Open(dir string) (*DB, error) {
 
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
+
+// Bolt is the underlying database, for packages that own buckets of their
+// own (transfer).
+func (d *DB) Bolt() *bolt.DB { return d.db }
 
 // ErrNotFound is returned for a session the database does not have.
 var ErrNotFound = errors.New("no such session")

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/store"
 )
@@ -481,5 +483,37 @@ func TestAddMessageEmptyID(t *testing.T) {
 	}
 	if ms := mustMessages(t, db, sid(1)); len(ms) != 0 {
 		t.Fatalf("a failed AddMessage left %d messages behind", len(ms))
+	}
+}
+
+// A version 1 database (before files) keeps its chat and gains the file
+// buckets.
+func TestMigrateVersion1(t *testing.T) {
+	dir := t.TempDir()
+	old, err := store.Open(filepath.Join(dir, "porthole.db"), []store.Migration{
+		{To: 1, Name: "initial", Apply: store.CreateBuckets("sessions", "chat", "chatids")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	db := open(t, dir)
+	defer db.Close()
+	if err := db.PutSession(&appdb.Session{ID: "s1", State: appdb.StateActive}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := store.Version(db.Bolt()); err != nil || v != 2 {
+		t.Fatalf("schema version %d, %v; want 2", v, err)
+	}
+	err = db.Bolt().View(func(tx *bolt.Tx) error {
+		for _, b := range []string{"transfers", "contents", "trust", "hashes", "settings"} {
+			if tx.Bucket([]byte(b)) == nil {
+				return fmt.Errorf("no bucket %q", b)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

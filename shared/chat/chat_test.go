@@ -2,20 +2,16 @@ package chat_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/chat"
 	"github.com/porthole-dev/porthole/shared/peer"
-	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
+	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
 const timeout = 20 * time.Second
@@ -39,61 +35,11 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-// linkPair makes a real peer connection over QUIC on loopback (the direct
-// path of two peer endpoints) and returns both ends of its control stream.
+// linkPair makes a real peer connection over QUIC on loopback and returns
+// both ends of its control stream.
 func linkPair(t *testing.T) (agent, customer *peer.Link) {
 	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
-	sid := make([]byte, 16)
-	rand.Read(sid)
-	session := hex.EncodeToString(sid)
-	aid, err := peer.NewIdentity(key, session, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cid, err := peer.NewIdentity(key, session, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ea, err := peer.NewEndpoint("127.0.0.1:0", quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ea.Close() })
-	ec, err := peer.NewEndpoint("127.0.0.1:0", quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ec.Close() })
-	accepted := make(chan *quic.Conn, 1)
-	if err := ea.Register(aid, func(c *quic.Conn, _ peer.Path) { accepted <- c }); err != nil {
-		t.Fatal(err)
-	}
-	ctx := testCtx(t)
-	conn, err := ec.DialDirect(ctx, cid, []string{ea.LocalAddr().String()})
-	if err != nil {
-		t.Fatalf("dialling: %v", err)
-	}
-	type opened struct {
-		l   *peer.Link
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		l, err := peer.OpenLink(ctx, conn, peer.PathDirect, &pb.Hello{Version: protocol.Version, Role: pb.Role_ROLE_CUSTOMER, Software: "test", Name: "bob"})
-		done <- opened{l, err}
-	}()
-	aconn := recv(t, accepted, "accepted connection")
-	agent, err = peer.AcceptLink(ctx, aconn, peer.PathDirect, &pb.Hello{Version: protocol.Version, Role: pb.Role_ROLE_AGENT, Software: "test", Name: "alice"})
-	if err != nil {
-		t.Fatalf("accepting the link: %v", err)
-	}
-	o := recv(t, done, "opened link")
-	if o.err != nil {
-		t.Fatalf("opening the link: %v", o.err)
-	}
-	return agent, o.l
+	return testpeer.LinkPair(t, "alice", "bob")
 }
 
 // side is one conversation with its own database and event channels.
