@@ -8,6 +8,10 @@
 #   dist/porthole-agent.exe, dist/porthole-customer.exe  fyne package -os windows (mingw-w64)
 #   dist/porthole-relay.exe                           plain go build, no cgo
 #
+# RELAY=host:port (and RELAY_FINGERPRINT=sha256:... for a self-signed relay)
+# builds that relay into the customer client, so that a downloaded copy
+# connects with no flags: make package RELAY=relay.example.com:7443 ...
+#
 # fyne package writes into the folder it packages (a generated
 # fyne_metadata_init.go, the executable, and FyneApp.toml with its Build number
 # raised), so it runs on a staging copy of each cmd/ folder: <module>/.package/<app>.
@@ -25,6 +29,27 @@ WIN_CC=${WIN_CC:-x86_64-w64-mingw32-gcc}
 dist=$root/dist
 
 fail() { echo "package: $*" >&2; exit 1; }
+
+# The relay built into the customer client, checked as the client checks it
+# (customer/internal/app/relay.go). fyne package takes -ldflags= from GOFLAGS,
+# one word each, so -X=name=value and no spaces.
+RELAY=${RELAY:-}
+RELAY_FINGERPRINT=${RELAY_FINGERPRINT:-}
+customer_goflags=
+if [[ -n $RELAY_FINGERPRINT && -z $RELAY ]]; then
+	fail "RELAY_FINGERPRINT is set but RELAY is not"
+fi
+if [[ -n $RELAY ]]; then
+	addr_re='^(\[[0-9A-Fa-f:.]+\]|[^][:space:]:]+):([0-9]{1,5})$'
+	[[ $RELAY =~ $addr_re ]] && ((10#${BASH_REMATCH[2]} >= 1 && 10#${BASH_REMATCH[2]} <= 65535)) ||
+		fail "RELAY=$RELAY: want host:port with a port from 1 to 65535, for example relay.example.com:7443"
+	customer_goflags="-ldflags=-X=main.defaultRelay=$RELAY"
+fi
+if [[ -n $RELAY_FINGERPRINT ]]; then
+	[[ $RELAY_FINGERPRINT =~ ^[Ss][Hh][Aa]256:[0-9A-Fa-f]{64}$ ]] ||
+		fail "RELAY_FINGERPRINT=$RELAY_FINGERPRINT: want sha256: and 64 hex digits, as the relay prints it"
+	customer_goflags+=" -ldflags=-X=main.defaultRelayFingerprint=$RELAY_FINGERPRINT"
+fi
 
 # Tools. `make package` installs the Debian packages first (as root) or prints
 # the apt-get line; this check is for running the script by itself.
@@ -58,10 +83,13 @@ trap 'rm -rf "$tmp" "$root/agent/.package" "$root/customer/.package"' EXIT
 rm -rf "$dist"
 mkdir -p "$dist"
 
-# package_app MODULE APP: the Linux archive and the Windows executable of one Fyne app.
+# package_app MODULE APP [GOFLAGS]: the Linux archive and the Windows executable of
+# one Fyne app; GOFLAGS are added to $GOFLAGS for its builds.
 package_app() {
 	local module=$1 app=$2
 	local src=$root/$module/cmd/$app stage=$root/$module/.package/$app name f
+	local goflags=${GOFLAGS:-}
+	[[ -z ${3:-} ]] || goflags="${goflags:+$goflags }$3"
 	rm -rf "$stage"
 	mkdir -p "$stage"
 	for f in "$src"/*.go; do
@@ -72,17 +100,22 @@ package_app() {
 
 	echo "package: $app, linux/$arch"
 	cp "$src/FyneApp.toml" "$stage/"
-	(cd "$stage" && "$fyne" package -os linux -release)
+	(cd "$stage" && GOFLAGS=$goflags "$fyne" package -os linux -release)
 	mv "$stage/$name.tar.xz" "$dist/$app-$version-linux-$arch.tar.xz"
 
 	echo "package: $app, windows/amd64 (CC=$WIN_CC)"
 	cp "$src/FyneApp.toml" "$stage/" # fyne package raised Build in the copy
-	(cd "$stage" && CC=$WIN_CC GOARCH=amd64 "$fyne" package -os windows -release)
+	(cd "$stage" && GOFLAGS=$goflags CC=$WIN_CC GOARCH=amd64 "$fyne" package -os windows -release)
 	mv "$stage/$name.exe" "$dist/$app.exe"
 }
 
 package_app agent porthole-agent
-package_app customer porthole-customer
+if [[ -n $RELAY ]]; then
+	echo "package: porthole-customer with the relay $RELAY${RELAY_FINGERPRINT:+ ($RELAY_FINGERPRINT)} built in"
+else
+	echo "package: porthole-customer with no relay built in (see docs/packaging.md)"
+fi
+package_app customer porthole-customer "$customer_goflags"
 
 echo "package: porthole-relay, linux/$arch and windows/amd64"
 rel=porthole-relay-$version-linux-$arch

@@ -125,7 +125,7 @@ func New(tr *quic.Transport, opts Options) (*Client, error) {
 	}
 	tc := &tls.Config{NextProtos: []string{protocol.ALPNRelay}, MinVersion: tls.VersionTLS13, ServerName: host}
 	if opts.Fingerprint != "" {
-		want, err := parseFingerprint(opts.Fingerprint)
+		want, err := ParseFingerprint(opts.Fingerprint)
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +144,9 @@ func New(tr *quic.Transport, opts Options) (*Client, error) {
 	return &Client{opts: opts, tr: tr, addr: ua, tls: tc}, nil
 }
 
-func parseFingerprint(s string) ([]byte, error) {
+// ParseFingerprint reads a relay certificate pin: "sha256:" and 64 hex
+// digits, any case.
+func ParseFingerprint(s string) ([]byte, error) {
 	h, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(s)), "sha256:")
 	b, err := hex.DecodeString(h)
 	if !ok || err != nil || len(b) != sha256.Size {

@@ -1,6 +1,7 @@
-// Package app is the customer client's command line: flags, the key taken
-// from the program's own file name, and the headless mode that drives the
-// client logic with JSON lines (docs/headless.md).
+// Package app is the customer client's command line: flags, the relay and
+// the key that a downloaded copy finds by itself (relay.go; the key from the
+// program's own file name), and the headless mode that drives the client
+// logic with JSON lines (docs/headless.md).
 package app
 
 import (
@@ -20,11 +21,14 @@ import (
 	"github.com/porthole-dev/porthole/shared/headless"
 )
 
-const usage = `usage: porthole-customer --relay ADDR [--relay-fingerprint FP] [--key NNNN-NNNNNN]
+const usage = `usage: porthole-customer [--relay ADDR [--relay-fingerprint FP]] [--key NNNN-NNNNNN]
                          [--name NAME] [--data DIR] [--force-relay] [--headless]
                          [--events FILE|-]
 Without --headless the client opens its window; with it, JSON commands on stdin
 and JSON events on stdout (docs/headless.md).
+The relay is the first of: --relay (with --relay-fingerprint); $` + EnvRelay + `
+(with $` + EnvRelayFingerprint + `); the file ` + RelayFile + ` next to the
+program; the relay built into this copy (%s).
 `
 
 // The key may be followed by a browser's duplicate marker, " (1)".
@@ -42,11 +46,29 @@ func KeyFromProgramName(path string) string {
 	return m[1] + "-" + m[2]
 }
 
+// Env is what Main takes from outside its arguments.
+type Env struct {
+	Program    string              // the program as started (argv[0]); its name may carry the key
+	Executable string              // the program's file (os.Executable); RelayFile is looked for next to it
+	Getenv     func(string) string // nil: no environment
+	Builtin    Relay               // the relay built in at build time; Addr "" for none
+}
+
 // Main runs the customer client and returns its exit code.
-func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("porthole-customer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	fs.Usage = func() {
+		builtin := "none"
+		if env.Builtin.Addr != "" {
+			builtin = env.Builtin.Addr
+			if env.Builtin.Fingerprint != "" {
+				builtin += ", " + env.Builtin.Fingerprint
+			}
+		}
+		fmt.Fprintf(stderr, usage, builtin)
+		fs.PrintDefaults()
+	}
 	headlessMode := fs.Bool("headless", false, "no window: JSON commands on stdin, JSON events on stdout")
 	relayAddr := fs.String("relay", "", "relay address host:port")
 	fp := fs.String("relay-fingerprint", "", "relay certificate fingerprint (sha256:...); empty: a real certificate")
@@ -60,7 +82,7 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		return 2
 	}
 	if *key == "" {
-		*key = KeyFromProgramName(program)
+		*key = KeyFromProgramName(env.Program)
 	}
 	out := headless.NewWriter(stdout)
 	fail := func(err error) int {
@@ -73,15 +95,23 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 		fmt.Fprintln(stderr, "porthole-customer:", ev.Message)
 		return 1
 	}
-	if *relayAddr == "" {
-		return fail(&client.Error{Code: "bad_request", Message: "--relay is required"})
+	src := RelaySources{Flag: *relayAddr, FlagFingerprint: *fp, Getenv: env.Getenv, Builtin: env.Builtin}
+	if env.Executable != "" {
+		src.Dir = filepath.Dir(env.Executable)
+	}
+	relay, relayErr := ResolveRelay(src)
+	if relayErr != nil && *headlessMode {
+		return fail(&client.Error{Code: "bad_request", Message: relayErr.Error()})
 	}
 	log, err := headless.Logger(stderr, *logLevel)
 	if err != nil {
 		return fail(err)
 	}
+	if relayErr == nil {
+		log.Info("relay", "addr", relay.Addr, "fingerprint", relay.Fingerprint, "from", relay.From)
+	}
 	cfg := client.Config{
-		Relay: *relayAddr, Fingerprint: *fp, Key: *key, Name: *name, DataDir: *data,
+		Relay: relay.Addr, Fingerprint: relay.Fingerprint, Key: *key, Name: *name, DataDir: *data,
 		ForceRelay: *forceRelay, Log: log, Emit: out.Emit,
 	}
 	if !*headlessMode {
@@ -90,8 +120,19 @@ func Main(program string, args []string, stdin io.Reader, stdout, stderr io.Writ
 			return fail(err)
 		}
 		defer done()
-		if err := desktop.Run(cfg, emit); err != nil {
+		blocked := ""
+		if relayErr != nil {
+			// Nothing to join with; the window says so in words for the
+			// customer, who started it with a double click.
+			emit(headless.Event{Event: "error", Code: "bad_request", Message: relayErr.Error()})
+			fmt.Fprintln(stderr, "porthole-customer:", relayErr)
+			blocked = noRelayText(relayErr)
+		}
+		if err := desktop.Run(cfg, emit, blocked); err != nil {
 			return fail(err)
+		}
+		if relayErr != nil {
+			return 1
 		}
 		return 0
 	}

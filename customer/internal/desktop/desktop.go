@@ -30,12 +30,17 @@ type bridge struct {
 	ui     *ui.Window
 	cl     *client.Client
 	agent  string // who is helping, once connected
+	// blocked, when not empty, says why the client cannot join at all (it
+	// has no usable relay); it is shown instead of joining.
+	blocked string
 }
 
 // Run opens the window and returns when it is closed. cfg.Key, when set,
 // starts joining at once; otherwise the window asks for the key (or resumes
 // a stored session). events, when not nil, also gets every client event.
-func Run(cfg client.Config, events func(headless.Event)) error {
+// blocked, when not empty, is why this copy cannot join at all (no usable
+// relay): the window says so, with only a way to close.
+func Run(cfg client.Config, events func(headless.Event), blocked string) error {
 	if events == nil {
 		events = func(headless.Event) {}
 	}
@@ -43,7 +48,7 @@ func Run(cfg client.Config, events func(headless.Event)) error {
 	a.Settings().SetTheme(desktopui.Theme())
 	win := a.NewWindow("Porthole support")
 	win.Resize(fyne.NewSize(880, 640))
-	b := &bridge{cfg: cfg, events: events, app: a, win: win}
+	b := &bridge{cfg: cfg, events: events, app: a, win: win, blocked: blocked}
 	b.ui = ui.New(win, ui.Actions{Join: b.join, Send: b.send, End: b.end, Quit: a.Quit})
 	b.join(cfg.Key)
 	win.SetOnClosed(func() {
@@ -57,6 +62,10 @@ func Run(cfg client.Config, events func(headless.Event)) error {
 
 // join starts the client with key ("" resumes a stored session, if any).
 func (b *bridge) join(key string) {
+	if b.blocked != "" {
+		b.ui.ShowCannotStart(b.blocked)
+		return
+	}
 	b.ui.ShowConnecting("Checking the session key…")
 	cfg := b.cfg
 	cfg.Key = key

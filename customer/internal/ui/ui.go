@@ -216,15 +216,22 @@ func (w *Window) AddMessage(m Message) {
 }
 
 // ShowEnded says the session is over and why.
-func (w *Window) ShowEnded(reason string) {
+func (w *Window) ShowEnded(reason string) { w.showLast("The session has ended", reason) }
+
+// ShowCannotStart says why this copy of the client cannot join any session
+// (it does not know which server to use), with only a way to close.
+func (w *Window) ShowCannotStart(why string) { w.showLast("Porthole cannot connect", why) }
+
+// showLast is a screen after which only closing is left.
+func (w *Window) showLast(heading, text string) {
 	w.leaveSession()
 	w.win.SetTitle(Title)
 	closeBtn := widget.NewButton("Close", w.act.Quit)
 	closeBtn.Importance = widget.HighImportance
 	w.win.SetContent(desktopui.Card(
 		desktopui.Logo(Icon, 96),
-		desktopui.Heading("The session has ended"),
-		desktopui.Wrapped(reason),
+		desktopui.Heading(heading),
+		desktopui.Wrapped(text),
 		closeBtn,
 	))
 }

@@ -165,6 +165,16 @@ func TestEnded(t *testing.T) {
 	}
 }
 
+func TestCannotStart(t *testing.T) {
+	w, win, r := newWindow(t)
+	w.ShowCannotStart("This copy of Porthole does not know which support server to use. Ask the person helping you for a complete download.")
+	test.AssertRendersToMarkup(t, "cannot_start.xml", win.Canvas())
+	test.Tap(findButton(t, win.Content(), "Close"))
+	if r.quit != 1 {
+		t.Fatal("Close did not quit")
+	}
+}
+
 func TestConsentAllowAndDeny(t *testing.T) {
 	w, win, _ := newWindow(t)
 	w.ShowConnected("Alice", "direct", nil)
