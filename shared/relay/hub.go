@@ -17,6 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
@@ -218,7 +219,10 @@ func (h *hub) signIn(c *client, m *pb.SignIn) *pb.RelayMsg {
 	}
 	c.role, c.agent = pb.Role_ROLE_AGENT, m.Name
 	h.log.Info("agent signed in", "agent", m.Name, "addr", c.addr)
-	return &pb.RelayMsg{Body: &pb.RelayMsg_SignedIn{SignedIn: &pb.SignedIn{Name: m.Name, DisplayName: m.Name}}}
+	return &pb.RelayMsg{Body: &pb.RelayMsg_SignedIn{SignedIn: &pb.SignedIn{
+		Name: m.Name, DisplayName: m.Name,
+		FilePolicy: proto.Clone(h.cfg.FilePolicy).(*pb.FilePolicy),
+	}}}
 }
 
 func randomHex(n int) string {

@@ -2,9 +2,12 @@ package relay
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sync"
@@ -329,6 +332,66 @@ func TestSignInOnlineCount(t *testing.T) {
 	th.h.disconnect(b.client)
 	if _, online := th.h.stats(); online != 0 {
 		t.Fatalf("online after everybody left = %d, want 0", online)
+	}
+}
+
+func TestSignInSendsFilePolicy(t *testing.T) {
+	signIn := func(th *testHub, name string) *pb.FilePolicy {
+		t.Helper()
+		th.addAccount(name)
+		r := th.h.signIn(th.newClient().client, &pb.SignIn{Name: name, Password: testPassword})
+		if err := protocol.ValidateRelayMsg(r); err != nil {
+			t.Fatalf("the sign-in reply would be refused by the client: %v (%v)", err, r)
+		}
+		if r.GetSignedIn() == nil {
+			t.Fatalf("signIn = %v", r)
+		}
+		return r.GetSignedIn().GetFilePolicy()
+	}
+
+	t.Run("default", func(t *testing.T) {
+		got := signIn(newTestHub(t), "alice")
+		want := &pb.FilePolicy{Enabled: true, InvitationMs: 600_000}
+		if !proto.Equal(got, want) || !proto.Equal(DefaultFilePolicy(), want) {
+			t.Fatalf("file policy = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("configured", func(t *testing.T) {
+		cfg := &pb.FilePolicy{
+			Enabled: true, Extensions: []string{"pdf", "png"}, ContentTypes: []string{"image/*", "application/pdf"},
+			MaxSize: 25_000_000, MaxFiles: 10, InvitationRequired: true, InvitationMs: 300_000,
+		}
+		want := proto.Clone(cfg).(*pb.FilePolicy)
+		th := newTestHub(t, func(c *Config) { c.FilePolicy = cfg })
+		cfg.Extensions[0] = "exe" // the relay keeps its own copy
+		got := signIn(th, "alice")
+		if !proto.Equal(got, want) {
+			t.Fatalf("file policy = %v, want %v", got, want)
+		}
+		got.MaxFiles = 99 // nor does one reply share it with the next
+		if got := signIn(th, "bob"); !proto.Equal(got, want) {
+			t.Fatalf("second agent's file policy = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("disabled", func(t *testing.T) {
+		th := newTestHub(t, func(c *Config) { c.FilePolicy = &pb.FilePolicy{InvitationMs: 600_000} })
+		if got := signIn(th, "alice"); got == nil || got.Enabled {
+			t.Fatalf("file policy = %v, want a disabled one (present, enabled false)", got)
+		}
+	})
+}
+
+func TestNewRefusesInvalidFilePolicy(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	_, err := New(Config{DataDir: dir, Listen: "127.0.0.1:0", FilePolicy: &pb.FilePolicy{Enabled: true, Extensions: []string{""}}},
+		slog.New(slog.DiscardHandler))
+	if !errors.Is(err, protocol.ErrInvalid) {
+		t.Fatalf("New with an empty extension = %v, want ErrInvalid", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a refused config created the data folder (%v)", err)
 	}
 }
 

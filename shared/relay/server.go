@@ -27,6 +27,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/porthole-dev/porthole/shared/internal/nonquic"
 	"github.com/porthole-dev/porthole/shared/protocol"
@@ -49,6 +50,20 @@ type Config struct {
 	// IdleSessionTTL ends a joined session when neither side has been
 	// connected for this long (72h); its rejoin token dies with it.
 	IdleSessionTTL time.Duration
+
+	// FilePolicy is what customers may send to agents: the contact
+	// centre's inbound file transfer settings. The relay gives it to every
+	// agent that signs in (SignedIn.file_policy) and enforces nothing
+	// itself; the agents' apps do. nil: DefaultFilePolicy. New refuses a
+	// policy the clients would reject (protocol.ValidFilePolicy).
+	FilePolicy *pb.FilePolicy
+}
+
+// DefaultFilePolicy is the file policy of a relay that sets none: customers
+// may send any file, of any size, without an invitation; an invitation
+// lasts 10 minutes. It matches transfer.DefaultPolicy.
+func DefaultFilePolicy() *pb.FilePolicy {
+	return &pb.FilePolicy{Enabled: true, InvitationMs: (10 * time.Minute).Milliseconds()}
 }
 
 func (c *Config) setDefaults() {
@@ -75,6 +90,11 @@ func (c *Config) setDefaults() {
 	}
 	if c.IdleSessionTTL <= 0 {
 		c.IdleSessionTTL = 72 * time.Hour
+	}
+	if c.FilePolicy == nil {
+		c.FilePolicy = DefaultFilePolicy()
+	} else {
+		c.FilePolicy = proto.Clone(c.FilePolicy).(*pb.FilePolicy) // the caller keeps theirs
 	}
 }
 
@@ -103,6 +123,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	cfg.setDefaults()
 	if cfg.DataDir == "" {
 		return nil, errors.New("relay: a data folder is required")
+	}
+	if err := protocol.ValidFilePolicy(cfg.FilePolicy); err != nil {
+		return nil, fmt.Errorf("relay: inbound file policy: %w", err)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("relay: creating data folder: %w", err)

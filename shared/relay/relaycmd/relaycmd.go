@@ -4,6 +4,7 @@ package relaycmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,26 @@ type fileConfig struct {
 	Key         string `json:"key"`
 	KeyLifetime string `json:"key_lifetime"`
 	LogLevel    string `json:"log_level"`
+	// InboundFiles is what customers may send to agents (no flag).
+	InboundFiles *inboundFiles `json:"inbound_files"`
+}
+
+// readConfig reads and checks the config file; a key it does not know is
+// an error.
+func readConfig(r io.Reader) (fileConfig, error) {
+	var fc fileConfig
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fc); err != nil {
+		return fc, err
+	}
+	if dec.More() {
+		return fc, errors.New("more than one JSON value")
+	}
+	if _, err := fc.InboundFiles.policy(); err != nil {
+		return fc, fmt.Errorf("inbound_files: %w", err)
+	}
+	return fc, nil
 }
 
 func serve(args []string, stdout, stderr io.Writer) error {
@@ -87,9 +108,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("reading config: %w", err)
 		}
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&fc); err != nil {
+		if fc, err = readConfig(bytes.NewReader(raw)); err != nil {
 			return fmt.Errorf("config %s: %w", *configPath, err)
 		}
 	}
@@ -116,7 +135,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("log level: %w", err)
 		}
 	}
-	cfg := relay.Config{Listen: fc.Listen, DataDir: fc.Data, CertFile: fc.Cert, KeyFile: fc.Key}
+	files, err := fc.InboundFiles.policy() // checked by readConfig
+	if err != nil {
+		return fmt.Errorf("inbound_files: %w", err)
+	}
+	cfg := relay.Config{Listen: fc.Listen, DataDir: fc.Data, CertFile: fc.Cert, KeyFile: fc.Key, FilePolicy: files}
 	if fc.KeyLifetime != "" {
 		d, err := time.ParseDuration(fc.KeyLifetime)
 		if err != nil || d <= 0 {
@@ -138,6 +161,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}{"ready", srv.Addr().String(), srv.Fingerprint()})
 	fmt.Fprintf(stdout, "%s\n", ready)
 	log.Info("relay ready", "addr", srv.Addr().String(), "fingerprint", srv.Fingerprint())
+	log.Info("inbound files", "enabled", files.Enabled, "extensions", files.Extensions,
+		"content_types", files.ContentTypes, "max_size", files.MaxSize, "max_files", files.MaxFiles,
+		"invitation_required", files.InvitationRequired, "invitation", time.Duration(files.InvitationMs)*time.Millisecond)
 	err = srv.Serve(ctx)
 	log.Info("relay stopped")
 	return err
