@@ -56,9 +56,12 @@ test-e2e: build ## End-to-end tests: the real binaries over loopback, windows un
 	cd shared && PORTHOLE_BIN=$(BIN) $(XVFB) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./internal/e2e/
 
 fuzz: ## Run each fuzz target briefly (FUZZTIME=150000x inputs each)
-	@set -e; cd shared && log=$$(mktemp) && for t in $$($(GO) test -list '^Fuzz' ./protocol/ | grep '^Fuzz'); do \
-		echo "== fuzz $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./protocol/ >$$log 2>&1 || \
-		{ tail -n 40 $$log; echo "fuzz $$t failed; a failing input is kept in shared/protocol/testdata/fuzz"; rm -f $$log; exit 1; }; \
+	@set -e; cd shared && log=$$(mktemp) && for p in protocol transfer; do \
+		targets=$$($(GO) test -list '^Fuzz' ./$$p/); \
+		for t in $$(grep '^Fuzz' <<<"$$targets"); do \
+			echo "== fuzz $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$p/ >$$log 2>&1 || \
+			{ tail -n 40 $$log; echo "fuzz $$t failed; a failing input is kept in shared/$$p/testdata/fuzz"; rm -f $$log; exit 1; }; \
+		done; \
 	done; rm -f $$log; echo "fuzz: all targets ran without a crash"
 
 bench: build ## Benchmarks against a same-run baseline, printed as a table
@@ -80,9 +83,9 @@ proto: ## Regenerate shared/protocol/pb from porthole.proto
 # make package also needs these, and the fyne tool (installed pinned by packaging/package.sh).
 PACKAGE_APT_PACKAGES := librsvg2-bin gcc-mingw-w64-x86-64 xz-utils
 
-package: ## Linux archives and Windows .exe files of the three programs into dist/ (docs/packaging.md)
+package: ## Linux archives and Windows .exe files of the three programs into dist/; RELAY=host:port [RELAY_FINGERPRINT=sha256:…] builds a relay into the customer client (docs/packaging.md)
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(PACKAGE_APT_PACKAGES)"
-	GO=$(GO) packaging/package.sh
+	GO=$(GO) RELAY='$(RELAY)' RELAY_FINGERPRINT='$(RELAY_FINGERPRINT)' packaging/package.sh
 
 clean: ## Remove build output
 	rm -rf $(BIN) dist

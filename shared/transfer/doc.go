@@ -1,0 +1,51 @@
+// Package transfer moves files between the two sides of a support session,
+// in both directions, with the receiving person in charge: the transfer
+// engine both the agent console and the customer client use.
+//
+// # Protocol
+//
+// Offers and answers travel on the session's control stream (FileOffer,
+// FileAnswer, FileCancel, FileDone in shared/protocol); no byte of a file
+// moves before the receiver accepted it. Each accepted file then gets a
+// QUIC stream of its own (StreamFile): a FileStreamHead frame naming the
+// file and the byte it starts from, the bytes, and the SHA-256 of the whole
+// file. The sender offers every file of a batch at once and the receiver
+// answers each as soon as it is decided, so many small files cost one round
+// trip in all, not one each.
+//
+// # Receiving
+//
+// A received file lands in a temporary file (PartialPrefix + id) at the top
+// of the session's download folder, opened through an os.Root so no name
+// can write outside it. When the last byte is in, its SHA-256 is checked,
+// the file is synced and renamed to its cleaned name (CleanName,
+// UniqueName), and the database records it as done in the same step, before
+// the sender hears it arrived. A partial file never has a name that looks
+// complete.
+//
+// # Dedup and resume
+//
+// The sender offers a file's SHA-256 when it knows it (it remembers the hash
+// of every file it sent, by path, size and modification time); a first-time
+// send hashes while it streams, so the first byte moves at once. A receiver
+// that holds that content already answers "have" and no byte moves; the
+// existing copy is shown. The sender learns this only from an accepting
+// answer, so it cannot probe what the receiver holds.
+//
+// The receiver checkpoints a file's progress (bytes written and the SHA-256
+// state) as it goes and exactly when a transfer is cut. When the peers are
+// connected again, or after either app restarts, the sender offers each
+// unfinished file again under the same id, and the receiver answers with
+// the byte to continue from; the person is not asked again.
+//
+// # Database
+//
+// The engine keeps its state in the app's bbolt database (appdb, schema 2):
+//
+//	transfers  file id -> JSON Transfer (both directions)
+//	contents   hex SHA-256 -> JSON []string of transfer ids holding it
+//	trust      sender name -> "accept_all" | "refuse_always" | "blocked"
+//	hashes     path NUL size NUL mtime (ns) -> hex SHA-256 (sender side)
+//	settings   "receive" -> "on" | "off"; "folder/<session>" -> folder;
+//	           "first/<session>" -> the first sender's name
+package transfer

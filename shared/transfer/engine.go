@@ -1,0 +1,643 @@
+package transfer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/porthole-dev/porthole/shared/appdb"
+	"github.com/porthole-dev/porthole/shared/peer"
+	"github.com/porthole-dev/porthole/shared/protocol/pb"
+)
+
+// Decisions a receiver can take on an offer.
+const (
+	Accept       = "accept"        // this file
+	AcceptAll    = "accept_all"    // this file and all future files from its sender
+	Refuse       = "refuse"        // this file
+	RefuseAlways = "refuse_always" // this file and all future files from its sender
+	Blocked      = "blocked"       // a trust setting: no files from this sender, not even offers shown
+)
+
+// Accept modes for Config.Accept.
+const (
+	AskAlways = "ask"  // ask the person (trust settings apply)
+	AcceptAny = "all"  // accept every file
+	RefuseAny = "none" // refuse every file
+)
+
+// Event kinds.
+const (
+	EventOffer     = "offer"     // a file is offered; answer with Answer
+	EventProgress  = "progress"  // bytes moved (also: a transfer started or is waiting)
+	EventDone      = "done"      // stored and checked (In: Transfer.Path is the file)
+	EventRefused   = "refused"   // the receiver said no
+	EventFailed    = "failed"    // it went wrong (Transfer.Why)
+	EventCancelled = "cancelled" // one side stopped it
+	EventInvite    = "invite"    // the customer may send files until Event.Until
+	EventPolicy    = "policy"    // the agent's policy for files from customers arrived
+)
+
+// Event is something that happened to a file (or the session's file
+// settings), for the app to show.
+type Event struct {
+	Kind     string
+	Transfer Transfer
+	Rate     float64       // progress: bytes per second, recent
+	Left     time.Duration // progress: estimated time left; 0: unknown
+	Session  string        // invite, policy
+	Until    time.Time     // invite: when the invitation expires
+	Policy   Policy        // policy
+}
+
+// Config configures an Engine.
+type Config struct {
+	DB   *appdb.DB
+	Role pb.Role // this side
+	// Downloads is the folder under which each session's received files get
+	// a folder of their own.
+	Downloads string
+	// FolderName names a session's download folder (a single cleaned path
+	// component is made of it). Nil: the session id.
+	FolderName func(session, peer string) string
+	// Accept overrides the person's answers: AskAlways (default),
+	// AcceptAny or RefuseAny (the customer's --accept-files).
+	Accept string
+	// Policy is what this side accepts from customers (agent side; from
+	// the relay). Nil: any file.
+	Policy *Policy
+	Events func(Event)
+	Log    *slog.Logger
+}
+
+// Engine runs the file transfers of one app across its sessions. Its
+// methods are safe from any goroutine.
+type Engine struct {
+	cfg    Config
+	db     *bolt.DB
+	commit *committer
+	ctx    context.Context
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	sem    chan struct{} // bounds the files sent at once
+
+	placeMu sync.Mutex // choosing a received file's name and renaming it there
+
+	mu       sync.Mutex
+	links    map[string]*peer.Link   // session -> current link
+	live     map[string]*Transfer    // unfinished transfers, by id
+	movers   map[string]*mover       // transfers with bytes moving
+	invites  map[string]time.Time    // session -> invitation expiry (both sides)
+	policies map[string]Policy       // customer side: session -> the agent's policy
+	policy   Policy                  // agent side: what customers may send
+}
+
+// SendConcurrency is how many files of one engine move at once.
+var SendConcurrency = 16
+
+// New starts an engine. Unfinished transfers found in the database wait
+// for their session's next link.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Events == nil {
+		cfg.Events = func(Event) {}
+	}
+	if cfg.Accept == "" {
+		cfg.Accept = AskAlways
+	}
+	if cfg.Downloads == "" {
+		return nil, errors.New("transfer: no downloads folder")
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	e := &Engine{
+		cfg: cfg, db: cfg.DB.Bolt(), ctx: ctx, stop: stop,
+		sem:   make(chan struct{}, SendConcurrency),
+		links: map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{},
+		invites: map[string]time.Time{}, policies: map[string]Policy{}, policy: DefaultPolicy(),
+	}
+	if cfg.Policy != nil {
+		e.policy = *cfg.Policy
+	}
+	e.commit = newCommitter(e.db)
+	// What was moving when the app stopped waits for the next link.
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTransfers).ForEach(func(k, v []byte) error {
+			t, err := getTransfer(tx, string(k))
+			if err != nil || t.State.Final() {
+				return err
+			}
+			if t.State == Sending || t.State == Accepted {
+				t.State = Waiting
+				if err := putTransfer(tx, t); err != nil {
+					return err
+				}
+			}
+			e.live[t.ID] = t
+			return nil
+		})
+	})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("transfer: reading unfinished transfers: %w", err)
+	}
+	return e, nil
+}
+
+// Close stops every transfer (they continue after a restart) and waits.
+func (e *Engine) Close() {
+	e.stop()
+	e.mu.Lock()
+	for _, m := range e.movers {
+		m.stop(errStopped)
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
+	e.commit.close()
+}
+
+// SetPolicy sets what customers may send to this side (agent).
+func (e *Engine) SetPolicy(p Policy) {
+	e.mu.Lock()
+	e.policy = p
+	links := make([]*peer.Link, 0, len(e.links))
+	for _, l := range e.links {
+		links = append(links, l)
+	}
+	e.mu.Unlock()
+	for _, l := range links {
+		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FilePolicy{FilePolicy: p.PB()}})
+	}
+}
+
+// Attach gives a session's new link to the engine: it accepts file
+// streams on it, tells a customer the policy, and offers again every
+// unfinished file this side sends in the session.
+func (e *Engine) Attach(session string, l *peer.Link) {
+	e.mu.Lock()
+	e.links[session] = l
+	policy := e.policy
+	var again []*Transfer
+	for _, t := range e.live {
+		if t.Session == session && t.Dir == Out {
+			again = append(again, t)
+		}
+	}
+	e.mu.Unlock()
+	if e.cfg.Role == pb.Role_ROLE_AGENT {
+		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FilePolicy{FilePolicy: policy.PB()}})
+	}
+	sort.Slice(again, func(i, j int) bool { return again[i].Created.Before(again[j].Created) })
+	for _, t := range again {
+		l.Send(offerMsg(t))
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.acceptStreams(session, l)
+	}()
+}
+
+// Detach says a session's link is gone: moving files wait for the next.
+func (e *Engine) Detach(session string, l *peer.Link) {
+	e.mu.Lock()
+	if e.links[session] != l {
+		e.mu.Unlock()
+		return
+	}
+	delete(e.links, session)
+	// A file whose bytes all went out still waits for the receiver's word;
+	// it comes on the next link.
+	var waiting []Transfer
+	for _, t := range e.live {
+		if t.Session == session && t.Dir == Out && t.State == Sending && e.movers[t.ID] == nil {
+			t.State = Waiting
+			waiting = append(waiting, *t)
+		}
+	}
+	e.mu.Unlock()
+	for _, t := range waiting {
+		e.cfg.Events(Event{Kind: EventProgress, Transfer: t})
+	}
+}
+
+func (e *Engine) link(session string) *peer.Link {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.links[session]
+}
+
+func (e *Engine) acceptStreams(session string, l *peer.Link) {
+	for {
+		str, err := l.Conn.AcceptStream(e.ctx)
+		if err != nil {
+			return
+		}
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.receive(session, l, str)
+		}()
+	}
+}
+
+// Handle takes the file messages of a session's control stream; it
+// reports whether m was one. It does not block for long.
+func (e *Engine) Handle(session string, l *peer.Link, m *pb.PeerMsg) bool {
+	switch b := m.Body.(type) {
+	case *pb.PeerMsg_FileOffer:
+		e.onOffer(session, l, b.FileOffer)
+	case *pb.PeerMsg_FileAnswer:
+		e.onAnswer(session, l, b.FileAnswer)
+	case *pb.PeerMsg_FileCancel:
+		e.onCancel(session, b.FileCancel)
+	case *pb.PeerMsg_FileDone:
+		e.onDone(session, b.FileDone)
+	case *pb.PeerMsg_FileInvite:
+		if e.cfg.Role == pb.Role_ROLE_CUSTOMER {
+			until := time.UnixMilli(b.FileInvite.ExpiresUnixMs)
+			e.mu.Lock()
+			e.invites[session] = until
+			e.mu.Unlock()
+			e.cfg.Events(Event{Kind: EventInvite, Session: session, Until: until})
+		}
+	case *pb.PeerMsg_FilePolicy:
+		if e.cfg.Role == pb.Role_ROLE_CUSTOMER {
+			p := PolicyFromPB(b.FilePolicy)
+			e.mu.Lock()
+			e.policies[session] = p
+			e.mu.Unlock()
+			e.cfg.Events(Event{Kind: EventPolicy, Session: session, Policy: p})
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// Invite lets the customer of a session send files for the policy's
+// invitation time (agent side); it returns when the invitation expires.
+func (e *Engine) Invite(session string) (time.Time, error) {
+	l := e.link(session)
+	if l == nil {
+		return time.Time{}, errors.New("the customer is not connected")
+	}
+	e.mu.Lock()
+	p := e.policy
+	e.mu.Unlock()
+	if !p.Enabled {
+		return time.Time{}, fmt.Errorf("%w: files from customers (the relay does not accept any)", ErrNotAllowed)
+	}
+	until := time.Now().Add(p.Invitation).Truncate(time.Millisecond)
+	if err := l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileInvite{FileInvite: &pb.FileInvite{ExpiresUnixMs: until.UnixMilli()}}}); err != nil {
+		return time.Time{}, err
+	}
+	e.mu.Lock()
+	e.invites[session] = until
+	e.mu.Unlock()
+	e.cfg.Events(Event{Kind: EventInvite, Session: session, Until: until})
+	return until, nil
+}
+
+// Invitation is when the session's invitation to send files expires (zero:
+// none was given).
+func (e *Engine) Invitation(session string) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.invites[session]
+}
+
+// PeerPolicy is what the agent of a session accepts from this side
+// (customer), and whether the agent said.
+func (e *Engine) PeerPolicy(session string) (Policy, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, ok := e.policies[session]
+	return p, ok
+}
+
+// Receiving says whether this side receives files at all.
+func (e *Engine) Receiving() bool {
+	on := true
+	e.db.View(func(tx *bolt.Tx) error {
+		on = getSetting(tx, "receive") != "off"
+		return nil
+	})
+	return on && e.cfg.Accept != RefuseAny
+}
+
+// SetReceiving turns receiving files on or off; while off, offers are
+// refused and the sender is told why.
+func (e *Engine) SetReceiving(on bool) error {
+	v := "on"
+	if !on {
+		v = "off"
+	}
+	return e.commit.do(func(tx *bolt.Tx) error { return putSetting(tx, "receive", v) })
+}
+
+// Trust is the remembered decision for files from sender: AcceptAll,
+// RefuseAlways, Blocked, or "" (ask).
+func (e *Engine) Trust(sender string) string {
+	var d string
+	e.db.View(func(tx *bolt.Tx) error {
+		d = string(tx.Bucket(bucketTrust).Get([]byte(sender)))
+		return nil
+	})
+	return d
+}
+
+// Trusts lists every remembered decision, by sender.
+func (e *Engine) Trusts() map[string]string {
+	out := map[string]string{}
+	e.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTrust).ForEach(func(k, v []byte) error {
+			out[string(k)] = string(v)
+			return nil
+		})
+	})
+	return out
+}
+
+// SetTrust remembers (or, with "", forgets) a decision for files from
+// sender.
+func (e *Engine) SetTrust(sender, decision string) error {
+	switch decision {
+	case "", AcceptAll, RefuseAlways, Blocked:
+	default:
+		return fmt.Errorf("transfer: unknown trust decision %q", decision)
+	}
+	return e.commit.do(func(tx *bolt.Tx) error {
+		if decision == "" {
+			return tx.Bucket(bucketTrust).Delete([]byte(sender))
+		}
+		return tx.Bucket(bucketTrust).Put([]byte(sender), []byte(decision))
+	})
+}
+
+// Transfers lists a session's files, oldest first ("" : every session).
+func (e *Engine) Transfers(session string) []Transfer {
+	var out []Transfer
+	e.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTransfers).ForEach(func(k, _ []byte) error {
+			t, err := getTransfer(tx, string(k))
+			if err == nil && (session == "" || t.Session == session) {
+				out = append(out, *t)
+			}
+			return nil
+		})
+	})
+	e.mu.Lock()
+	for i, t := range out {
+		if l := e.live[t.ID]; l != nil {
+			out[i] = *l
+		}
+	}
+	e.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out
+}
+
+// Get returns one transfer.
+func (e *Engine) Get(id string) (Transfer, bool) {
+	e.mu.Lock()
+	if t := e.live[id]; t != nil {
+		defer e.mu.Unlock()
+		return *t, true
+	}
+	e.mu.Unlock()
+	var t *Transfer
+	e.db.View(func(tx *bolt.Tx) error {
+		t, _ = getTransfer(tx, id)
+		return nil
+	})
+	if t == nil {
+		return Transfer{}, false
+	}
+	return *t, true
+}
+
+// ErrUnknown is returned for a transfer id the engine does not know.
+var ErrUnknown = errors.New("no such file transfer")
+
+// Cancel stops an unfinished transfer, either direction, and tells the
+// other side. A partly received file is deleted.
+func (e *Engine) Cancel(id, why string) error {
+	if why == "" {
+		why = "stopped"
+	}
+	e.mu.Lock()
+	t := e.live[id]
+	m := e.movers[id]
+	e.mu.Unlock()
+	if t == nil {
+		return ErrUnknown
+	}
+	if l := e.link(t.Session); l != nil {
+		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: id, Why: why}}})
+	}
+	if m != nil {
+		m.stop(errors.New(why)) // the mover finishes the job
+		return nil
+	}
+	e.finish(t, Cancelled, why)
+	return nil
+}
+
+// CancelSession stops every unfinished transfer of a session (it is
+// ending).
+func (e *Engine) CancelSession(session, why string) {
+	e.mu.Lock()
+	var ids []string
+	for id, t := range e.live {
+		if t.Session == session {
+			ids = append(ids, id)
+		}
+	}
+	e.mu.Unlock()
+	for _, id := range ids {
+		e.Cancel(id, why)
+	}
+}
+
+// SessionFolder is where a session's received files are (it may not exist
+// yet).
+func (e *Engine) SessionFolder(session string) string {
+	var f string
+	e.db.View(func(tx *bolt.Tx) error {
+		f = getSetting(tx, "folder/"+session)
+		return nil
+	})
+	return f
+}
+
+// DeleteSessionFiles deletes the files received in a session that are not
+// also another session's (the person chose not to keep them), and the
+// session's folder when it is left empty.
+func (e *Engine) DeleteSessionFiles(session string) error {
+	folder := e.SessionFolder(session)
+	if folder == "" {
+		return nil
+	}
+	root, err := os.OpenRoot(folder)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var firstErr error
+	for _, t := range e.Transfers(session) {
+		if t.Dir != In || t.Path == "" || t.Deduped {
+			continue
+		}
+		rel, err := filepath.Rel(folder, t.Path)
+		if err != nil {
+			continue
+		}
+		if err := root.Remove(rel); err != nil && !errors.Is(err, os.ErrNotExist) && firstErr == nil {
+			firstErr = err
+		}
+		removeEmptyParents(root, rel)
+		t := t
+		t.Path, t.State, t.Why = "", Cancelled, "deleted when the session ended"
+		e.commit.do(func(tx *bolt.Tx) error {
+			if err := dropContent(tx, t.SHA256, t.ID); err != nil {
+				return err
+			}
+			return putTransfer(tx, &t)
+		})
+	}
+	os.Remove(folder) // only if empty
+	return firstErr
+}
+
+func removeEmptyParents(root *os.Root, rel string) {
+	for dir := filepath.Dir(rel); dir != "." && dir != "/"; dir = filepath.Dir(dir) {
+		if root.Remove(dir) != nil {
+			return
+		}
+	}
+}
+
+func dropContent(tx *bolt.Tx, sum, id string) error {
+	if sum == "" {
+		return nil
+	}
+	var keep []string
+	for _, have := range contentHolders(tx, sum) {
+		if have != id {
+			keep = append(keep, have)
+		}
+	}
+	if len(keep) == 0 {
+		return tx.Bucket(bucketContents).Delete([]byte(sum))
+	}
+	return putJSON(tx.Bucket(bucketContents), sum, keep)
+}
+
+// finish makes t final, stores it and reports it.
+func (e *Engine) finish(t *Transfer, s State, why string) {
+	e.mu.Lock()
+	if t.State.Final() {
+		e.mu.Unlock()
+		return
+	}
+	t.State, t.Why, t.Finished = s, why, time.Now().UTC()
+	snap := *t
+	delete(e.live, t.ID)
+	delete(e.movers, t.ID)
+	e.mu.Unlock()
+	if err := e.commit.do(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }); err != nil {
+		e.cfg.Log.Error("storing a finished transfer", "id", snap.ID, "err", err)
+	}
+	kind := map[State]string{Done: EventDone, Refused: EventRefused, Failed: EventFailed, Cancelled: EventCancelled}[s]
+	e.cfg.Events(Event{Kind: kind, Transfer: snap})
+}
+
+// setState changes an unfinished transfer's state (in memory; what must
+// survive a restart is stored by the caller).
+func (e *Engine) setState(t *Transfer, s State) Transfer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t.State = s
+	return *t
+}
+
+// mover is the goroutine moving a file's bytes (sending or receiving).
+type mover struct {
+	ctx  context.Context
+	stop context.CancelCauseFunc // with why: a person's words; errSuperseded; errStopped
+	done chan struct{}           // closed when it has returned
+}
+
+// errSuperseded stops a mover whose link was replaced: a newer one takes
+// over from where it stopped.
+var errSuperseded = errors.New("continued on a newer connection")
+
+// startMover registers a mover for t, unless one is registered (then nil).
+func (e *Engine) startMover(t *Transfer) *mover {
+	if e.movers[t.ID] != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(e.ctx)
+	m := &mover{ctx: ctx, stop: cancel, done: make(chan struct{})}
+	e.movers[t.ID] = m
+	return m
+}
+
+// current says whether m is still t's mover (a superseded one must leave
+// t alone).
+func (e *Engine) current(t *Transfer, m *mover) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.movers[t.ID] == m
+}
+
+// newID makes a file id: 32 lowercase hex digits.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Stream error codes of file streams.
+const (
+	codeStopped  quic.StreamErrorCode = 0x10 // cancelled by a person or the session ending
+	codeRejected quic.StreamErrorCode = 0x11 // a stream the receiver does not expect
+	codeFailed   quic.StreamErrorCode = 0x12 // the receiver could not store the file
+	codePaused   quic.StreamErrorCode = 0x13 // continues later (a newer connection, a restart)
+)
+
+// stopCode is the stream error code for a stopped mover.
+func stopCode(m *mover) quic.StreamErrorCode {
+	if c := context.Cause(m.ctx); errors.Is(c, errSuperseded) || errors.Is(c, errStopped) {
+		return codePaused
+	}
+	return codeStopped
+}
+
+func offerMsg(t *Transfer) *pb.PeerMsg {
+	o := &pb.FileOffer{
+		Id: t.ID, Name: t.Name, Size: uint64(t.Size), ContentType: t.ContentType,
+		ModifiedUnixMs: t.ModTime.UnixMilli(), Group: t.Group,
+	}
+	if t.SHA256 != "" {
+		o.Sha256, _ = hex.DecodeString(t.SHA256)
+	}
+	return &pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: o}}
+}
+

@@ -1,0 +1,661 @@
+package transfer
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/porthole-dev/porthole/shared/appdb"
+	"github.com/porthole-dev/porthole/shared/peer"
+	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/protocol/pb"
+	"github.com/porthole-dev/porthole/shared/testpeer"
+)
+
+const (
+	session = "0123456789abcdef0123456789abcdef"
+	timeout = 20 * time.Second
+)
+
+// end is one side: an engine on its own database and downloads folder.
+type end struct {
+	t      *testing.T
+	name   string
+	role   pb.Role
+	data   string
+	down   string
+	db     *appdb.DB
+	e      *Engine
+	policy *Policy
+	accept string
+	links  []*peer.Link // closed with the engine, as a process exit would
+
+	mu     sync.Mutex
+	events []Event
+	more   chan struct{}
+}
+
+func newEnd(t *testing.T, role pb.Role, name string, opts ...func(*end)) *end {
+	t.Helper()
+	n := &end{t: t, name: name, role: role, data: t.TempDir(), down: t.TempDir(), more: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(n)
+	}
+	n.open()
+	t.Cleanup(n.close)
+	return n
+}
+
+func (n *end) open() {
+	n.t.Helper()
+	db, err := appdb.Open(n.data)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.db = db
+	n.e, err = New(Config{
+		DB: db, Role: n.role, Downloads: n.down, Policy: n.policy, Accept: n.accept,
+		FolderName: func(_, peer string) string { return "Support with " + peer },
+		Events: func(ev Event) {
+			n.mu.Lock()
+			n.events = append(n.events, ev)
+			n.mu.Unlock()
+			select {
+			case n.more <- struct{}{}:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+func (n *end) close() {
+	for _, l := range n.links {
+		l.Close(0, "gone")
+	}
+	n.links = nil
+	if n.e != nil {
+		n.e.Close()
+		n.db.Close()
+		n.e = nil
+	}
+}
+
+// expect waits for an event of kind that match accepts (nil: any), from
+// the first not yet returned by expect.
+func (n *end) expect(kind string, match func(Event) bool) Event {
+	n.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		n.mu.Lock()
+		for i, ev := range n.events {
+			if ev.Kind == kind && (match == nil || match(ev)) {
+				n.events = append(n.events[:i:i], n.events[i+1:]...)
+				n.mu.Unlock()
+				return ev
+			}
+		}
+		n.mu.Unlock()
+		select {
+		case <-n.more:
+		case <-deadline:
+			n.t.Fatalf("%s: no %s event within %v", n.name, kind, timeout)
+		}
+	}
+}
+
+// has says whether an event of kind arrived for file id (and leaves it).
+func (n *end) has(kind, id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ev := range n.events {
+		if ev.Kind == kind && ev.Transfer.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func forID(id string) func(Event) bool { return func(ev Event) bool { return ev.Transfer.ID == id } }
+
+// connect links two ends' engines over a new real peer connection, as the
+// chat conversation does: control messages go to Handle, a link that ends
+// is detached.
+func connect(t *testing.T, agent, customer *end) (la, lc *peer.Link) {
+	t.Helper()
+	la, lc = testpeer.LinkPair(t, agent.name, customer.name)
+	for _, x := range []struct {
+		n *end
+		l *peer.Link
+	}{{agent, la}, {customer, lc}} {
+		e, l := x.n.e, x.l
+		x.n.links = append(x.n.links, l)
+		e.Attach(session, l)
+		go func() {
+			for {
+				m, err := l.Recv()
+				if err != nil {
+					e.Detach(session, l)
+					l.Close(0, "")
+					return
+				}
+				e.Handle(session, l, m)
+			}
+		}()
+	}
+	return la, lc
+}
+
+func randomFile(t *testing.T, dir, name string, size int) (string, []byte) {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p, data
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func sendOne(t *testing.T, n *end, path string) Transfer {
+	t.Helper()
+	ts, err := n.e.Send(session, path)
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if len(ts) != 1 {
+		t.Fatalf("Send gave %d transfers", len(ts))
+	}
+	return ts[0]
+}
+
+func checkFile(t *testing.T, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: %d bytes, not the %d sent", path, len(got), len(want))
+	}
+}
+
+func noPartials(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), PartialPrefix) {
+			t.Errorf("a partial file is left: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestAgentSendsCustomerAccepts(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	connect(t, agent, cust)
+	path, data := randomFile(t, t.TempDir(), "report.pdf", 3<<20+17)
+	sent := sendOne(t, agent, path)
+
+	offer := cust.expect(EventOffer, forID(sent.ID))
+	if o := offer.Transfer; o.Name != "report.pdf" || o.Size != int64(len(data)) || o.Peer != "alice" || o.Dir != In {
+		t.Fatalf("offer %+v", o)
+	}
+	if err := cust.e.Answer(sent.ID, Accept); err != nil {
+		t.Fatal(err)
+	}
+	got := cust.expect(EventDone, forID(sent.ID)).Transfer
+	want := filepath.Join(cust.down, "Support with alice", "report.pdf")
+	if got.Path != want || got.SHA256 != sum(data) {
+		t.Fatalf("received at %q (sha256 %s), want %q (%s)", got.Path, got.SHA256, want, sum(data))
+	}
+	checkFile(t, got.Path, data)
+	if d := agent.expect(EventDone, forID(sent.ID)).Transfer; d.Done != d.Size {
+		t.Fatalf("sender done with %d of %d bytes", d.Done, d.Size)
+	}
+	noPartials(t, cust.down)
+	if f := cust.e.SessionFolder(session); f != filepath.Dir(want) {
+		t.Fatalf("session folder %q", f)
+	}
+	// Both sides keep the record.
+	if tr, ok := cust.e.Get(sent.ID); !ok || tr.State != Done {
+		t.Fatalf("receiver's record %+v", tr)
+	}
+}
+
+func TestCustomerSendsAgentAccepts(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	connect(t, agent, cust)
+	cust.expect(EventPolicy, nil)
+	path, data := randomFile(t, t.TempDir(), "screenshot.png", 100<<10)
+	sent := sendOne(t, cust, path)
+	agent.expect(EventOffer, forID(sent.ID))
+	if err := agent.e.Answer(sent.ID, Accept); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, agent.expect(EventDone, forID(sent.ID)).Transfer.Path, data)
+	cust.expect(EventDone, forID(sent.ID))
+}
+
+func TestRefuseAndRememberedAnswers(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	connect(t, agent, cust)
+	dir := t.TempDir()
+	p1, _ := randomFile(t, dir, "one.txt", 10)
+	p2, d2 := randomFile(t, dir, "two.txt", 20)
+	p3, d3 := randomFile(t, dir, "three.txt", 30)
+
+	// Refuse this file: the sender hears it, the next offer asks again.
+	a := sendOne(t, agent, p1)
+	cust.expect(EventOffer, forID(a.ID))
+	cust.e.Answer(a.ID, Refuse)
+	if r := agent.expect(EventRefused, forID(a.ID)).Transfer; r.Why != "refused by the receiver" {
+		t.Fatalf("sender told %q", r.Why)
+	}
+	cust.expect(EventRefused, forID(a.ID))
+
+	// Accept all future files: this one and the next without asking.
+	b := sendOne(t, agent, p2)
+	cust.expect(EventOffer, forID(b.ID))
+	cust.e.Answer(b.ID, AcceptAll)
+	checkFile(t, cust.expect(EventDone, forID(b.ID)).Transfer.Path, d2)
+	c := sendOne(t, agent, p3)
+	checkFile(t, cust.expect(EventDone, forID(c.ID)).Transfer.Path, d3)
+	if cust.has(EventOffer, c.ID) {
+		t.Fatal("asked about a file from a sender whose files are all accepted")
+	}
+	if got := cust.e.Trust("alice"); got != AcceptAll {
+		t.Fatalf("trust %q", got)
+	}
+
+	// Changed in the per-sender settings: refuse always.
+	if err := cust.e.SetTrust("alice", RefuseAlways); err != nil {
+		t.Fatal(err)
+	}
+	d := sendOne(t, agent, p1)
+	if r := agent.expect(EventRefused, forID(d.ID)).Transfer; r.Why != "the receiver refuses all files from you" {
+		t.Fatalf("sender told %q", r.Why)
+	}
+	// Blocked.
+	cust.e.SetTrust("alice", Blocked)
+	e := sendOne(t, agent, p1)
+	if r := agent.expect(EventRefused, forID(e.ID)).Transfer; r.Why != "the receiver blocked files from you" {
+		t.Fatalf("sender told %q", r.Why)
+	}
+	// Receiving turned off, whatever the trust.
+	cust.e.SetTrust("alice", "")
+	cust.e.SetReceiving(false)
+	f := sendOne(t, agent, p1)
+	if r := agent.expect(EventRefused, forID(f.ID)).Transfer; r.Why != "the receiver has turned off receiving files" {
+		t.Fatalf("sender told %q", r.Why)
+	}
+	// The remembered answers outlive the app.
+	cust.close()
+	cust.open()
+	if cust.e.Receiving() {
+		t.Fatal("receiving came back on after a restart")
+	}
+}
+
+func TestRefuseAlwaysAnswersOpenOffers(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	connect(t, agent, cust)
+	dir := t.TempDir()
+	p1, _ := randomFile(t, dir, "a.txt", 10)
+	p2, _ := randomFile(t, dir, "b.txt", 10)
+	a, b := sendOne(t, agent, p1), sendOne(t, agent, p2)
+	cust.expect(EventOffer, forID(a.ID))
+	cust.expect(EventOffer, forID(b.ID))
+	cust.e.Answer(a.ID, RefuseAlways)
+	agent.expect(EventRefused, forID(a.ID))
+	agent.expect(EventRefused, forID(b.ID))
+}
+
+func TestFolderTree(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	src := filepath.Join(t.TempDir(), "logs")
+	files := map[string][]byte{}
+	for _, rel := range []string{"a.txt", "sub/b.txt", "sub/deeper/c.bin"} {
+		_, data := randomFile(t, src, rel, 1000+len(rel))
+		files[rel] = data
+	}
+	ts, err := agent.e.Send(session, src)
+	if err != nil || len(ts) != 3 {
+		t.Fatalf("Send: %d, %v", len(ts), err)
+	}
+	for _, tr := range ts {
+		cust.expect(EventDone, forID(tr.ID))
+		agent.expect(EventDone, forID(tr.ID))
+	}
+	for rel, data := range files {
+		checkFile(t, filepath.Join(cust.down, "Support with alice", "logs", rel), data)
+	}
+}
+
+func TestManySmallFilesPipelined(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	src := filepath.Join(t.TempDir(), "many")
+	for i := range 300 {
+		randomFile(t, src, strings.Repeat("d/", i%3)+"f"+hex.EncodeToString([]byte{byte(i), byte(i >> 8)}), 4096)
+	}
+	ts, err := agent.e.Send(session, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range ts {
+		agent.expect(EventDone, forID(tr.ID))
+	}
+	n := 0
+	filepath.WalkDir(filepath.Join(cust.down, "Support with alice"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	if n != 300 {
+		t.Fatalf("%d files arrived, want 300", n)
+	}
+}
+
+func TestDedupSendsNoBytes(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	connect(t, agent, cust)
+	path, data := randomFile(t, t.TempDir(), "big.iso", 1<<20)
+	first := sendOne(t, agent, path)
+	cust.expect(EventOffer, forID(first.ID))
+	cust.e.Answer(first.ID, Accept)
+	kept := cust.expect(EventDone, forID(first.ID)).Transfer
+	agent.expect(EventDone, forID(first.ID))
+
+	var moved sync.Map
+	hookPush = func(id string, _ int64) { moved.Store(id, true) }
+	defer func() { hookPush = nil }()
+	again := sendOne(t, agent, path)
+	if again.SHA256 != sum(data) {
+		t.Fatalf("the second offer does not carry the known hash (%q)", again.SHA256)
+	}
+	// The receiver is still asked: the sender learns nothing before that.
+	cust.expect(EventOffer, forID(again.ID))
+	if tr, _ := agent.e.Get(again.ID); tr.State != Offered {
+		t.Fatalf("sender's state before the answer: %s", tr.State)
+	}
+	cust.e.Answer(again.ID, Accept)
+	got := cust.expect(EventDone, forID(again.ID)).Transfer
+	if !got.Deduped || got.Path != kept.Path {
+		t.Fatalf("second copy: deduped %v at %q, want the first at %q", got.Deduped, got.Path, kept.Path)
+	}
+	agent.expect(EventDone, forID(again.ID))
+	if _, ok := moved.Load(again.ID); ok {
+		t.Fatal("the file's bytes moved again")
+	}
+	// The deleted copy is no proof of content: then the bytes move.
+	os.Remove(kept.Path)
+	third := sendOne(t, agent, path)
+	cust.expect(EventOffer, forID(third.ID))
+	cust.e.Answer(third.ID, Accept)
+	checkFile(t, cust.expect(EventDone, forID(third.ID)).Transfer.Path, data)
+}
+
+func TestCollidingNamesGetNumbers(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	p1, d1 := randomFile(t, t.TempDir(), "notes.txt", 100)
+	p2, d2 := randomFile(t, t.TempDir(), "Notes.txt", 200)
+	a := sendOne(t, agent, p1)
+	checkFile(t, cust.expect(EventDone, forID(a.ID)).Transfer.Path, d1)
+	b := sendOne(t, agent, p2)
+	got := cust.expect(EventDone, forID(b.ID)).Transfer.Path
+	if filepath.Base(got) != "Notes (2).txt" {
+		t.Fatalf("second file at %q", got)
+	}
+	checkFile(t, got, d2)
+}
+
+// offerRaw sends a hand-made offer, as a hostile peer could.
+func offerRaw(l *peer.Link, id, name string, size uint64) {
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: id, Name: name, Size: size}}})
+}
+
+func TestHostileOffers(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	la, _ := connect(t, agent, cust)
+	id := newID()
+	offerRaw(la, id, "../../../../etc/cron.d/evil", 10)
+	if r := cust.expect(EventRefused, forID(id)).Transfer; !strings.HasPrefix(r.Why, "not allowed: ") {
+		t.Fatalf("receiver's reason %q", r.Why)
+	}
+	// A stream for a file nobody accepted is turned away.
+	id2 := newID()
+	str, err := la.Conn.OpenStreamSync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeHead(t, str, id2, 0)
+	str.Write([]byte("payload"))
+	str.Close()
+	if _, ok := cust.e.Get(id2); ok {
+		t.Fatal("an unoffered stream made a transfer")
+	}
+	noPartials(t, cust.down)
+	// The link survives all of it.
+	p, data := randomFile(t, t.TempDir(), "ok.txt", 50)
+	ok := sendOne(t, agent, p)
+	checkFile(t, cust.expect(EventDone, forID(ok.ID)).Transfer.Path, data)
+}
+
+func TestCancelBySenderAndByReceiver(t *testing.T) {
+	for _, by := range []string{"sender", "receiver"} {
+		t.Run(by, func(t *testing.T) {
+			agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+			cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+			connect(t, agent, cust)
+			path, _ := randomFile(t, t.TempDir(), "big.bin", 32<<20)
+			started := make(chan string, 1)
+			release := make(chan struct{})
+			hookReceived = func(id string, done int64) {
+				select {
+				case started <- id:
+					<-release
+				default:
+				}
+			}
+			defer func() { hookReceived = nil }()
+			tr := sendOne(t, agent, path)
+			testpeer.Receive(t, started, "the first bytes")
+			var err error
+			if by == "sender" {
+				err = agent.e.Cancel(tr.ID, "")
+			} else {
+				err = cust.e.Cancel(tr.ID, "")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			a := agent.expect(EventCancelled, forID(tr.ID)).Transfer
+			c := cust.expect(EventCancelled, forID(tr.ID)).Transfer
+			t.Logf("sender: %q; receiver: %q", a.Why, c.Why)
+			noPartials(t, cust.down)
+			if entries, _ := os.ReadDir(filepath.Join(cust.down, "Support with alice")); len(entries) != 0 {
+				t.Fatalf("left in the folder: %v", entries)
+			}
+		})
+	}
+}
+
+func TestResumeAfterCutConnection(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	la, _ := connect(t, agent, cust)
+	size := 48 << 20
+	path, data := randomFile(t, t.TempDir(), "disk.img", size)
+	var cut sync.Once
+	hookReceived = func(id string, done int64) {
+		if done >= int64(size/2) {
+			cut.Do(func() { go la.Close(0, "network gone") })
+		}
+	}
+	var offsets []int64
+	var mu sync.Mutex
+	hookPush = func(id string, off int64) {
+		mu.Lock()
+		offsets = append(offsets, off)
+		mu.Unlock()
+	}
+	defer func() { hookReceived, hookPush = nil, nil }()
+	tr := sendOne(t, agent, path)
+	w := cust.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	if w.Transfer.Done < int64(size/2) {
+		t.Fatalf("the receiver recorded %d bytes, it had more than %d", w.Transfer.Done, size/2)
+	}
+	connect(t, agent, cust)
+	checkFile(t, cust.expect(EventDone, forID(tr.ID)).Transfer.Path, data)
+	agent.expect(EventDone, forID(tr.ID))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(offsets) != 2 || offsets[0] != 0 || offsets[1] != w.Transfer.Done {
+		t.Fatalf("sent from %v; want from 0, then from %d", offsets, w.Transfer.Done)
+	}
+	noPartials(t, cust.down)
+}
+
+func TestResumeAfterReceiverRestart(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	CheckpointEvery = 1 << 20
+	defer func() { CheckpointEvery = 8 << 20 }()
+	size := 24 << 20
+	path, data := randomFile(t, t.TempDir(), "disk.img", size)
+	stopped := make(chan struct{})
+	var once sync.Once
+	hookReceived = func(id string, done int64) {
+		if done >= int64(size/2) {
+			once.Do(func() { go func() { cust.close(); close(stopped) }() })
+		}
+	}
+	var offsets []int64
+	var mu sync.Mutex
+	hookPush = func(id string, off int64) {
+		mu.Lock()
+		offsets = append(offsets, off)
+		mu.Unlock()
+	}
+	defer func() { hookReceived, hookPush = nil, nil }()
+	tr := sendOne(t, agent, path)
+	testpeer.Receive(t, stopped, "the receiver stopping")
+	hookReceived = nil
+	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	cust.open()
+	got, _ := cust.e.Get(tr.ID)
+	if got.State != Waiting || got.Done == 0 {
+		t.Fatalf("after the restart: %s with %d bytes", got.State, got.Done)
+	}
+	connect(t, agent, cust)
+	checkFile(t, cust.expect(EventDone, forID(tr.ID)).Transfer.Path, data)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(offsets) != 2 || offsets[1] != got.Done {
+		t.Fatalf("sent from %v; the second time from the %d bytes the receiver kept", offsets, got.Done)
+	}
+}
+
+func TestResumeAfterSenderRestart(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	size := 24 << 20
+	path, data := randomFile(t, t.TempDir(), "disk.img", size)
+	stopped := make(chan struct{})
+	var once sync.Once
+	hookReceived = func(id string, done int64) {
+		if done >= int64(size/2) {
+			once.Do(func() { go func() { agent.close(); close(stopped) }() })
+		}
+	}
+	defer func() { hookReceived = nil }()
+	tr := sendOne(t, agent, path)
+	testpeer.Receive(t, stopped, "the sender stopping")
+	cust.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	agent.open()
+	connect(t, agent, cust)
+	checkFile(t, cust.expect(EventDone, forID(tr.ID)).Transfer.Path, data)
+	agent.expect(EventDone, forID(tr.ID))
+}
+
+func TestChangedFileFails(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	connect(t, agent, cust)
+	path, _ := randomFile(t, t.TempDir(), "draft.txt", 1000)
+	tr := sendOne(t, agent, path)
+	cust.expect(EventOffer, forID(tr.ID))
+	os.WriteFile(path, []byte("changed meanwhile"), 0o644)
+	cust.e.Answer(tr.ID, Accept)
+	if f := agent.expect(EventFailed, forID(tr.ID)).Transfer; !strings.Contains(f.Why, "changed") {
+		t.Fatalf("sender's reason %q", f.Why)
+	}
+	if f := cust.expect(EventCancelled, forID(tr.ID)).Transfer; !strings.Contains(f.Why, "changed") {
+		t.Fatalf("receiver's reason %q", f.Why)
+	}
+}
+
+func TestDeleteSessionFiles(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	src := filepath.Join(t.TempDir(), "pics")
+	randomFile(t, src, "a.jpg", 100)
+	randomFile(t, src, "b/c.jpg", 100)
+	ts, _ := agent.e.Send(session, src)
+	for _, tr := range ts {
+		cust.expect(EventDone, forID(tr.ID))
+	}
+	folder := cust.e.SessionFolder(session)
+	if err := cust.e.DeleteSessionFiles(session); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(folder); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the session folder is still there (%v)", err)
+	}
+}
+
+func writeHead(t *testing.T, w io.Writer, id string, offset uint64) {
+	t.Helper()
+	if err := protocol.WriteHeader(w, protocol.StreamFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := protocol.WriteFrame(w, &pb.FileStreamHead{Id: id, Offset: offset}, protocol.MaxControlFrame); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,675 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/porthole-dev/porthole/shared/peer"
+	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/protocol/pb"
+)
+
+// Test hooks.
+var (
+	hookReceived func(id string, done int64) // after each write of received bytes
+	hookPush     func(id string, offset int64) // a file's bytes start moving from offset
+)
+
+// CheckpointEvery is how many bytes a receiver writes between two records
+// of its progress (a cut connection records the exact byte at once; this
+// bounds what a crash costs).
+var CheckpointEvery int64 = 8 << 20
+
+// onOffer decides on an offer: again for a file it knows (a reconnect or
+// restart), by the settings and trust for a new one, or by asking.
+func (e *Engine) onOffer(session string, l *peer.Link, o *pb.FileOffer) {
+	e.mu.Lock()
+	t := e.live[o.Id]
+	e.mu.Unlock()
+	if t == nil {
+		e.db.View(func(tx *bolt.Tx) error {
+			t, _ = getTransfer(tx, o.Id)
+			return nil
+		})
+	}
+	if t != nil {
+		e.offeredAgain(session, l, t)
+		return
+	}
+	sender := l.Remote.Name
+	t = &Transfer{
+		ID: o.Id, Session: session, Dir: In, Peer: sender, Name: o.Name, Group: o.Group,
+		Size: int64(o.Size), ContentType: o.ContentType, State: Offered, Created: time.Now().UTC(),
+	}
+	if len(o.Sha256) == sha256.Size {
+		t.SHA256 = hex.EncodeToString(o.Sha256)
+	}
+	if o.Size > 1<<62 {
+		e.refuse(l, t, "not_allowed: a file of impossible size")
+		return
+	}
+	name, err := CleanName(o.Name)
+	if err != nil {
+		e.refuse(l, t, "not_allowed: "+err.Error())
+		return
+	}
+	t.Name = name
+	trust := e.Trust(sender)
+	switch {
+	case !e.Receiving():
+		e.refuse(l, t, "reception_off")
+		return
+	case trust == Blocked:
+		e.refuse(l, t, "blocked")
+		return
+	case trust == RefuseAlways:
+		e.refuse(l, t, "refused_always")
+		return
+	}
+	if why := e.inboundPolicy(session, l, t); why != "" {
+		e.refuse(l, t, why)
+		return
+	}
+	e.mu.Lock()
+	e.live[t.ID] = t
+	snap := *t
+	e.mu.Unlock()
+	if e.cfg.Accept == AcceptAny || trust == AcceptAll {
+		e.accept(l, t)
+		return
+	}
+	e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, nil)
+	e.cfg.Events(Event{Kind: EventOffer, Transfer: snap})
+}
+
+// inboundPolicy checks a customer's file against this side's (agent's)
+// policy; it says why not, or "".
+func (e *Engine) inboundPolicy(session string, l *peer.Link, t *Transfer) string {
+	if e.cfg.Role != pb.Role_ROLE_AGENT || l.Remote.Role != pb.Role_ROLE_CUSTOMER {
+		return ""
+	}
+	e.mu.Lock()
+	p := e.policy
+	until := e.invites[session]
+	e.mu.Unlock()
+	if !p.Enabled {
+		return "not_allowed: files from customers (the relay does not accept any)"
+	}
+	if p.InvitationRequired && time.Now().After(until) {
+		return "not_allowed: files without an invitation (the agent has to request files first)"
+	}
+	n := 0
+	for _, x := range e.Transfers(session) {
+		if x.Dir == In && x.State != Refused && x.ID != t.ID {
+			n++
+		}
+	}
+	if err := p.Check(t.Name, t.Size, t.ContentType, n); err != nil {
+		return "not_allowed: " + notAllowedWhat(err)
+	}
+	return ""
+}
+
+// notAllowedWhat is the part of a policy error after "not allowed: ".
+func notAllowedWhat(err error) string {
+	s := err.Error()
+	prefix := ErrNotAllowed.Error() + ": "
+	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):]
+	}
+	return s
+}
+
+// offeredAgain answers an offer of a file this side knows already.
+func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer) {
+	if t.Dir != In || t.Session != session {
+		answer(l, t.ID, false, "not_allowed: a file id that is already in use", 0, false)
+		return
+	}
+	e.mu.Lock()
+	if live := e.live[t.ID]; live != nil {
+		t = live
+	} else if !t.State.Final() {
+		e.live[t.ID] = t
+	}
+	m := e.movers[t.ID]
+	snap := *t
+	e.mu.Unlock()
+	switch {
+	case snap.State == Offered:
+		e.cfg.Events(Event{Kind: EventOffer, Transfer: snap}) // still to be answered
+	case snap.State == Done:
+		answer(l, t.ID, true, "", 0, true)
+	case snap.State.Final():
+		answer(l, t.ID, false, "not_allowed: "+snap.Why, 0, false)
+	case m != nil:
+		// Still moving on an older connection: stop that, then go on
+		// from where it stopped on this one.
+		m.stop(errSuperseded)
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			<-m.done
+			answer(l, t.ID, true, "", uint64(e.resumePoint(t)), false)
+		}()
+	default:
+		answer(l, t.ID, true, "", uint64(e.resumePoint(t)), false)
+	}
+}
+
+// resumePoint is the byte a file continues from: what was recorded, if the
+// partial file still holds it, else the start.
+func (e *Engine) resumePoint(t *Transfer) int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t.Done == 0 {
+		return 0
+	}
+	info, err := os.Stat(filepath.Join(t.Folder, PartialName(t.ID)))
+	if err != nil || info.Size() < t.Done || len(t.HashState) == 0 {
+		t.Done, t.HashState = 0, nil
+	}
+	return t.Done
+}
+
+func answer(l *peer.Link, id string, ok bool, why string, offset uint64, have bool) {
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: id, Accepted: ok, Why: why, Offset: offset, Have: have}}})
+}
+
+// refuse says no to an offer and records it.
+func (e *Engine) refuse(l *peer.Link, t *Transfer, why string) {
+	answer(l, t.ID, false, why, 0, false)
+	e.mu.Lock()
+	e.live[t.ID] = t // finish takes it out again
+	e.mu.Unlock()
+	e.finish(t, Refused, refusalWordsIn(why, t.Peer))
+}
+
+// refusalWordsIn says why an offer was refused, for the receiver.
+func refusalWordsIn(why, sender string) string {
+	switch why {
+	case "refused":
+		return "refused"
+	case "refused_always":
+		return "refused: you refuse all files from " + sender
+	case "blocked":
+		return "refused: you blocked files from " + sender
+	case "reception_off":
+		return "refused: receiving files is turned off"
+	}
+	if len(why) > len("not_allowed: ") && why[:len("not_allowed: ")] == "not_allowed: " {
+		return "not allowed: " + why[len("not_allowed: "):]
+	}
+	return why
+}
+
+// Answer is the person's answer to an offer: Accept, AcceptAll, Refuse or
+// RefuseAlways. The "all" and "always" answers are remembered for the
+// sender and apply at once to the sender's other open offers.
+func (e *Engine) Answer(id, decision string) error {
+	e.mu.Lock()
+	t := e.live[id]
+	e.mu.Unlock()
+	if t == nil || t.Dir != In {
+		return ErrUnknown
+	}
+	if t.State != Offered {
+		return fmt.Errorf("the file %s was answered already", t.Name)
+	}
+	l := e.link(t.Session)
+	if l == nil {
+		return errors.New("the sender is not connected; answer when they are back")
+	}
+	switch decision {
+	case Accept:
+		e.accept(l, t)
+	case Refuse:
+		e.refuse(l, t, "refused")
+	case AcceptAll, RefuseAlways:
+		if err := e.SetTrust(t.Peer, decision); err != nil {
+			return err
+		}
+		for _, o := range e.openOffers(t.Peer) {
+			if ol := e.link(o.Session); ol != nil {
+				if decision == AcceptAll {
+					e.accept(ol, o)
+				} else {
+					e.refuse(ol, o, "refused_always")
+				}
+			}
+		}
+	default:
+		return fmt.Errorf("unknown answer %q (accept, accept_all, refuse, refuse_always)", decision)
+	}
+	return nil
+}
+
+// openOffers are the unanswered offers from sender, oldest first.
+func (e *Engine) openOffers(sender string) []*Transfer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*Transfer
+	for _, t := range e.live {
+		if t.Dir == In && t.State == Offered && t.Peer == sender {
+			out = append(out, t)
+		}
+	}
+	sortByCreated(out)
+	return out
+}
+
+// accept takes an offer: from the copy already here when the content is
+// known, else the bytes are asked for.
+func (e *Engine) accept(l *peer.Link, t *Transfer) {
+	if have := e.holder(t.SHA256, t.Size); have != "" {
+		e.mu.Lock()
+		t.Path, t.Deduped, t.Done = have, true, t.Size
+		e.mu.Unlock()
+		answer(l, t.ID, true, "", 0, true)
+		e.finish(t, Done, "")
+		return
+	}
+	folder, err := e.folderFor(t.Session, t.Peer)
+	if err != nil {
+		why := "the receiver cannot make its download folder: " + plainErr(err)
+		answer(l, t.ID, false, why, 0, false)
+		e.finish(t, Failed, why)
+		return
+	}
+	e.mu.Lock()
+	t.Folder = folder
+	t.State = Accepted
+	snap := *t
+	e.mu.Unlock()
+	e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
+	e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, func(err error) {
+		if err != nil {
+			go func() {
+				answer(l, t.ID, false, "the receiver cannot record the file", 0, false)
+				e.finish(t, Failed, "cannot record the file: "+err.Error())
+			}()
+			return
+		}
+		go answer(l, t.ID, true, "", 0, false)
+	})
+}
+
+// holder is the path of a received file with content sum and the given
+// size that is still there, or "".
+func (e *Engine) holder(sum string, size int64) string {
+	if sum == "" {
+		return ""
+	}
+	var paths []string
+	e.db.View(func(tx *bolt.Tx) error {
+		for _, id := range contentHolders(tx, sum) {
+			if t, _ := getTransfer(tx, id); t != nil && t.State == Done && t.Path != "" {
+				paths = append(paths, t.Path)
+			}
+		}
+		return nil
+	})
+	for _, p := range paths {
+		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Size() == size {
+			return p
+		}
+	}
+	return ""
+}
+
+// folderFor is a session's download folder, made on its first file.
+func (e *Engine) folderFor(session, sender string) (string, error) {
+	if f := e.SessionFolder(session); f != "" {
+		return f, os.MkdirAll(f, 0o755)
+	}
+	name := session
+	if e.cfg.FolderName != nil {
+		name = e.cfg.FolderName(session, sender)
+	}
+	name, err := CleanName(name)
+	if err != nil || path.Dir(name) != "." {
+		name = "Porthole session"
+	}
+	if err := os.MkdirAll(e.cfg.Downloads, 0o755); err != nil {
+		return "", err
+	}
+	var folder string
+	for i := 1; ; i++ {
+		try := name
+		if i > 1 {
+			try = fmt.Sprintf("%s (%d)", name, i)
+		}
+		folder = filepath.Join(e.cfg.Downloads, try)
+		err := os.Mkdir(folder, 0o755)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || i == 1000 {
+			return "", err
+		}
+	}
+	err = e.commit.do(func(tx *bolt.Tx) error {
+		if f := getSetting(tx, "folder/"+session); f != "" { // made meanwhile
+			folder = f
+			return nil
+		}
+		return putSetting(tx, "folder/"+session, folder)
+	})
+	return folder, err
+}
+
+// senderDir is the subfolder for a sender's files: none for the session's
+// first sender, the sender's name for the others.
+func (e *Engine) senderDir(session, sender string) (string, error) {
+	var dir string
+	err := e.commit.do(func(tx *bolt.Tx) error {
+		first := getSetting(tx, "first/"+session)
+		if first == "" {
+			return putSetting(tx, "first/"+session, sender)
+		}
+		if first != sender {
+			d, err := CleanName(sender)
+			if err != nil || path.Dir(d) != "." {
+				d = "Other sender"
+			}
+			dir = d
+		}
+		return nil
+	})
+	return dir, err
+}
+
+// receive takes a stream the other side opened: a file's bytes.
+func (e *Engine) receive(session string, l *peer.Link, str *quic.Stream) {
+	str.Close() // nothing goes back on it
+	r := bufio.NewReaderSize(str, 256<<10)
+	str.SetReadDeadline(time.Now().Add(10 * time.Second))
+	kind, err := protocol.ReadHeader(r)
+	if err != nil || kind != protocol.StreamFile {
+		str.CancelRead(codeRejected)
+		return
+	}
+	var head pb.FileStreamHead
+	if err := protocol.ReadFrame(r, &head, 1024); err != nil {
+		str.CancelRead(codeRejected)
+		return
+	}
+	str.SetReadDeadline(time.Time{})
+	e.mu.Lock()
+	t := e.live[head.Id]
+	var m *mover
+	if t != nil && t.Dir == In && t.Session == session &&
+		(t.State == Accepted || t.State == Waiting) && int64(head.Offset) == t.Done {
+		m = e.startMover(t)
+	}
+	if m != nil {
+		t.State = Sending
+	}
+	e.mu.Unlock()
+	if m == nil {
+		str.CancelRead(codeRejected)
+		return
+	}
+	defer close(m.done)
+	stop := context.AfterFunc(m.ctx, func() { str.CancelRead(stopCode(m)) })
+	defer stop()
+	e.take(m, l, t, str, r, int64(head.Offset))
+}
+
+// take writes a file's bytes into its partial file, checks them, and puts
+// the file in place.
+func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r io.Reader, offset int64) {
+	fail := func(why string) {
+		str.CancelRead(codeFailed) // the sender stops; FileDone says why
+		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: t.ID, Why: why}}})
+		e.removePartial(t)
+		e.finish(t, Failed, why)
+	}
+	root, err := os.OpenRoot(t.Folder)
+	if err != nil {
+		fail("the receiver cannot open its download folder: " + plainErr(err))
+		return
+	}
+	defer root.Close()
+	f, err := root.OpenFile(PartialName(t.ID), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		fail("the receiver cannot write the file: " + plainErr(err))
+		return
+	}
+	defer f.Close()
+	h := sha256.New()
+	if offset > 0 {
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(t.HashState); err != nil {
+			fail("the receiver lost track of the part it had; send the file again")
+			return
+		}
+	}
+	if err := f.Truncate(offset); err == nil {
+		_, err = f.Seek(offset, io.SeekStart)
+	} else {
+		fail("the receiver cannot write the file: " + plainErr(err))
+		return
+	}
+
+	p := newProgress(offset)
+	e.cfg.Events(Event{Kind: EventProgress, Transfer: e.setState(t, Sending)})
+	buf := make([]byte, 256<<10)
+	done, mark := offset, offset
+	var sniffed bool
+	var headBytes []byte
+	for done < t.Size {
+		n, err := r.Read(buf[:min(int64(len(buf)), t.Size-done)])
+		if n > 0 {
+			if !sniffed {
+				headBytes = append(headBytes, buf[:min(n, 512-len(headBytes))]...)
+				if len(headBytes) == 512 || done+int64(n) == t.Size || offset > 0 {
+					sniffed = true
+					if why := e.checkContent(t, headBytes, offset); why != "" {
+						fail(why)
+						return
+					}
+				}
+			}
+			if _, werr := f.Write(buf[:n]); werr != nil {
+				fail("the receiver could not write the file: " + plainErr(werr))
+				return
+			}
+			h.Write(buf[:n])
+			done += int64(n)
+			if hookReceived != nil {
+				hookReceived(t.ID, done)
+			}
+			if done-mark >= CheckpointEvery {
+				mark = done
+				e.checkpoint(t, done, h, false)
+			}
+			if p.due(done) {
+				e.progress(t, done, p)
+			}
+		}
+		if err != nil {
+			if done < t.Size {
+				e.cut(m, t, f, done, h, err)
+				return
+			}
+			break
+		}
+	}
+	var sum [sha256.Size]byte
+	if _, err := io.ReadFull(r, sum[:]); err != nil {
+		e.cut(m, t, f, done, h, err)
+		return
+	}
+	if n, _ := r.Read(make([]byte, 1)); n > 0 {
+		fail("the sender sent more bytes than it offered")
+		return
+	}
+	if got := h.Sum(nil); !bytes.Equal(got, sum[:]) {
+		fail("the file arrived damaged (its checksum does not match); send it again")
+		return
+	}
+	if t.SHA256 != "" && t.SHA256 != hex.EncodeToString(sum[:]) {
+		fail("the file is not the one offered (its checksum differs from the offer)")
+		return
+	}
+	if err := f.Sync(); err != nil {
+		fail("the receiver could not write the file: " + plainErr(err))
+		return
+	}
+	f.Close()
+	if err := e.place(root, t, hex.EncodeToString(sum[:])); err != nil {
+		fail("the receiver could not put the file in place: " + plainErr(err))
+		return
+	}
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: t.ID, Ok: true}}})
+	e.mu.Lock()
+	snap := *t
+	e.mu.Unlock()
+	e.finishPlaced(t, snap)
+}
+
+// checkContent checks the first bytes of a customer's file against this
+// side's policy (the offer's content type is the sender's word).
+func (e *Engine) checkContent(t *Transfer, head []byte, offset int64) string {
+	e.mu.Lock()
+	p, fromCustomer := e.policy, e.cfg.Role == pb.Role_ROLE_AGENT
+	e.mu.Unlock()
+	if !fromCustomer || offset > 0 {
+		return ""
+	}
+	ct := DetectType(t.Name, head)
+	if err := p.Check(t.Name, t.Size, ct, 0); err != nil {
+		return "not allowed: " + notAllowedWhat(err)
+	}
+	e.mu.Lock()
+	t.ContentType = ct
+	e.mu.Unlock()
+	return ""
+}
+
+// checkpoint records how far a file got (the bytes before done are in the
+// partial file, h has hashed them).
+func (e *Engine) checkpoint(t *Transfer, done int64, h hash.Hash, wait bool) {
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	t.Done, t.HashState = done, state
+	snap := *t
+	e.mu.Unlock()
+	put := func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }
+	if wait {
+		e.commit.do(put)
+	} else {
+		e.commit.async(put, nil)
+	}
+}
+
+// cut: the stream ended early. Stopped by a person: the partial file goes;
+// the link went down, a newer link took over or the engine is closing: the
+// file waits, from exactly here.
+func (e *Engine) cut(m *mover, t *Transfer, f *os.File, done int64, h hash.Hash, err error) {
+	var se *quic.StreamError
+	cause := context.Cause(m.ctx)
+	switch {
+	case m.ctx.Err() != nil && !errors.Is(cause, errSuperseded) && !errors.Is(cause, errStopped) && e.ctx.Err() == nil:
+		why := "stopped"
+		if cause != nil && cause != context.Canceled {
+			why = cause.Error()
+		}
+		f.Close()
+		e.removePartial(t)
+		e.finish(t, Cancelled, why)
+	case m.ctx.Err() == nil && errors.As(err, &se) && se.Remote && se.ErrorCode == codeStopped:
+		f.Close()
+		e.removePartial(t)
+		e.finish(t, Cancelled, "stopped by the sender")
+	default:
+		e.checkpoint(t, done, h, true)
+		e.mu.Lock()
+		superseded := errors.Is(cause, errSuperseded)
+		if superseded {
+			t.State = Waiting // the newer link's answer continues it
+			delete(e.movers, t.ID)
+		}
+		e.mu.Unlock()
+		if !superseded {
+			e.wait(t, m)
+		}
+	}
+}
+
+// place renames a checked partial file to its name in the session's
+// folder (in the sender's subfolder when it is not the first sender).
+func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
+	dir, err := e.senderDir(t.Session, t.Peer)
+	if err != nil {
+		return err
+	}
+	rel := t.Name
+	if dir != "" {
+		rel = dir + "/" + rel
+	}
+	e.placeMu.Lock()
+	defer e.placeMu.Unlock()
+	final, err := UniqueName(root, rel)
+	if err != nil {
+		return err
+	}
+	if err := root.Rename(PartialName(t.ID), final); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	t.Path, t.SHA256, t.Done, t.HashState = filepath.Join(t.Folder, filepath.FromSlash(final)), sum, t.Size, nil
+	snap := *t
+	e.mu.Unlock()
+	return e.commit.do(func(tx *bolt.Tx) error {
+		snap.State, snap.Finished = Done, time.Now().UTC()
+		if err := putTransfer(tx, &snap); err != nil {
+			return err
+		}
+		return addContent(tx, sum, snap.ID)
+	})
+}
+
+// finishPlaced reports a placed file done (place stored it already).
+func (e *Engine) finishPlaced(t *Transfer, snap Transfer) {
+	e.mu.Lock()
+	t.State, t.Finished = Done, time.Now().UTC()
+	delete(e.live, t.ID)
+	delete(e.movers, t.ID)
+	snap = *t
+	e.mu.Unlock()
+	e.cfg.Events(Event{Kind: EventDone, Transfer: snap})
+}
+
+func (e *Engine) removePartial(t *Transfer) {
+	if t.Folder == "" {
+		return
+	}
+	if root, err := os.OpenRoot(t.Folder); err == nil {
+		root.Remove(PartialName(t.ID))
+		root.Close()
+	}
+}
+
+func sortByCreated(ts []*Transfer) {
+	slices.SortFunc(ts, func(a, b *Transfer) int { return a.Created.Compare(b.Created) })
+}

@@ -1,0 +1,530 @@
+package transfer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/porthole-dev/porthole/shared/peer"
+	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/protocol/pb"
+)
+
+// MaxFilesPerSend caps the files of one Send (a folder tree).
+const MaxFilesPerSend = 100000
+
+// Send offers a file, or every file of a folder as a tree, to the other
+// side of a session. The offers go now if the session is connected, else
+// when it is. A customer's files are checked against the agent's policy
+// first: a file that is not allowed comes back refused (Why says why) and
+// nothing of it moves; when no file may be sent at all, the error says why.
+func (e *Engine) Send(session, path string) ([]Transfer, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot send %s: %w", path, err)
+	}
+	if err := e.mayOffer(session); err != nil {
+		return nil, err
+	}
+	type item struct {
+		path, name string
+		info       fs.FileInfo
+	}
+	var items []item
+	group := ""
+	if info.IsDir() {
+		group = newID()
+		base := filepath.Base(path)
+		err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.Type().IsRegular() {
+				return nil // folders are made by their files; links and devices are not sent
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(path, p)
+			if err != nil {
+				return err
+			}
+			if len(items) == MaxFilesPerSend {
+				return fmt.Errorf("more than %d files", MaxFilesPerSend)
+			}
+			items = append(items, item{p, base + "/" + filepath.ToSlash(rel), fi})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot send the folder %s: %w", path, err)
+		}
+		if len(items) == 0 {
+			return nil, fmt.Errorf("the folder %s has no files to send", path)
+		}
+	} else if info.Mode().IsRegular() {
+		items = append(items, item{path, filepath.Base(path), info})
+	} else {
+		return nil, fmt.Errorf("cannot send %s: not a file or folder", path)
+	}
+
+	peerName := ""
+	if l := e.link(session); l != nil {
+		peerName = l.Remote.Name
+	}
+	now := time.Now().UTC()
+	ts := make([]*Transfer, 0, len(items))
+	for _, it := range items {
+		t := &Transfer{
+			ID: newID(), Session: session, Dir: Out, Peer: peerName, Name: it.name, Group: group,
+			Size: it.info.Size(), State: Offered, Created: now, Source: it.path, ModTime: it.info.ModTime(),
+		}
+		t.ContentType = sniff(it.path)
+		ts = append(ts, t)
+	}
+	var sent int
+	refused := map[*Transfer]string{}
+	if e.cfg.Role == pb.Role_ROLE_CUSTOMER {
+		p, _ := e.PeerPolicy(session)
+		sent = e.sentToAgent(session)
+		for _, t := range ts {
+			if err := p.Check(t.Name, t.Size, t.ContentType, sent); err != nil {
+				refused[t] = err.Error()
+				continue
+			}
+			sent++
+		}
+	}
+	err = e.commit.do(func(tx *bolt.Tx) error {
+		for _, t := range ts {
+			if why, no := refused[t]; no {
+				t.State, t.Why, t.Finished = Refused, why, now
+			} else if sum := tx.Bucket(bucketHashes).Get(hashKey(t.Source, t.Size, t.ModTime)); sum != nil {
+				t.SHA256 = string(sum)
+			}
+			if err := putTransfer(tx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot record the files to send: %w", err)
+	}
+	out := make([]Transfer, 0, len(ts))
+	l := e.link(session)
+	for _, t := range ts {
+		out = append(out, *t)
+		if t.State == Refused {
+			e.cfg.Events(Event{Kind: EventRefused, Transfer: *t})
+			continue
+		}
+		e.mu.Lock()
+		e.live[t.ID] = t
+		e.mu.Unlock()
+		e.cfg.Events(Event{Kind: EventProgress, Transfer: *t})
+		if l != nil {
+			l.Send(offerMsg(t))
+		}
+	}
+	return out, nil
+}
+
+// mayOffer says why this side may not send files in a session, if so.
+func (e *Engine) mayOffer(session string) error {
+	if e.cfg.Role != pb.Role_ROLE_CUSTOMER {
+		return nil // agents may send anything
+	}
+	p, known := e.PeerPolicy(session)
+	if !known {
+		return errors.New("the agent has not said yet which files it accepts; wait until you are connected")
+	}
+	if !p.Enabled {
+		return fmt.Errorf("%w: files from customers (the agent's relay does not accept any)", ErrNotAllowed)
+	}
+	if p.InvitationRequired && time.Now().After(e.Invitation(session)) {
+		return fmt.Errorf("%w: sending files without an invitation (ask the agent to request files)", ErrNotAllowed)
+	}
+	return nil
+}
+
+// sentToAgent counts the files this side (customer) offered in a session
+// that were not refused, for the policy's count.
+func (e *Engine) sentToAgent(session string) int {
+	n := 0
+	for _, t := range e.Transfers(session) {
+		if t.Dir == Out && t.State != Refused {
+			n++
+		}
+	}
+	return n
+}
+
+// sniff detects a file's content type from its name and first bytes.
+func sniff(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return DetectType(path, nil)
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	return DetectType(path, head[:n])
+}
+
+func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
+	e.mu.Lock()
+	t := e.live[a.Id]
+	e.mu.Unlock()
+	if t == nil || t.Dir != Out || t.Session != session {
+		return // cancelled meanwhile, or not ours
+	}
+	switch {
+	case !a.Accepted:
+		e.finish(t, Refused, refusalWords(a.Why))
+	case a.Have:
+		e.mu.Lock()
+		t.Done = t.Size
+		e.mu.Unlock()
+		e.finish(t, Done, "")
+	case int64(a.Offset) > t.Size:
+		e.finish(t, Failed, "the receiver asked for a byte past the end of the file")
+	default:
+		e.mu.Lock()
+		old := e.movers[t.ID]
+		e.mu.Unlock()
+		if old != nil { // still moving on an older connection: this one takes over
+			old.stop(errSuperseded)
+		}
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			if old != nil {
+				<-old.done
+			}
+			e.mu.Lock()
+			m := e.startMover(t)
+			if m == nil || t.State.Final() {
+				e.mu.Unlock()
+				return
+			}
+			t.State, t.Done = Sending, int64(a.Offset)
+			snap := *t
+			e.mu.Unlock()
+			defer close(m.done)
+			e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
+			e.push(m, l, t, int64(a.Offset))
+		}()
+	}
+}
+
+// refusalWords says why a receiver refused, for the sender.
+func refusalWords(why string) string {
+	switch why {
+	case "refused", "":
+		return "refused by the receiver"
+	case "refused_always":
+		return "the receiver refuses all files from you"
+	case "blocked":
+		return "the receiver blocked files from you"
+	case "reception_off":
+		return "the receiver has turned off receiving files"
+	}
+	return why
+}
+
+// push sends a file's bytes from offset on a stream of its own, then its
+// SHA-256; the receiver's FileDone finishes it.
+func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64) {
+	ctx := m.ctx
+	select {
+	case e.sem <- struct{}{}:
+		defer func() { <-e.sem }()
+	case <-ctx.Done():
+		e.stopped(t, m)
+		return
+	}
+	f, err := os.Open(t.Source)
+	if err != nil {
+		e.sendFail(l, t, "cannot read the file: "+plainErr(err))
+		return
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || info.Size() != t.Size || !info.ModTime().Equal(t.ModTime) {
+		e.sendFail(l, t, "the file changed after it was offered; send it again")
+		return
+	}
+	var sum []byte
+	var h hash.Hash
+	if t.SHA256 != "" {
+		sum, _ = hex.DecodeString(t.SHA256)
+	} else {
+		h = sha256.New()
+		if offset > 0 { // the bytes already there count too
+			if _, err := io.Copy(h, io.NewSectionReader(f, 0, offset)); err != nil {
+				e.sendFail(l, t, "cannot read the file: "+plainErr(err))
+				return
+			}
+		}
+	}
+	str, err := l.Conn.OpenStreamSync(ctx)
+	if err != nil {
+		e.cutOff(t, m)
+		return
+	}
+	if hookPush != nil {
+		hookPush(t.ID, offset)
+	}
+	stop := context.AfterFunc(ctx, func() { str.CancelWrite(stopCode(m)) })
+	defer stop()
+	err = protocol.WriteHeader(str, protocol.StreamFile)
+	if err == nil {
+		err = protocol.WriteFrame(str, &pb.FileStreamHead{Id: t.ID, Offset: uint64(offset)}, protocol.MaxControlFrame)
+	}
+	if err == nil {
+		var src io.Reader = io.NewSectionReader(f, offset, t.Size-offset)
+		if h != nil {
+			src = io.TeeReader(src, h)
+		}
+		err = e.copyCounting(str, src, t, offset)
+	}
+	if err == nil {
+		if h != nil {
+			sum = h.Sum(nil)
+			e.mu.Lock()
+			t.SHA256 = hex.EncodeToString(sum)
+			e.mu.Unlock()
+		}
+		_, err = str.Write(sum)
+	}
+	if err == nil {
+		err = str.Close()
+	}
+	if err != nil {
+		var se *quic.StreamError
+		switch {
+		case ctx.Err() != nil:
+			e.stopped(t, m)
+		case errors.As(err, &se) && se.Remote && se.ErrorCode == codeStopped:
+			// The receiver stopped it; its FileCancel says so too.
+			e.finish(t, Cancelled, "stopped by the receiver")
+		case errors.As(err, &se) && se.Remote && se.ErrorCode == codeFailed:
+			// The receiver failed; its FileDone says why.
+		default:
+			e.cutOff(t, m)
+		}
+		return
+	}
+	// All sent: the receiver's FileDone finishes it (onDone).
+}
+
+// copyCounting copies the file's bytes to the stream, reporting progress.
+func (e *Engine) copyCounting(dst io.Writer, src io.Reader, t *Transfer, offset int64) error {
+	buf := make([]byte, 256<<10)
+	p := newProgress(offset)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			offset += int64(n)
+			if p.due(offset) {
+				e.progress(t, offset, p)
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the file: %w", err)
+		}
+	}
+}
+
+// progress records and reports bytes moved.
+func (e *Engine) progress(t *Transfer, done int64, p *progress) {
+	e.mu.Lock()
+	t.Done = done
+	snap := *t
+	e.mu.Unlock()
+	rate := p.rate()
+	var left time.Duration
+	if rate > 0 {
+		left = time.Duration(float64(snap.Size-done) / rate * float64(time.Second))
+	}
+	e.cfg.Events(Event{Kind: EventProgress, Transfer: snap, Rate: rate, Left: left})
+}
+
+// sendFail fails a file this side sends and tells the receiver.
+func (e *Engine) sendFail(l *peer.Link, t *Transfer, why string) {
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: t.ID, Why: why}}})
+	e.finish(t, Failed, why)
+}
+
+// stopped finishes a transfer whose mover was stopped: by a person
+// (cancelled), for a newer connection (nothing to do), or because the
+// engine is closing (it waits for a restart).
+func (e *Engine) stopped(t *Transfer, m *mover) {
+	cause := context.Cause(m.ctx)
+	switch {
+	case errors.Is(cause, errSuperseded):
+	case errors.Is(cause, errStopped) || e.ctx.Err() != nil:
+		e.wait(t, m)
+	default:
+		why := "stopped"
+		if cause != nil && cause != context.Canceled && cause.Error() != "" {
+			why = cause.Error()
+		}
+		e.finish(t, Cancelled, why)
+	}
+}
+
+// cutOff: the link went down with bytes moving; the file waits for the
+// next link (unless its mover was stopped meanwhile).
+func (e *Engine) cutOff(t *Transfer, m *mover) {
+	if m.ctx.Err() != nil {
+		e.stopped(t, m)
+		return
+	}
+	e.wait(t, m)
+}
+
+// wait records that t waits for the next link; a superseded mover leaves
+// t alone.
+func (e *Engine) wait(t *Transfer, m *mover) {
+	e.mu.Lock()
+	if e.movers[t.ID] != m || t.State.Final() {
+		e.mu.Unlock()
+		return
+	}
+	delete(e.movers, t.ID)
+	t.State = Waiting
+	snap := *t
+	e.mu.Unlock()
+	e.commit.do(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) })
+	e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
+}
+
+// onDone: the receiver's last word on a file this side sent.
+func (e *Engine) onDone(session string, d *pb.FileDone) {
+	e.mu.Lock()
+	t := e.live[d.Id]
+	e.mu.Unlock()
+	if t == nil || t.Dir != Out || t.Session != session {
+		return
+	}
+	if !d.Ok {
+		why := d.Why
+		if why == "" {
+			why = "the receiver could not store the file"
+		}
+		e.finish(t, Failed, why)
+		return
+	}
+	e.mu.Lock()
+	t.Done = t.Size
+	key, sum := hashKey(t.Source, t.Size, t.ModTime), t.SHA256
+	e.mu.Unlock()
+	if sum != "" { // remember the hash: sending it again costs no bytes
+		e.commit.async(func(tx *bolt.Tx) error { return tx.Bucket(bucketHashes).Put(key, []byte(sum)) }, nil)
+	}
+	e.finish(t, Done, "")
+}
+
+// onCancel: the other side stopped a file, either direction.
+func (e *Engine) onCancel(session string, c *pb.FileCancel) {
+	e.mu.Lock()
+	t := e.live[c.Id]
+	m := e.movers[c.Id]
+	e.mu.Unlock()
+	if t == nil || t.Session != session {
+		return
+	}
+	who := "the receiver"
+	if t.Dir == In {
+		who = "the sender"
+	}
+	why := "stopped by " + who
+	if c.Why != "" && c.Why != "stopped" {
+		why += ": " + c.Why
+	}
+	if m != nil {
+		m.stop(errors.New(why))
+		return
+	}
+	if t.Dir == In {
+		e.removePartial(t)
+	}
+	e.finish(t, Cancelled, why)
+}
+
+// plainErr is an OS error without the operation and path Go puts in front.
+func plainErr(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	s := err.Error()
+	if strings.Contains(s, "no space left") {
+		return "the disk is full"
+	}
+	if strings.Contains(s, "permission denied") {
+		return "permission denied"
+	}
+	return s
+}
+
+// progress paces progress reports and measures the rate.
+type progress struct {
+	start     time.Time
+	startDone int64
+	last      time.Time
+	lastDone  int64
+}
+
+func newProgress(done int64) *progress {
+	now := time.Now()
+	return &progress{start: now, startDone: done, last: now}
+}
+
+// ProgressEvery is the interval between progress reports of one file.
+var ProgressEvery = 250 * time.Millisecond
+
+func (p *progress) due(done int64) bool {
+	now := time.Now()
+	if now.Sub(p.last) < ProgressEvery {
+		return false
+	}
+	p.last = now
+	p.lastDone = done
+	return true
+}
+
+func (p *progress) rate() float64 {
+	secs := time.Since(p.start).Seconds()
+	if secs <= 0 {
+		return 0
+	}
+	return float64(p.lastDone-p.startDone) / secs
+}
