@@ -73,4 +73,3 @@ func LinkPair(tb testing.TB, agent, customer string) (agentLink, customerLink *p
 	}
 	return agentLink, o.l
 }
-

@@ -95,12 +95,12 @@ type Engine struct {
 	placeMu sync.Mutex // choosing a received file's name and renaming it there
 
 	mu       sync.Mutex
-	links    map[string]*peer.Link   // session -> current link
-	live     map[string]*Transfer    // unfinished transfers, by id
-	movers   map[string]*mover       // transfers with bytes moving
-	invites  map[string]time.Time    // session -> invitation expiry (both sides)
-	policies map[string]Policy       // customer side: session -> the agent's policy
-	policy   Policy                  // agent side: what customers may send
+	links    map[string]*peer.Link // session -> current link
+	live     map[string]*Transfer  // unfinished transfers, by id
+	movers   map[string]*mover     // transfers with bytes moving
+	invites  map[string]time.Time  // session -> invitation expiry (both sides)
+	policies map[string]Policy     // customer side: session -> the agent's policy
+	policy   Policy                // agent side: what customers may send
 }
 
 // SendConcurrency is how many files of one engine move at once.
@@ -640,4 +640,3 @@ func offerMsg(t *Transfer) *pb.PeerMsg {
 	}
 	return &pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: o}}
 }
-

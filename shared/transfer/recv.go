@@ -27,7 +27,7 @@ import (
 
 // Test hooks.
 var (
-	hookReceived func(id string, done int64) // after each write of received bytes
+	hookReceived func(id string, done int64)   // after each write of received bytes
 	hookPush     func(id string, offset int64) // a file's bytes start moving from offset
 )
 
