@@ -1,11 +1,14 @@
 package desktopui
 
 import (
+	"path/filepath"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -33,13 +36,14 @@ type Chat struct {
 	scroll   *container.Scroll
 	empty    *widget.Label
 	shown    map[string]bool
+	files    map[string]*fyne.Container // file entries' bodies, by file id
 	obj      fyne.CanvasObject
 }
 
 // NewChat makes a chat panel; send gets each line the person writes
 // (trimmed, never empty). emptyText is shown until the first line.
 func NewChat(send func(text string), emptyText string) *Chat {
-	c := &Chat{Zone: time.Local, send: send, shown: map[string]bool{}}
+	c := &Chat{Zone: time.Local, send: send, shown: map[string]bool{}, files: map[string]*fyne.Container{}}
 	c.messages = container.New(&lines{})
 	if emptyText != "" {
 		c.empty = widget.NewLabel(emptyText)
@@ -105,6 +109,79 @@ func (c *Chat) Add(m Message) bool {
 	c.scroll.ScrollToBottom()
 	return true
 }
+
+// PutFile records a file sent or received in the conversation, or brings
+// its entry up to date: a picture that arrived shows as a thumbnail, any
+// other file as a link; a tap opens it (open gets its path).
+func (c *Chat) PutFile(f File, open func(path string)) {
+	body := c.files[f.ID]
+	if body == nil {
+		c.shown["file:"+f.ID] = true
+		if c.empty != nil {
+			c.messages.Remove(c.empty)
+			c.empty = nil
+		}
+		who := f.Peer
+		if !f.Incoming() {
+			who = "You"
+		}
+		head := widget.NewLabel(who + " · " + f.At.In(c.Zone).Format("15:04"))
+		head.TextStyle = fyne.TextStyle{Bold: true}
+		head.Importance = widget.LowImportance
+		body = container.NewVBox()
+		c.files[f.ID] = body
+		c.messages.Add(container.NewVBox(head, body))
+		defer c.scroll.ScrollToBottom()
+	}
+	body.Objects = fileEntry(f, open)
+	body.Refresh()
+	c.messages.Refresh()
+}
+
+// fileEntry is what the chat shows of a file.
+func fileEntry(f File, open func(path string)) []fyne.CanvasObject {
+	name := filepath.Base(f.Name)
+	if f.State == "done" && f.Path != "" {
+		if img := picture(f, fyne.NewSize(200, 140)); img != nil {
+			return []fyne.CanvasObject{container.NewHBox(newTapImage(img, func() { open(f.Path) })), quietLabel(name + " · " + Size(f.Size))}
+		}
+		link := widget.NewButtonWithIcon(name+" ("+Size(f.Size)+")", theme.FileIcon(), func() { open(f.Path) })
+		link.Importance = widget.LowImportance
+		link.Alignment = widget.ButtonAlignLeading
+		return []fyne.CanvasObject{link}
+	}
+	l := widget.NewLabel(name + " (" + Size(f.Size) + ")")
+	l.Wrapping = fyne.TextWrapWord
+	return []fyne.CanvasObject{l, quietLabel(FileStatus(f))}
+}
+
+func quietLabel(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.Importance = widget.LowImportance
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// tapImage is a picture that opens on a tap.
+type tapImage struct {
+	widget.BaseWidget
+	img *canvas.Image
+	tap func()
+}
+
+func newTapImage(img *canvas.Image, tap func()) *tapImage {
+	t := &tapImage{img: img, tap: tap}
+	t.ExtendBaseWidget(t)
+	return t
+}
+
+func (t *tapImage) CreateRenderer() fyne.WidgetRenderer { return widget.NewSimpleRenderer(t.img) }
+
+// Tapped opens the picture.
+func (t *tapImage) Tapped(*fyne.PointEvent) { t.tap() }
+
+// Cursor shows that the picture can be clicked.
+func (t *tapImage) Cursor() desktop.Cursor { return desktop.PointerCursor }
 
 // ScrollToBottom shows the newest line.
 func (c *Chat) ScrollToBottom() { c.scroll.ScrollToBottom() }

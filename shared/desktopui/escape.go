@@ -147,3 +147,27 @@ func (c *Check) TypedKey(ev *fyne.KeyEvent) {
 	}
 	c.Check.TypedKey(ev)
 }
+
+// Select is a drop-down for a dialog: Escape pressed while it has the focus
+// closes the dialog in front.
+type Select struct {
+	widget.Select
+	d *Dialogs
+}
+
+// Select makes a dialog drop-down.
+func (d *Dialogs) Select(options []string, changed func(string)) *Select {
+	s := &Select{d: d}
+	s.Options, s.OnChanged = options, changed
+	s.ExtendBaseWidget(s)
+	return s
+}
+
+// TypedKey passes Escape to the dialogs and everything else to the select.
+func (s *Select) TypedKey(ev *fyne.KeyEvent) {
+	if ev.Name == fyne.KeyEscape {
+		s.d.Escape()
+		return
+	}
+	s.Select.TypedKey(ev)
+}
