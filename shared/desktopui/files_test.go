@@ -143,7 +143,9 @@ func TestFilesPanel(t *testing.T) {
 
 	// Progress moves in place.
 	p.Put(desktopui.File{ID: "2", Name: "setup.log", Peer: "alice", Dir: "in", State: "sending", Size: 8_000_000, Done: 6_000_000})
-	uitest.Find(t, p.Object(), func(l *widget.Label) bool { return l.Text == "Transferring setup.log from alice, 75% of 8.0 MB received" })
+	uitest.Find(t, p.Object(), func(l *widget.Label) bool {
+		return l.Text == "Transferring setup.log from alice, 75% of 8.0 MB received"
+	})
 	if p.Len() != 4 {
 		t.Fatalf("%d rows", p.Len())
 	}
