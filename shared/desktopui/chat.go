@@ -32,6 +32,7 @@ type Chat struct {
 
 	send     func(string)
 	sendBtn  *widget.Button
+	attach   *widget.Button // the paperclip: send files
 	messages *fyne.Container
 	scroll   *container.Scroll
 	empty    *widget.Label
@@ -57,7 +58,9 @@ func NewChat(send func(text string), emptyText string) *Chat {
 	c.Input.OnSubmitted = func(string) { c.submit() }
 	c.sendBtn = widget.NewButtonWithIcon("Send", theme.MailSendIcon(), c.submit)
 	c.sendBtn.Importance = widget.HighImportance
-	compose := container.NewBorder(nil, nil, nil, c.sendBtn, c.Input)
+	c.attach = widget.NewButtonWithIcon("", PaperclipIcon, nil)
+	c.attach.Hide()
+	compose := container.NewBorder(nil, nil, c.attach, c.sendBtn, c.Input)
 	c.obj = container.NewBorder(nil, compose, nil, nil, c.scroll)
 	return c
 }
@@ -69,6 +72,17 @@ func (c *Chat) submit() {
 	}
 	c.send(text)
 	c.Input.SetText("")
+}
+
+// SetAttach shows the paperclip, which calls pick (to choose files to
+// send), or hides it (nil).
+func (c *Chat) SetAttach(pick func()) {
+	c.attach.OnTapped = pick
+	if pick == nil {
+		c.attach.Hide()
+	} else {
+		c.attach.Show()
+	}
 }
 
 // Object is the panel to put on screen.

@@ -387,36 +387,29 @@ func (r *fileRow) actions() []fyne.CanvasObject {
 	return out
 }
 
-// Offer asks about an offered file, or a folder of them (files share a
+// OfferDialog is an open question about offered files.
+type OfferDialog struct {
+	files   []File
+	details *widget.Label
+	hide    func()
+}
+
+// Offer asks about an offered file, or a folder of them (files that share a
 // Group): accept this, accept all future files from the sender, refuse
-// this, refuse always. Closing the dialog (Escape) leaves the offer open in
-// the files panel.
-func (d *Dialogs) Offer(files []File, answer func(decision string)) {
-	if len(files) == 0 {
-		return
-	}
+// this, refuse always. answer gets the decision for every file the dialog
+// holds when it is answered (Add brings more of a folder in). Closing the
+// dialog (Escape, "Decide later") leaves the offers open in the files panel.
+func (d *Dialogs) Offer(files []File, answer func(files []File, decision string)) *OfferDialog {
+	o := &OfferDialog{files: files}
 	f := files[0]
-	var total int64
-	for _, x := range files {
-		total += x.Size
+	this, title := "this file", f.Peer+" wants to send you a file"
+	if f.Group != "" || len(files) > 1 {
+		this, title = "these files", f.Peer+" wants to send you files"
 	}
-	what, this := filepath.Base(f.Name), "this file"
-	title := f.Peer + " wants to send you a file"
-	details := fmt.Sprintf("%s · %s", what, Size(f.Size))
-	if f.ContentType != "" {
-		details += " · " + strings.SplitN(f.ContentType, ";", 2)[0]
-	}
-	if len(files) > 1 {
-		top, _, _ := strings.Cut(f.Name, "/")
-		what, this = top, "these files"
-		title = f.Peer + " wants to send you files"
-		details = fmt.Sprintf("%s · %d files · %s", what, len(files), Size(total))
-	}
-	var dlg interface{ Hide() }
 	choose := func(decision string) func() {
 		return func() {
-			dlg.Hide()
-			answer(decision)
+			o.hide()
+			answer(o.files, decision)
 		}
 	}
 	accept := d.Button("Accept "+this, theme.ConfirmIcon(), choose("accept"))
@@ -425,14 +418,46 @@ func (d *Dialogs) Offer(files []File, answer func(decision string)) {
 	refuse := d.Button("Refuse "+this, theme.CancelIcon(), choose("refuse"))
 	never := d.Button("Refuse always from "+f.Peer, theme.CancelIcon(), choose("refuse_always"))
 	never.Importance = widget.DangerImportance
-	name := widget.NewLabel(details)
-	name.TextStyle = fyne.TextStyle{Bold: true}
-	name.Wrapping = fyne.TextWrapWord
-	note := Wrapped("Files go to this session's download folder. You can change what happens to files from " + f.Peer + " later, in Files settings.")
+	o.details = widget.NewLabel("")
+	o.details.TextStyle = fyne.TextStyle{Bold: true}
+	o.details.Wrapping = fyne.TextWrapWord
+	o.describe()
+	note := Wrapped("Files go to this session's download folder. What happens to files from " + f.Peer + " can be changed later, in the receiving settings.")
 	note.Importance = widget.LowImportance
-	body := container.NewVBox(name, note, container.NewGridWithColumns(2, accept, all, refuse, never))
-	c := d.Custom(title, "Decide later", Column(520, body))
-	dlg = c
+	body := container.NewVBox(o.details, note, container.NewGridWithColumns(2, accept, all, refuse, never))
+	o.hide = d.Custom(title, "Decide later", Column(520, body)).Hide
+	return o
+}
+
+// Add brings another file of the same folder into the question.
+func (o *OfferDialog) Add(f File) {
+	o.files = append(o.files, f)
+	o.describe()
+}
+
+// Files are the offers the dialog holds.
+func (o *OfferDialog) Files() []File { return o.files }
+
+func (o *OfferDialog) describe() {
+	f := o.files[0]
+	if f.Group == "" && len(o.files) == 1 {
+		text := fmt.Sprintf("%s · %s", filepath.Base(f.Name), Size(f.Size))
+		if f.ContentType != "" {
+			text += " · " + strings.SplitN(f.ContentType, ";", 2)[0]
+		}
+		o.details.SetText(text)
+		return
+	}
+	var total int64
+	for _, x := range o.files {
+		total += x.Size
+	}
+	top, _, _ := strings.Cut(f.Name, "/")
+	n := "1 file"
+	if len(o.files) > 1 {
+		n = fmt.Sprintf("%d files", len(o.files))
+	}
+	o.details.SetText(fmt.Sprintf("The folder %s · %s · %s", top, n, Size(total)))
 }
 
 // Viewer pages through received files, with a preview of pictures and

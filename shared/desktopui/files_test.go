@@ -157,22 +157,34 @@ func TestOfferDialog(t *testing.T) {
 	win.Resize(fyne.NewSize(800, 600))
 	d := desktopui.NewDialogs(win)
 	var got []string
+	var answered []desktopui.File
+	rec := func(fs []desktopui.File, dec string) { got, answered = append(got, dec), fs }
 	offer := desktopui.File{ID: "1", Name: "invoice.pdf", Peer: "alice", Dir: "in", State: "offered", Size: 250_000, ContentType: "application/pdf"}
-	d.Offer([]desktopui.File{offer}, func(dec string) { got = append(got, dec) })
+	d.Offer([]desktopui.File{offer}, rec)
 	looks(t, "offer.xml", win)
 	test.Tap(uitest.Button(t, win.Canvas().Overlays().Top(), "Accept all future files from alice"))
 	if len(got) != 1 || got[0] != "accept_all" || d.Open() != 0 {
 		t.Fatalf("answers %q, %d dialogs open", got, d.Open())
 	}
 
-	// A folder is one question; Escape leaves it for later.
+	// A folder is one question, whatever arrives while it is asked.
 	files := []desktopui.File{offer, offer, offer}
 	files[0].Name, files[1].Name, files[2].Name = "logs/a.txt", "logs/b.txt", "logs/deep/c.txt"
-	d.Offer(files, func(dec string) { got = append(got, dec) })
+	for i := range files {
+		files[i].Group, files[i].ID = "g", string(rune('a'+i))
+	}
+	o := d.Offer(files[:2], rec)
+	o.Add(files[2])
 	looks(t, "offer_folder.xml", win)
+	test.Tap(uitest.Button(t, win.Canvas().Overlays().Top(), "Refuse these files"))
+	if len(answered) != 3 || got[1] != "refuse" {
+		t.Fatalf("answered %d files with %q", len(answered), got)
+	}
+	// Escape leaves it for later.
+	d.Offer(files, rec)
 	win.Canvas().FocusNext()
 	uitest.Press(win.Canvas(), fyne.KeyEscape)
-	if len(got) != 1 || d.Open() != 0 {
+	if len(got) != 2 || d.Open() != 0 {
 		t.Fatalf("Escape answered %q or left %d dialogs", got, d.Open())
 	}
 }
@@ -271,6 +283,8 @@ func TestInviteCountdownColours(t *testing.T) {
 func TestChatRecordsFiles(t *testing.T) {
 	c := desktopui.NewChat(func(string) {}, "")
 	c.Zone = time.UTC
+	picks := 0
+	c.SetAttach(func() { picks++ })
 	win := window(t, c.Object(), 480, 560)
 	var opened []string
 	open := func(p string) { opened = append(opened, p) }
@@ -290,5 +304,9 @@ func TestChatRecordsFiles(t *testing.T) {
 	test.Tap(uitest.Button(t, c.Object(), "notes.txt (90 B)"))
 	if len(opened) != 2 {
 		t.Fatalf("opened %q", opened)
+	}
+	test.Tap(uitest.Find(t, c.Object(), func(b *widget.Button) bool { return b.Icon == desktopui.PaperclipIcon }))
+	if picks != 1 {
+		t.Fatal("the paperclip did not ask for files")
 	}
 }
