@@ -35,6 +35,17 @@ type Actions struct {
 	Send func(text string)
 	End  func() // end the session for everybody (after confirmation)
 	Quit func() // close the client
+
+	// Files (files.go). Nil actions have no button.
+	SendFiles    func(paths []string)             // files or folders picked or dropped
+	AnswerFile   func(id, decision string)        // accept, accept_all, refuse, refuse_always
+	CancelFile   func(id string)                  // stop a file moving either way
+	Open         func(path string)                // a file with its program, a folder in the file manager
+	Folder       func() string                    // the session's download folder ("" while none)
+	Receiving    func() (bool, map[string]string) // the receiving settings: on, and each sender's trust
+	SetReceiving func(on bool)
+	SetTrust     func(sender, decision string)
+	KeepFiles    func(keep bool) // at the end of the session: keep or delete what arrived
 }
 
 // Message is one chat line to show.
@@ -53,6 +64,8 @@ type Window struct {
 	// pending holds the deny functions of open consent dialogs; leaving the
 	// session screen answers them all with no.
 	pending map[*dialog.CustomDialog]func(bool)
+
+	files filesState
 }
 
 // Title is the window title outside a session.
@@ -198,12 +211,10 @@ func (w *Window) ShowConnected(agent, path string, history []Message) {
 
 	w.chat = desktopui.NewChat(w.act.Send, "")
 	w.chat.Zone = w.Zone
-	for _, m := range history {
-		w.chat.Add(m)
-	}
+	w.showHistory(history)
 	w.win.SetContent(container.NewBorder(
 		container.NewVBox(header, may, widget.NewSeparator()),
-		nil, nil, nil, w.chat.Object()))
+		nil, nil, nil, w.sessionTabs()))
 	w.chat.ScrollToBottom()
 	w.win.Canvas().Focus(w.chat.Input)
 }
@@ -216,7 +227,10 @@ func (w *Window) AddMessage(m Message) {
 }
 
 // ShowEnded says the session is over and why.
-func (w *Window) ShowEnded(reason string) { w.showLast("The session has ended", reason) }
+func (w *Window) ShowEnded(reason string) {
+	w.showLast("The session has ended", reason)
+	w.askKeepFiles()
+}
 
 // ShowCannotStart says why this copy of the client cannot join any session
 // (it does not know which server to use), with only a way to close.
@@ -330,6 +344,7 @@ func (w *Window) AskConsent(c Consent, answer func(allowed bool)) {
 // other dialogs and forgets the session screen.
 func (w *Window) leaveSession() {
 	w.chat = nil
+	w.files.leave(w.win)
 	for _, reply := range w.pending {
 		reply(false)
 	}

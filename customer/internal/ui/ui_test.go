@@ -1,6 +1,10 @@
 package ui
 
 import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,10 +16,15 @@ import (
 )
 
 type recorder struct {
-	joined []string
-	sent   []string
-	ended  int
-	quit   int
+	joined  []string
+	sent    []string
+	ended   int
+	quit    int
+	files   [][]string
+	answers [][2]string
+	kept    []bool
+	trust   map[string]string
+	recv    bool
 }
 
 func (r *recorder) actions() Actions {
@@ -24,6 +33,20 @@ func (r *recorder) actions() Actions {
 		Send: func(t string) { r.sent = append(r.sent, t) },
 		End:  func() { r.ended++ },
 		Quit: func() { r.quit++ },
+
+		SendFiles:  func(p []string) { r.files = append(r.files, p) },
+		AnswerFile: func(id, d string) { r.answers = append(r.answers, [2]string{id, d}) },
+		Open:       func(string) {},
+		Folder:     func() string { return "/home/bob/Downloads/Porthole/Support with Alice" },
+		Receiving: func() (bool, map[string]string) {
+			if r.trust == nil {
+				r.trust = map[string]string{}
+			}
+			return r.recv, r.trust
+		},
+		SetReceiving: func(on bool) { r.recv = on },
+		SetTrust:     func(s, d string) { r.trust[s] = d },
+		KeepFiles:    func(keep bool) { r.kept = append(r.kept, keep) },
 	}
 }
 
@@ -67,7 +90,7 @@ func TestFormatKey(t *testing.T) {
 func TestKeyScreenFormatsAndJoins(t *testing.T) {
 	w, win, r := newWindow(t)
 	w.ShowKey("", "")
-	test.AssertRendersToMarkup(t, "key_empty.xml", win.Canvas())
+	looks(t, "key_empty.xml", win)
 	entry := focusedEntry(t, win)
 	test.Type(entry, "12345")
 	if entry.Text != "1234-5" {
@@ -81,7 +104,7 @@ func TestKeyScreenFormatsAndJoins(t *testing.T) {
 	if entry.Text != "1234-567890" {
 		t.Fatalf("key shows %q", entry.Text)
 	}
-	test.AssertRendersToMarkup(t, "key_complete.xml", win.Canvas())
+	looks(t, "key_complete.xml", win)
 	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
 	if len(r.joined) != 1 || r.joined[0] != "1234-567890" {
 		t.Fatalf("joined %q", r.joined)
@@ -101,13 +124,13 @@ func TestKeyScreenAcceptsPaste(t *testing.T) {
 func TestKeyScreenShowsError(t *testing.T) {
 	w, win, _ := newWindow(t)
 	w.ShowKey("1234-567890", "This session key has expired; ask your agent for a new one.")
-	test.AssertRendersToMarkup(t, "key_error.xml", win.Canvas())
+	looks(t, "key_error.xml", win)
 }
 
 func TestConnecting(t *testing.T) {
 	w, win, _ := newWindow(t)
 	w.ShowConnecting("Pairing securely with your agent…")
-	test.AssertRendersToMarkup(t, "connecting.xml", win.Canvas())
+	looks(t, "connecting.xml", win)
 }
 
 func TestConnectedChat(t *testing.T) {
@@ -117,7 +140,7 @@ func TestConnectedChat(t *testing.T) {
 		{From: "Alice", Text: "Hi, this is Alice from support. How can I help?", At: at},
 		{From: "bob", Text: "My printer stopped working.", At: at.Add(time.Minute), Outgoing: true},
 	})
-	test.AssertRendersToMarkup(t, "connected.xml", win.Canvas())
+	looks(t, "connected.xml", win)
 
 	input := focusedEntry(t, win)
 	test.Type(input, "It's the LaserJet")
@@ -130,13 +153,13 @@ func TestConnectedChat(t *testing.T) {
 		t.Fatalf("an empty line was sent: %q", r.sent)
 	}
 	w.AddMessage(Message{From: "Alice", Text: "Let's have a look.", At: at.Add(2 * time.Minute)})
-	test.AssertRendersToMarkup(t, "connected_more.xml", win.Canvas())
+	looks(t, "connected_more.xml", win)
 }
 
 func TestConnectedRelayedSaysSo(t *testing.T) {
 	w, win, _ := newWindow(t)
 	w.ShowConnected("Alice", "relayed", nil)
-	test.AssertRendersToMarkup(t, "connected_relayed.xml", win.Canvas())
+	looks(t, "connected_relayed.xml", win)
 }
 
 func TestEndSessionAsksFirst(t *testing.T) {
@@ -147,7 +170,7 @@ func TestEndSessionAsksFirst(t *testing.T) {
 	if r.ended != 0 {
 		t.Fatal("ended without confirmation")
 	}
-	test.AssertRendersToMarkup(t, "end_confirm.xml", win.Canvas())
+	looks(t, "end_confirm.xml", win)
 	yes := findButton(t, overlayContent(t, win), "End session")
 	test.Tap(yes)
 	if r.ended != 1 {
@@ -158,7 +181,7 @@ func TestEndSessionAsksFirst(t *testing.T) {
 func TestEnded(t *testing.T) {
 	w, win, r := newWindow(t)
 	w.ShowEnded("The agent ended the session.")
-	test.AssertRendersToMarkup(t, "ended.xml", win.Canvas())
+	looks(t, "ended.xml", win)
 	test.Tap(findButton(t, win.Content(), "Close"))
 	if r.quit != 1 {
 		t.Fatal("Close did not quit")
@@ -168,7 +191,7 @@ func TestEnded(t *testing.T) {
 func TestCannotStart(t *testing.T) {
 	w, win, r := newWindow(t)
 	w.ShowCannotStart("This copy of Porthole does not know which support server to use. Ask the person helping you for a complete download.")
-	test.AssertRendersToMarkup(t, "cannot_start.xml", win.Canvas())
+	looks(t, "cannot_start.xml", win)
 	test.Tap(findButton(t, win.Content(), "Close"))
 	if r.quit != 1 {
 		t.Fatal("Close did not quit")
@@ -181,7 +204,7 @@ func TestConsentAllowAndDeny(t *testing.T) {
 	got := make(chan bool, 2)
 	w.AskConsent(Consent{Title: "Alice asks to see your screen", Detail: "Alice will see everything on your screen until you stop it.", Timeout: time.Hour},
 		func(ok bool) { got <- ok })
-	test.AssertRendersToMarkup(t, "consent.xml", win.Canvas())
+	looks(t, "consent.xml", win)
 	test.Tap(findButton(t, overlayContent(t, win), "Allow"))
 	if ok := <-got; !ok {
 		t.Fatal("Allow answered no")
@@ -273,7 +296,7 @@ func TestMessagesShownOnce(t *testing.T) {
 	if n := w.chat.Len(); n != 2 {
 		t.Fatalf("%d lines shown, want 2", n)
 	}
-	test.AssertRendersToMarkup(t, "connected_dedup.xml", win.Canvas())
+	looks(t, "connected_dedup.xml", win)
 }
 
 func TestConsentFor(t *testing.T) {
@@ -297,5 +320,19 @@ func TestFailureText(t *testing.T) {
 	}
 	if got := FailureText("internal", "the disk is full"); got != "The disk is full." {
 		t.Errorf("fallback %q", got)
+	}
+}
+
+// looks checks the window against a golden markup file in testdata/ and,
+// with PORTHOLE_UI_SHOTS set, saves a picture of it there.
+func looks(t *testing.T, golden string, win fyne.Window) {
+	t.Helper()
+	test.AssertRendersToMarkup(t, golden, win.Canvas())
+	if dir := os.Getenv("PORTHOLE_UI_SHOTS"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, "customer-"+strings.TrimSuffix(golden, ".xml")+".png"))
+		if err == nil {
+			png.Encode(f, win.Canvas().Capture())
+			f.Close()
+		}
 	}
 }

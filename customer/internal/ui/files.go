@@ -1,0 +1,354 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/porthole-dev/porthole/shared/desktopui"
+)
+
+// File is one file transfer to show.
+type File = desktopui.File
+
+// filesState is the session's files as the window shows them: every file
+// it was told of (kept across a reconnect, which rebuilds the screen), and
+// the widgets of the session screen while it is up.
+type filesState struct {
+	all    map[string]File
+	order  []string
+	sendOK bool   // the agent accepts files now
+	why    string // why not, when not
+	from   time.Time
+	until  time.Time // the invitation's end, if one was given
+
+	panel   *desktopui.FilesPanel
+	viewer  *desktopui.Viewer
+	tabs    *container.AppTabs
+	tab     *container.TabItem
+	invite  *desktopui.InviteCountdown
+	unseen  int                               // files that came in while the tab was not shown
+	offers  map[string]*desktopui.OfferDialog // open offer questions, by group (or file id)
+	stopTic chan struct{}
+}
+
+func (s *filesState) leave(win fyne.Window) {
+	s.panel, s.viewer, s.tabs, s.tab, s.invite = nil, nil, nil, nil, nil
+	s.offers = nil
+	if s.stopTic != nil {
+		close(s.stopTic)
+		s.stopTic = nil
+	}
+	win.SetOnDropped(nil)
+}
+
+// showHistory fills the chat with the history and the files so far, in
+// time order.
+func (w *Window) showHistory(history []Message) {
+	type entry struct {
+		at  time.Time
+		msg *Message
+		f   *File
+	}
+	var entries []entry
+	for i := range history {
+		entries = append(entries, entry{at: history[i].At, msg: &history[i]})
+	}
+	for _, id := range w.files.order {
+		f := w.files.all[id]
+		entries = append(entries, entry{at: f.At, f: &f})
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int { return a.at.Compare(b.at) })
+	for _, e := range entries {
+		if e.msg != nil {
+			w.chat.Add(*e.msg)
+		} else {
+			w.chat.PutFile(*e.f, w.open)
+		}
+	}
+}
+
+func (w *Window) open(path string) {
+	if w.act.Open != nil {
+		w.act.Open(path)
+	}
+}
+
+// sessionTabs is the session screen's body: the chat, and the files with a
+// viewer for what arrived.
+func (w *Window) sessionTabs() fyne.CanvasObject {
+	s := &w.files
+	s.panel = desktopui.NewFilesPanel(desktopui.FileActions{
+		SendFiles: w.pickFiles, SendFolder: w.pickFolder, Answer: w.answer, Cancel: w.act.CancelFile,
+		Open: w.act.Open, Reveal: w.act.Open, Folder: w.folder,
+	}, "No files yet. Files the agent sends you appear here; you decide whether to accept each one.")
+	s.viewer = desktopui.NewViewer(w.open)
+	s.invite = desktopui.NewInviteCountdown("You may send files")
+	s.invite.Hide()
+	settings := widget.NewButtonWithIcon("Receiving…", theme.SettingsIcon(), w.showFileSettings)
+	settings.Importance = widget.LowImportance
+	bar := container.NewBorder(nil, nil, nil, settings, s.invite)
+	split := container.NewHSplit(s.panel.Object(), s.viewer.Object())
+	split.Offset = 0.55
+	chatTab := container.NewTabItemWithIcon("Chat", theme.MailComposeIcon(), w.chat.Object())
+	s.tab = container.NewTabItemWithIcon("Files", theme.FolderIcon(), container.NewBorder(bar, nil, nil, nil, split))
+	s.tabs = container.NewAppTabs(chatTab, s.tab)
+	s.tabs.OnSelected = func(t *container.TabItem) {
+		if t == s.tab {
+			s.unseen = 0
+			w.refreshFilesTab()
+		}
+	}
+	s.offers = map[string]*desktopui.OfferDialog{}
+	for _, id := range s.order {
+		f := s.all[id]
+		s.panel.Put(f)
+		if f.Incoming() && f.State == "done" {
+			s.viewer.Add(f)
+		}
+	}
+	w.applySending()
+	if !s.until.IsZero() {
+		w.SetInvitation(s.from, s.until)
+	}
+	w.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
+		var paths []string
+		for _, u := range uris {
+			if u.Scheme() == "file" {
+				paths = append(paths, u.Path())
+			}
+		}
+		w.sendPaths(paths)
+	})
+	return s.tabs
+}
+
+func (w *Window) folder() string {
+	if w.act.Folder == nil {
+		return ""
+	}
+	return w.act.Folder()
+}
+
+func (w *Window) refreshFilesTab() {
+	s := &w.files
+	if s.tab == nil {
+		return
+	}
+	text := "Files"
+	if s.unseen > 0 {
+		text = fmt.Sprintf("Files (%d)", s.unseen)
+	}
+	if s.tab.Text != text {
+		s.tab.Text = text
+		s.tabs.Refresh()
+	}
+}
+
+// PutFile shows a file, new or changed: in the files panel, in the chat,
+// in the viewer once it arrived, and as a question when it is offered.
+func (w *Window) PutFile(f File) {
+	s := &w.files
+	if s.all == nil {
+		s.all = map[string]File{}
+	}
+	old, known := s.all[f.ID]
+	if !known {
+		s.order = append(s.order, f.ID)
+		if f.At.IsZero() {
+			f.At = time.Now()
+		}
+	} else if f.At.IsZero() {
+		f.At = old.At
+	}
+	s.all[f.ID] = f
+	if s.panel == nil {
+		return // not on the session screen; shown when it is back
+	}
+	s.panel.Put(f)
+	if w.chat != nil {
+		w.chat.PutFile(f, w.open)
+	}
+	arrived := f.Incoming() && f.State == "done" && (!known || old.State != "done")
+	if arrived {
+		s.viewer.Add(f)
+	}
+	if (arrived || (f.Incoming() && f.State == "offered" && !known)) && s.tabs.Selected() != s.tab {
+		s.unseen++
+		w.refreshFilesTab()
+	}
+	if f.Incoming() && f.State == "offered" && (!known || old.State != "offered") {
+		w.ask(f)
+	}
+}
+
+// ask puts an offer to the person: one question for a folder's files.
+func (w *Window) ask(f File) {
+	s := &w.files
+	key := f.Group
+	if key == "" {
+		key = f.ID
+	}
+	if o := s.offers[key]; o != nil {
+		o.Add(f)
+		return
+	}
+	s.offers[key] = w.dialogs.Offer([]File{f}, func(files []File, decision string) {
+		delete(s.offers, key)
+		for _, x := range files {
+			w.answer(x.ID, decision)
+		}
+	})
+}
+
+func (w *Window) answer(id, decision string) {
+	if w.act.AnswerFile != nil {
+		w.act.AnswerFile(id, decision)
+	}
+}
+
+// SetSending says whether the agent accepts files from the customer now,
+// and if not, why (shown when the customer tries).
+func (w *Window) SetSending(ok bool, why string) {
+	w.files.sendOK, w.files.why = ok, why
+	w.applySending()
+}
+
+func (w *Window) applySending() {
+	s := &w.files
+	if s.panel == nil {
+		return
+	}
+	s.panel.SetSending(s.sendOK)
+	if s.sendOK && w.chat != nil {
+		w.chat.SetAttach(w.pickFiles)
+	} else if w.chat != nil {
+		w.chat.SetAttach(nil)
+	}
+}
+
+// SetInvitation shows that the agent invited files until until (given at
+// from), with a countdown.
+func (w *Window) SetInvitation(from, until time.Time) {
+	s := &w.files
+	s.from, s.until = from, until
+	if s.invite == nil {
+		return
+	}
+	s.invite.Set(from, until)
+	s.invite.Show()
+	if s.stopTic != nil {
+		close(s.stopTic)
+	}
+	stop := make(chan struct{})
+	s.stopTic = stop
+	inv := s.invite
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				fyne.Do(inv.Tick)
+				if !inv.Active() {
+					return
+				}
+			}
+		}
+	}()
+}
+
+func (w *Window) sendPaths(paths []string) {
+	if len(paths) == 0 || w.act.SendFiles == nil {
+		return
+	}
+	if !w.files.sendOK {
+		why := w.files.why
+		if why == "" {
+			why = "The agent does not accept files right now."
+		}
+		w.dialogs.Information("Files not sent", why)
+		return
+	}
+	w.act.SendFiles(paths)
+}
+
+func (w *Window) pickFiles() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		path := r.URI().Path()
+		r.Close()
+		w.sendPaths([]string{path})
+	}, w.win)
+	w.dialogs.Show(d)
+	d.Resize(fyne.NewSize(760, 520))
+}
+
+func (w *Window) pickFolder() {
+	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+		if err != nil || u == nil {
+			return
+		}
+		w.sendPaths([]string{u.Path()})
+	}, w.win)
+	w.dialogs.Show(d)
+	d.Resize(fyne.NewSize(760, 520))
+}
+
+func (w *Window) showFileSettings() {
+	if w.act.Receiving == nil {
+		return
+	}
+	on, trusts := w.act.Receiving()
+	for _, id := range w.files.order { // everyone who sent files can be set
+		if f := w.files.all[id]; f.Incoming() && f.Peer != "" {
+			if _, ok := trusts[f.Peer]; !ok {
+				trusts[f.Peer] = ""
+			}
+		}
+	}
+	w.dialogs.FileSettings(on, trusts, w.act.SetReceiving, w.act.SetTrust)
+}
+
+// askKeepFiles asks, at the end of a session, whether to keep the files
+// that arrived in it.
+func (w *Window) askKeepFiles() {
+	n := 0
+	for _, id := range w.files.order {
+		if f := w.files.all[id]; f.Incoming() && f.State == "done" && !f.Deduped {
+			n++
+		}
+	}
+	if n == 0 || w.act.KeepFiles == nil {
+		return
+	}
+	what := "the file"
+	if n > 1 {
+		what = fmt.Sprintf("the %d files", n)
+	}
+	var dlg *dialog.CustomDialog
+	keep := w.dialogs.Button("Keep them", theme.ConfirmIcon(), func() {
+		dlg.Hide()
+		w.act.KeepFiles(true)
+	})
+	keep.Importance = widget.HighImportance
+	del := w.dialogs.Button("Delete them", theme.DeleteIcon(), func() {
+		dlg.Hide()
+		w.act.KeepFiles(false)
+	})
+	del.Importance = widget.DangerImportance
+	msg := desktopui.Wrapped(fmt.Sprintf("Keep %s you received in this session? They are in %s.", what, w.folder()))
+	dlg = dialog.NewCustomWithoutButtons("Files from this session", desktopui.Column(420, msg), w.win)
+	dlg.SetButtons([]fyne.CanvasObject{del, keep})
+	w.dialogs.Show(dlg) // Escape keeps them: nothing is deleted unasked
+}

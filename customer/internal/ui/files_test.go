@@ -1,0 +1,133 @@
+package ui
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/porthole-dev/porthole/shared/desktopui"
+	"github.com/porthole-dev/porthole/shared/desktopui/uitest"
+)
+
+var t0 = time.Date(2026, 11, 21, 14, 0, 0, 0, time.UTC)
+
+func picture(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("../../../shared/desktopui/testdata/photo.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func filesTab(t *testing.T, win fyne.Window) *container.AppTabs {
+	t.Helper()
+	return uitest.Find(t, win.Content(), func(*container.AppTabs) bool { return true })
+}
+
+func TestFileOfferedAcceptedReceived(t *testing.T) {
+	w, win, r := newWindow(t)
+	win.Resize(fyne.NewSize(880, 640))
+	w.ShowConnected("Alice", "direct", []Message{{ID: "1", From: "Alice", Text: "I am sending you the new driver.", At: t0}})
+	f := File{ID: "f1", Name: "photo.png", Peer: "Alice", Dir: "in", State: "offered", Size: 9000, ContentType: "image/png", At: t0.Add(time.Minute)}
+	w.PutFile(f)
+	looks(t, "file_offer.xml", win)
+	test.Tap(uitest.Button(t, win.Canvas().Overlays().Top(), "Accept this file"))
+	if len(r.answers) != 1 || r.answers[0] != [2]string{"f1", "accept"} {
+		t.Fatalf("answers %q", r.answers)
+	}
+	f.State, f.Done, f.Rate = "sending", 4500, 9000
+	w.PutFile(f)
+	uitest.Find(t, win.Content(), func(l *widget.Label) bool {
+		return l.Text == "Transferring photo.png from Alice, 50% of 9.0 KB received · 9.0 KB/s"
+	})
+	f.State, f.Done, f.Path = "done", 9000, picture(t)
+	w.PutFile(f)
+	tabs := filesTab(t, win)
+	if tabs.Items[1].Text != "Files (2)" {
+		t.Fatalf("files tab says %q", tabs.Items[1].Text)
+	}
+	tabs.SelectIndex(1)
+	if tabs.Items[1].Text != "Files" {
+		t.Fatal("looking at the files did not clear the count")
+	}
+	looks(t, "files_tab.xml", win)
+}
+
+func TestFolderOfferIsOneQuestion(t *testing.T) {
+	w, win, r := newWindow(t)
+	w.ShowConnected("Alice", "direct", nil)
+	for i, name := range []string{"logs/a.txt", "logs/b.txt", "logs/c/d.txt"} {
+		w.PutFile(File{ID: string(rune('a' + i)), Name: name, Group: "g1", Peer: "Alice", Dir: "in", State: "offered", Size: 100})
+	}
+	if n := len(win.Canvas().Overlays().List()); n != 1 {
+		t.Fatalf("%d dialogs for one folder", n)
+	}
+	test.Tap(uitest.Button(t, win.Canvas().Overlays().Top(), "Refuse always from Alice"))
+	if len(r.answers) != 3 || r.answers[2] != [2]string{"c", "refuse_always"} {
+		t.Fatalf("answers %q", r.answers)
+	}
+}
+
+func TestSendingFollowsThePolicy(t *testing.T) {
+	w, win, r := newWindow(t)
+	w.ShowConnected("Alice", "direct", nil)
+	w.SetSending(false, "Not allowed: sending files without an invitation (ask the agent to request files).")
+	w.sendPaths([]string{"/tmp/x.pdf"})
+	if len(r.files) != 0 {
+		t.Fatal("sent files the agent does not accept")
+	}
+	uitest.Find(t, win.Canvas().Overlays().Top(), func(l *widget.Label) bool {
+		return l.Text == "Not allowed: sending files without an invitation (ask the agent to request files)."
+	})
+	uitest.Press(win.Canvas(), fyne.KeyEscape)
+	w.SetSending(true, "")
+	w.SetInvitation(t0, time.Now().Add(5*time.Minute))
+	w.sendPaths([]string{storage.NewFileURI("/tmp/x.pdf").Path()})
+	if len(r.files) != 1 || r.files[0][0] != "/tmp/x.pdf" {
+		t.Fatalf("sent %q", r.files)
+	}
+	test.Tap(uitest.Find(t, win.Content(), func(b *widget.Button) bool { return b.Icon == desktopui.PaperclipIcon }))
+}
+
+func TestKeepOrDeleteAtTheEnd(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		w, win, r := newWindow(t)
+		w.ShowConnected("Alice", "direct", nil)
+		w.PutFile(File{ID: "f1", Name: "a.txt", Peer: "Alice", Dir: "in", State: "done", Size: 10, Path: "/x/a.txt"})
+		w.ShowEnded("Alice ended the session.")
+		label := "Delete them"
+		if keep {
+			label = "Keep them"
+			looks(t, "keep_files.xml", win)
+		}
+		test.Tap(uitest.Button(t, win.Canvas().Overlays().Top(), label))
+		if len(r.kept) != 1 || r.kept[0] != keep {
+			t.Fatalf("kept %v", r.kept)
+		}
+	}
+}
+
+func TestReceivingSettings(t *testing.T) {
+	w, win, r := newWindow(t)
+	r.recv = true
+	w.ShowConnected("Alice", "direct", nil)
+	w.PutFile(File{ID: "f1", Name: "a.txt", Peer: "Alice", Dir: "in", State: "done", Size: 10})
+	filesTab(t, win).SelectIndex(1)
+	test.Tap(uitest.Button(t, win.Content(), "Receiving…"))
+	sel := uitest.Find(t, win.Canvas().Overlays().Top(), func(s *desktopui.Select) bool { return true })
+	sel.SetSelected("Blocked")
+	if r.trust["Alice"] != "blocked" {
+		t.Fatalf("trust %q", r.trust)
+	}
+}
