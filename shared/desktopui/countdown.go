@@ -28,6 +28,7 @@ type InviteCountdown struct {
 func NewInviteCountdown(what string) *InviteCountdown {
 	c := &InviteCountdown{Now: time.Now, what: what}
 	c.label = widget.NewLabel("")
+	c.label.Truncation = fyne.TextTruncateEllipsis
 	c.track = canvas.NewRectangle(color.Transparent)
 	c.fill = canvas.NewRectangle(color.Transparent)
 	c.track.CornerRadius, c.fill.CornerRadius = 3, 3

@@ -62,6 +62,7 @@ func (w *Window) ShowMain(agent, relay string) {
 	m := &mainView{w: w, byID: map[string]*sessionView{}}
 	w.main = m
 	w.win.SetTitle(agent + " – " + Title)
+	w.win.SetOnDropped(w.dropped)
 
 	m.relay = quiet(relay)
 	newBtn := widget.NewButtonWithIcon("New session", theme.ContentAddIcon(), w.act.NewSession)
@@ -202,6 +203,7 @@ func (w *Window) Tick() {
 	}
 	for _, sv := range w.main.order {
 		sv.tick()
+		sv.tickFiles()
 	}
 }
 

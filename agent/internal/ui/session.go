@@ -24,6 +24,7 @@ type sessionView struct {
 	perms  map[string]string  // access kind -> state of the last request
 
 	chat      *desktopui.Chat
+	files     *sessionFiles
 	chatShown bool
 	pinned    bool
 
@@ -55,6 +56,7 @@ func newSessionView(m *mainView, s Session) *sessionView {
 			sv.chat.Add(msg)
 		}
 	}
+	sv.files = newSessionFiles(sv)
 	sv.askBtn = widget.NewButtonWithIcon("Ask for access", theme.VisibilityIcon(), sv.askMenu)
 	sv.chatBtn = toolbarButton("Chat", theme.MailComposeIcon(), func() { sv.setChatShown(!sv.chatShown) })
 	sv.pinBtn = toolbarButton("", theme.ViewRestoreIcon(), func() { sv.setPinned(!sv.pinned) })
@@ -116,12 +118,25 @@ func (sv *sessionView) refreshWork() {
 	} else {
 		sv.askBtn.Disable()
 	}
+	if s.State == Active {
+		sv.chat.SetAttach(func() { sv.m.w.pickFiles(s.ID, false) })
+		sv.files.panel.SetSending(true)
+	} else {
+		sv.chat.SetAttach(nil)
+		sv.files.panel.SetSending(false)
+	}
 	if s.State == Ended {
 		sv.endBtn.Disable()
 	} else {
 		sv.endBtn.Enable()
 	}
-	sv.work.Objects = []fyne.CanvasObject{container.NewVScroll(content)}
+	var work fyne.CanvasObject = container.NewVScroll(content)
+	if s.State != Waiting { // files can be sent and received, or looked at after the end
+		split := container.NewVSplit(work, sv.files.box)
+		split.Offset = 0.45
+		work = split
+	}
+	sv.work.Objects = []fyne.CanvasObject{work}
 	sv.work.Refresh()
 }
 

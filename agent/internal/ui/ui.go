@@ -42,6 +42,18 @@ type Actions struct {
 	SignOut    func()
 	Notify     func(title, body string)
 	Copy       func(text string)
+
+	// Files (files.go). Nil actions have no button.
+	SendFiles    func(session string, paths []string) // picked or dropped
+	AnswerFile   func(id, decision string)            // accept, accept_all, refuse, refuse_always
+	CancelFile   func(id string)
+	RequestFiles func(session string)        // invite the customer to send files
+	Open         func(path string)           // a file with its program, a folder in the file manager
+	SaveAs       func(src, dst string)       // copy a received file where the agent chose
+	Folder       func(session string) string // the session's download folder ("" while none)
+	Receiving    func() (bool, map[string]string)
+	SetReceiving func(on bool)
+	SetTrust     func(sender, decision string)
 }
 
 // Message is one chat line to show.
@@ -66,6 +78,7 @@ type Window struct {
 	main       *mainView // while signed in
 	foreground bool
 	prefs      Prefs
+	policy     FilePolicy
 }
 
 // New makes the window's content controller.
@@ -109,6 +122,7 @@ func (w *Window) ShowBusy(step string) {
 func (w *Window) leaveScreen() {
 	w.dialogs.CloseAll()
 	w.main = nil
+	w.win.SetOnDropped(nil)
 }
 
 // toolbarButton is a low-key button for a bar.

@@ -31,6 +31,10 @@ type recorder struct {
 	notes    [][2]string
 	copied   []string
 	history  map[string][]Message
+	files    [][2]string // session, path
+	answers  [][2]string
+	requests []string
+	saved    [][2]string
 }
 
 func (r *recorder) actions() Actions {
@@ -45,6 +49,17 @@ func (r *recorder) actions() Actions {
 		SignOut:    func() { r.signOuts++ },
 		Notify:     func(title, body string) { r.notes = append(r.notes, [2]string{title, body}) },
 		Copy:       func(s string) { r.copied = append(r.copied, s) },
+
+		SendFiles: func(s string, p []string) {
+			for _, x := range p {
+				r.files = append(r.files, [2]string{s, x})
+			}
+		},
+		AnswerFile:   func(id, d string) { r.answers = append(r.answers, [2]string{id, d}) },
+		RequestFiles: func(s string) { r.requests = append(r.requests, s) },
+		Open:         func(string) {},
+		SaveAs:       func(src, dst string) { r.saved = append(r.saved, [2]string{src, dst}) },
+		Folder:       func(string) string { return "/home/alice/Downloads/Porthole/Files from bob" },
 	}
 }
 

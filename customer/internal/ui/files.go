@@ -33,13 +33,14 @@ type filesState struct {
 	tabs    *container.AppTabs
 	tab     *container.TabItem
 	invite  *desktopui.InviteCountdown
+	bar     *fyne.Container
 	unseen  int                               // files that came in while the tab was not shown
 	offers  map[string]*desktopui.OfferDialog // open offer questions, by group (or file id)
 	stopTic chan struct{}
 }
 
 func (s *filesState) leave(win fyne.Window) {
-	s.panel, s.viewer, s.tabs, s.tab, s.invite = nil, nil, nil, nil, nil
+	s.panel, s.viewer, s.tabs, s.tab, s.invite, s.bar = nil, nil, nil, nil, nil, nil
 	s.offers = nil
 	if s.stopTic != nil {
 		close(s.stopTic)
@@ -93,7 +94,8 @@ func (w *Window) sessionTabs() fyne.CanvasObject {
 	s.invite.Hide()
 	settings := widget.NewButtonWithIcon("Receiving…", theme.SettingsIcon(), w.showFileSettings)
 	settings.Importance = widget.LowImportance
-	bar := container.NewBorder(nil, nil, nil, settings, s.invite)
+	s.bar = container.NewBorder(nil, nil, nil, settings, s.invite)
+	bar := s.bar
 	split := container.NewHSplit(s.panel.Object(), s.viewer.Object())
 	split.Offset = 0.55
 	chatTab := container.NewTabItemWithIcon("Chat", theme.MailComposeIcon(), w.chat.Object())
@@ -243,6 +245,7 @@ func (w *Window) SetInvitation(from, until time.Time) {
 	}
 	s.invite.Set(from, until)
 	s.invite.Show()
+	s.tab.Content.Refresh() // lay the countdown out now that it shows
 	if s.stopTic != nil {
 		close(s.stopTic)
 	}

@@ -1,0 +1,254 @@
+package ui
+
+import (
+	"path"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/porthole-dev/porthole/shared/desktopui"
+)
+
+// File is one file transfer to show.
+type File = desktopui.File
+
+// FilePolicy is what the relay lets customers send, as far as the window
+// needs it.
+type FilePolicy struct {
+	Enabled            bool // customers may send files at all
+	InvitationRequired bool // only after "Request files"
+}
+
+// sessionFiles is a session's files and their widgets.
+type sessionFiles struct {
+	all     map[string]File
+	panel   *desktopui.FilesPanel
+	request *widget.Button
+	invite  *desktopui.InviteCountdown
+	head    *fyne.Container
+	box     *fyne.Container
+	offers  map[string]*desktopui.OfferDialog // open questions, by group or file id
+}
+
+func newSessionFiles(sv *sessionView) *sessionFiles {
+	w := sv.m.w
+	id := sv.s.ID
+	f := &sessionFiles{all: map[string]File{}, offers: map[string]*desktopui.OfferDialog{}}
+	f.panel = desktopui.NewFilesPanel(desktopui.FileActions{
+		SendFiles:  func() { w.pickFiles(id, false) },
+		SendFolder: func() { w.pickFiles(id, true) },
+		Answer:     w.answerFile,
+		Cancel:     w.act.CancelFile,
+		Open:       w.act.Open,
+		Reveal:     w.act.Open,
+		Save:       w.saveFile,
+		Folder: func() string {
+			if w.act.Folder == nil {
+				return ""
+			}
+			return w.act.Folder(id)
+		},
+	}, "No files yet. Drop files on this window to send them to the customer.")
+	f.request = widget.NewButtonWithIcon("Request files", theme.DownloadIcon(), func() {
+		if w.act.RequestFiles != nil {
+			w.act.RequestFiles(id)
+		}
+	})
+	f.invite = desktopui.NewInviteCountdown("The customer may send files")
+	f.invite.Now = func() time.Time { return w.Now() }
+	f.invite.Hide()
+	settings := toolbarButton("Receiving…", theme.SettingsIcon(), w.showFileSettings)
+	f.head = container.NewVBox(container.NewBorder(nil, nil, bold("Files"), container.NewHBox(f.request, settings)), f.invite)
+	f.box = container.NewBorder(f.head, nil, nil, nil, f.panel.Object())
+	f.applyPolicy(w.policy)
+	return f
+}
+
+func (f *sessionFiles) applyPolicy(p FilePolicy) {
+	if p.Enabled && p.InvitationRequired {
+		f.request.Show()
+	} else {
+		f.request.Hide()
+	}
+}
+
+// SetFilePolicy says what customers may send (from the relay, at sign-in).
+func (w *Window) SetFilePolicy(p FilePolicy) {
+	w.policy = p
+	if w.main == nil {
+		return
+	}
+	for _, sv := range w.main.order {
+		sv.files.applyPolicy(p)
+	}
+}
+
+// PutFile shows a file of a session, new or changed: in the session's
+// files, in its chat, and as a question when the customer offers one.
+func (w *Window) PutFile(session string, f File) {
+	m := w.main
+	if m == nil || m.byID[session] == nil {
+		return
+	}
+	sv := m.byID[session]
+	old, known := sv.files.all[f.ID]
+	if f.At.IsZero() {
+		f.At = old.At
+		if !known {
+			f.At = w.Now()
+		}
+	}
+	sv.files.all[f.ID] = f
+	sv.files.panel.Put(f)
+	sv.chat.PutFile(f, w.act.Open)
+	if !f.Incoming() {
+		return
+	}
+	newOffer := f.State == "offered" && (!known || old.State != "offered")
+	arrived := f.State == "done" && (!known || old.State != "done")
+	if newOffer {
+		w.askFile(sv, f)
+	}
+	if newOffer || arrived {
+		inFront := w.foreground && m.current == sv
+		if inFront {
+			return
+		}
+		sv.unread++
+		m.refresh()
+		if w.prefs.Notify && newOffer {
+			w.act.Notify(f.Peer+" wants to send you a file", f.Name+" ("+desktopui.Size(f.Size)+")")
+		}
+	}
+}
+
+// askFile puts a customer's offer to the agent: one question per folder.
+func (w *Window) askFile(sv *sessionView, f File) {
+	key := f.Group
+	if key == "" {
+		key = f.ID
+	}
+	if o := sv.files.offers[key]; o != nil {
+		o.Add(f)
+		return
+	}
+	sv.files.offers[key] = w.dialogs.Offer([]File{f}, func(files []File, decision string) {
+		delete(sv.files.offers, key)
+		for _, x := range files {
+			w.answerFile(x.ID, decision)
+		}
+	})
+}
+
+func (w *Window) answerFile(id, decision string) {
+	if w.act.AnswerFile != nil {
+		w.act.AnswerFile(id, decision)
+	}
+}
+
+// SetInvitation shows that a session's customer may send files until
+// until (invited at from), with a countdown.
+func (w *Window) SetInvitation(session string, from, until time.Time) {
+	if w.main == nil || w.main.byID[session] == nil {
+		return
+	}
+	f := w.main.byID[session].files
+	f.invite.Set(from, until)
+	f.invite.Show()
+	f.request.SetText("Request again")
+	f.box.Refresh() // lay the countdown out now that it shows
+}
+
+// tickFiles moves the invitation countdowns on.
+func (sv *sessionView) tickFiles() {
+	if sv.files.invite.Visible() {
+		sv.files.invite.Tick()
+	}
+}
+
+// pickFiles lets the agent choose a file (or folder) to send in a session.
+func (w *Window) pickFiles(session string, folder bool) {
+	send := func(path string) {
+		if w.act.SendFiles != nil {
+			w.act.SendFiles(session, []string{path})
+		}
+	}
+	var d dialog.Dialog
+	if folder {
+		d = dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+			if err == nil && u != nil {
+				send(u.Path())
+			}
+		}, w.win)
+	} else {
+		d = dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+			if err == nil && r != nil {
+				path := r.URI().Path()
+				r.Close()
+				send(path)
+			}
+		}, w.win)
+	}
+	w.dialogs.Show(d)
+	d.Resize(fyne.NewSize(860, 560))
+}
+
+// saveFile saves a copy of a file the customer sent where the agent
+// chooses.
+func (w *Window) saveFile(f File) {
+	d := dialog.NewFileSave(func(u fyne.URIWriteCloser, err error) {
+		if err != nil || u == nil {
+			return
+		}
+		dst := u.URI().Path()
+		u.Close()
+		if w.act.SaveAs != nil {
+			w.act.SaveAs(f.Path, dst)
+		}
+	}, w.win)
+	d.SetFileName(path.Base(f.Name))
+	w.dialogs.Show(d)
+	d.Resize(fyne.NewSize(860, 560))
+}
+
+// dropped sends files dropped on the window to the session in front.
+func (w *Window) dropped(_ fyne.Position, uris []fyne.URI) {
+	m := w.main
+	if m == nil || m.current == nil || w.act.SendFiles == nil {
+		return
+	}
+	if m.current.s.State == Ended {
+		w.ShowError("Files not sent", "This session has ended.")
+		return
+	}
+	var paths []string
+	for _, u := range uris {
+		if u.Scheme() == "file" {
+			paths = append(paths, u.Path())
+		}
+	}
+	if len(paths) > 0 {
+		w.act.SendFiles(m.current.s.ID, paths)
+	}
+}
+
+func (w *Window) showFileSettings() {
+	if w.act.Receiving == nil {
+		return
+	}
+	on, trusts := w.act.Receiving()
+	if w.main != nil {
+		for _, sv := range w.main.order { // everyone who sent files can be set
+			for _, f := range sv.files.all {
+				if _, ok := trusts[f.Peer]; f.Incoming() && f.Peer != "" && !ok {
+					trusts[f.Peer] = ""
+				}
+			}
+		}
+	}
+	w.dialogs.FileSettings(on, trusts, w.act.SetReceiving, w.act.SetTrust)
+}

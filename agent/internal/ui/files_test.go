@@ -1,0 +1,117 @@
+package ui
+
+import (
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/porthole-dev/porthole/shared/desktopui"
+)
+
+func TestCustomerOffersAFile(t *testing.T) {
+	w, win, r := signedIn(t)
+	w.PutSession(active("a", "bob@laptop"))
+	b := active("b", "carol@desk")
+	b.Created = t0.Add(time.Minute)
+	w.PutSession(b)
+	w.OpenSession("a")
+	w.OpenSession("b")
+
+	// An offer in the session behind: asked, counted, notified.
+	f := File{ID: "f1", Name: "screenshot.png", Peer: "bob@laptop", Dir: "in", State: "offered", Size: 2_400_000, ContentType: "image/png", At: t0}
+	w.PutFile("a", f)
+	looks(t, "file_offer.xml", win)
+	if w.Unread("a") != 1 || len(r.notes) != 1 || r.notes[0][0] != "bob@laptop wants to send you a file" {
+		t.Fatalf("unread %d, notes %q", w.Unread("a"), r.notes)
+	}
+	test.Tap(button(t, overlay(t, win), "Accept this file"))
+	if len(r.answers) != 1 || r.answers[0] != [2]string{"f1", "accept"} {
+		t.Fatalf("answers %q", r.answers)
+	}
+	f.State, f.Done, f.Path = "done", f.Size, "/home/alice/Downloads/Porthole/Files from bob/screenshot.png"
+	w.PutFile("a", f)
+	w.OpenSession("a")
+	looks(t, "session_files.xml", win)
+	test.Tap(button(t, win.Content(), "Save as…"))
+	if !dialogUp(win) {
+		t.Fatal("Save as… did not ask where")
+	}
+	escape(win)
+}
+
+func TestRequestFilesAndCountdown(t *testing.T) {
+	w, win, r := signedIn(t)
+	w.SetFilePolicy(FilePolicy{Enabled: true, InvitationRequired: true})
+	w.PutSession(active("a", "bob@laptop"))
+	w.OpenSession("a")
+	test.Tap(button(t, win.Content(), "Request files"))
+	if len(r.requests) != 1 || r.requests[0] != "a" {
+		t.Fatalf("requests %q", r.requests)
+	}
+	w.SetInvitation("a", t0, t0.Add(10*time.Minute))
+	find(t, win.Content(), func(l *widget.Label) bool { return l.Text == "The customer may send files for 9 min." })
+	button(t, win.Content(), "Request again")
+	looks(t, "files_invited.xml", win)
+	w.Now = func() time.Time { return t0.Add(9 * time.Minute) }
+	w.Tick()
+	c := find(t, win.Content(), func(*desktopui.InviteCountdown) bool { return true })
+	if c.Colour() != "error" {
+		t.Fatalf("a minute before the end the bar is %s", c.Colour())
+	}
+	// Without an invitation needed, there is nothing to request.
+	w.SetFilePolicy(FilePolicy{Enabled: true})
+	for _, o := range []fyne.CanvasObject{win.Content()} {
+		if b := findAll[*widget.Button](o, func(b *widget.Button) bool { return b.Text == "Request again" }); b != nil {
+			t.Fatal("Request files shows without an invitation policy")
+		}
+	}
+}
+
+func TestDroppedFilesGoToTheSessionInFront(t *testing.T) {
+	w, win, r := signedIn(t)
+	w.PutSession(active("a", "bob@laptop"))
+	w.OpenSession("a")
+	w.dropped(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI("/tmp/report.pdf"), storage.NewFileURI("/tmp/logs")})
+	if len(r.files) != 2 || r.files[0] != [2]string{"a", "/tmp/report.pdf"} || r.files[1][1] != "/tmp/logs" {
+		t.Fatalf("sent %q", r.files)
+	}
+	ended := active("a", "bob@laptop")
+	ended.State = Ended
+	w.PutSession(ended)
+	w.dropped(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI("/tmp/x")})
+	if len(r.files) != 2 || !dialogUp(win) {
+		t.Fatal("files dropped on an ended session were sent, or nothing said why not")
+	}
+}
+
+// findAll is find without failing: nil when there is none.
+func findAll[T fyne.CanvasObject](root fyne.CanvasObject, match func(T) bool) fyne.CanvasObject {
+	var found fyne.CanvasObject
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if found != nil || o == nil || !o.Visible() {
+			return
+		}
+		if v, ok := o.(T); ok && match(v) {
+			found = o
+			return
+		}
+		if c, ok := o.(*fyne.Container); ok {
+			for _, x := range c.Objects {
+				walk(x)
+			}
+			return
+		}
+		if wd, ok := o.(fyne.Widget); ok {
+			for _, x := range test.WidgetRenderer(wd).Objects() {
+				walk(x)
+			}
+		}
+	}
+	walk(root)
+	return found
+}
