@@ -32,6 +32,18 @@ type Handlers struct {
 	// Other receives the control-stream messages the conversation does not
 	// handle itself (permission requests and answers, for one).
 	Other func(*pb.PeerMsg)
+	// Control, if set, sees those messages first, with the link they came
+	// on (a file offer is answered on it); when it returns true the message
+	// was its own and Other does not see it.
+	Control func(l *peer.Link, m *pb.PeerMsg) bool
+	// Linked, if set, is told of each link Attach takes, before anything
+	// is read from it and before the link it replaces is closed; it runs
+	// on the goroutine that called Attach.
+	Linked func(l *peer.Link)
+	// Unlinked, if set, is told of each link whose reading has ended,
+	// whether it was still the conversation's link or had been replaced,
+	// detached or closed; it comes before Down.
+	Unlinked func(l *peer.Link)
 }
 
 // Conversation is one session's chat.
@@ -79,6 +91,9 @@ func (c *Conversation) Attach(l *peer.Link) {
 		}
 	}
 	c.mu.Unlock()
+	if c.h.Linked != nil {
+		c.h.Linked(l)
+	}
 	if old != nil && old != l {
 		old.Close(peer.CodeReplaced, "replaced by a newer connection")
 	}
@@ -197,7 +212,13 @@ func (c *Conversation) read(l *peer.Link) {
 				c.h.Ended(b.Bye.Reason)
 			}
 		default:
-			if m.Body != nil && c.h.Other != nil {
+			if m.Body == nil {
+				break // a kind this version does not know
+			}
+			if c.h.Control != nil && c.h.Control(l, m) {
+				break
+			}
+			if c.h.Other != nil {
 				c.h.Other(m)
 			}
 		}
@@ -209,6 +230,9 @@ func (c *Conversation) read(l *peer.Link) {
 	}
 	c.mu.Unlock()
 	l.Close(peer.CodeNoError, "")
+	if c.h.Unlinked != nil {
+		c.h.Unlinked(l)
+	}
 	if current && c.h.Down != nil {
 		if errors.Is(err, io.EOF) {
 			err = nil

@@ -237,3 +237,71 @@ func TestControlMessages(t *testing.T) {
 		t.Fatalf("history: %+v", hist)
 	}
 }
+
+// TestLinkHooksAndControl: Linked and Unlinked see every link, replaced
+// ones too; Control sees non-chat messages with their link first, and
+// Other only those Control leaves.
+func TestLinkHooksAndControl(t *testing.T) {
+	db, err := appdb.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		l *peer.Link
+		m *pb.PeerMsg
+	}
+	linked, unlinked := make(chan *peer.Link, 4), make(chan *peer.Link, 4)
+	control, other := make(chan seen, 4), make(chan *pb.PeerMsg, 4)
+	down := make(chan error, 4)
+	conv := chat.New(db, session, "bob", pb.Role_ROLE_CUSTOMER, chat.Handlers{
+		Linked:   func(l *peer.Link) { linked <- l },
+		Unlinked: func(l *peer.Link) { unlinked <- l },
+		Control: func(l *peer.Link, m *pb.PeerMsg) bool {
+			control <- seen{l, m}
+			return m.GetFileCancel() != nil
+		},
+		Other: func(m *pb.PeerMsg) { other <- m },
+		Down:  func(err error) { down <- err },
+	}, quiet)
+	t.Cleanup(func() {
+		conv.Detach("test over")
+		db.Close()
+	})
+
+	raw1, l1 := linkPair(t)
+	conv.Attach(l1)
+	if l := recv(t, linked, "Linked"); l != l1 {
+		t.Fatal("Linked saw another link")
+	}
+	raw1.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: "0123456789abcdef0123456789abcdef", Why: "stopped"}}})
+	raw1.Send(&pb.PeerMsg{Body: &pb.PeerMsg_PermissionRequest{PermissionRequest: &pb.PermissionRequest{Id: "p1", Kind: "screen", TimeoutMs: 1000}}})
+	if s := recv(t, control, "Control"); s.l != l1 || s.m.GetFileCancel() == nil {
+		t.Fatalf("Control saw %v", s.m)
+	}
+	if s := recv(t, control, "Control"); s.m.GetPermissionRequest() == nil {
+		t.Fatalf("Control saw %v", s.m)
+	}
+	if m := recv(t, other, "Other"); m.GetPermissionRequest() == nil {
+		t.Fatalf("Other saw %v, want only the permission request", m)
+	}
+
+	// A newer link replaces l1: both hooks fire, Down does not (the
+	// conversation is still connected).
+	_, l2 := linkPair(t)
+	conv.Attach(l2)
+	if l := recv(t, linked, "Linked"); l != l2 {
+		t.Fatal("Linked saw another link")
+	}
+	if l := recv(t, unlinked, "Unlinked"); l != l1 {
+		t.Fatal("Unlinked saw another link")
+	}
+	select {
+	case err := <-down:
+		t.Fatalf("Down (%v) for a replaced link", err)
+	default:
+	}
+	conv.Detach("bye")
+	if l := recv(t, unlinked, "Unlinked"); l != l2 {
+		t.Fatal("Unlinked saw another link")
+	}
+}

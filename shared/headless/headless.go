@@ -41,6 +41,19 @@ type Event struct {
 	// Relay and Fingerprint say where a console signed in (its "ready").
 	Relay       string `json:"relay,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
+
+	// File transfers (the file_* events; see files.go).
+	Size        *int64      `json:"size,omitempty"`         // bytes
+	Done        *int64      `json:"done,omitempty"`         // bytes moved so far
+	Rate        int64       `json:"rate,omitempty"`         // bytes per second, recent
+	SecondsLeft int64       `json:"seconds_left,omitempty"` // estimate; left out when unknown
+	Dir         string      `json:"dir,omitempty"`          // "in" (received) or "out" (sent)
+	Peer        string      `json:"peer,omitempty"`         // the other side's name
+	ContentType string      `json:"content_type,omitempty"`
+	SHA256      string      `json:"sha256,omitempty"` // hex
+	Deduped     bool        `json:"deduped,omitempty"`
+	Decision    string      `json:"decision,omitempty"` // a remembered trust decision
+	Policy      *FilePolicy `json:"policy,omitempty"`
 }
 
 // EmitHistory writes a session's chat history: one "history" event per
@@ -71,6 +84,12 @@ type Command struct {
 	Allow   bool   `json:"allow,omitempty"`
 	// TimeoutMs, for request_permission: how long the customer has to answer.
 	TimeoutMs int64 `json:"timeout_ms,omitempty"`
+	// Files: send_file's path, answer_offer's and set_trust's decision,
+	// set_trust's sender, receive_files's on.
+	Path     string `json:"path,omitempty"`
+	Decision string `json:"decision,omitempty"`
+	Sender   string `json:"sender,omitempty"`
+	On       *bool  `json:"on,omitempty"`
 }
 
 // Writer writes events, one per line, safely from any goroutine.

@@ -37,6 +37,20 @@ func DataDir(name string) string {
 	return filepath.Join(home, ".local", "share", name)
 }
 
+// DownloadsDir is the default folder for received files: the user's
+// downloads folder ($XDG_DOWNLOAD_DIR, else ~/Downloads) with a "Porthole"
+// folder inside. Each session's files get a folder of their own in it.
+func DownloadsDir() string {
+	if d := os.Getenv("XDG_DOWNLOAD_DIR"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "Porthole")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "Porthole")
+	}
+	return filepath.Join(home, "Downloads", "Porthole")
+}
+
 // ReadSecretFile reads a password file (first line, without the newline).
 func ReadSecretFile(path string) (string, error) {
 	raw, err := os.ReadFile(path)

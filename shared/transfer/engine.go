@@ -452,6 +452,9 @@ func (e *Engine) Cancel(id, why string) error {
 		m.stop(errors.New(why)) // the mover finishes the job
 		return nil
 	}
+	if t.Dir == In {
+		e.removePartial(t)
+	}
 	e.finish(t, Cancelled, why)
 	return nil
 }

@@ -17,9 +17,10 @@ import (
 
 const usage = `usage: porthole-agent [--relay ADDR [--relay-fingerprint FP] | --local-relay PORT]
                       [--name NAME --password-file FILE] [--data DIR] [--force-relay]
-                      [--new-session] [--events FILE|-]
+                      [--new-session] [--events FILE|-] [--downloads DIR]
        porthole-agent --headless --relay ADDR [--relay-fingerprint FP]
                       --name NAME --password-file FILE [--data DIR] [--force-relay]
+                      [--downloads DIR]
 Without --headless the console opens its window: it signs in at once when a
 relay, a name and a password file are given, and otherwise shows its sign-in
 screen. With --headless, JSON commands on stdin and JSON events on stdout
@@ -42,6 +43,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	localRelay := fs.String("local-relay", "", "window: run the relay inside the console on this port (or host:port)")
 	newSession := fs.Bool("new-session", false, "window: start a new session once signed in")
 	events := fs.String("events", "", "window: also write every event as a JSON line to this file (- for stdout)")
+	downloads := fs.String("downloads", "", "folder for received files, a folder per session inside (default: "+headless.DownloadsDir()+")")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,6 +52,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runWindow(windowArgs{
 			relay: *relayAddr, fingerprint: *fp, local: *localRelay, name: *name, pwFile: *pwFile,
 			data: *data, forceRelay: *forceRelay, logLevel: *logLevel, newSession: *newSession, events: *events,
+			downloads: *downloads,
 		}, stdout, stderr)
 	}
 	fail := func(code, msg string) int {
@@ -70,7 +73,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	con, err := console.New(console.Config{
 		Relay: *relayAddr, Fingerprint: *fp, Name: *name, Password: pw, DataDir: *data,
-		ForceRelay: *forceRelay, Log: log, Emit: out.Emit,
+		ForceRelay: *forceRelay, Downloads: *downloads, Log: log, Emit: out.Emit,
 	})
 	if err != nil {
 		return failWith(fail, err)
@@ -123,6 +126,9 @@ func handle(ctx context.Context, con *console.Console, out *headless.Writer, c h
 			ev.Code, ev.Message = e.Code, e.Message
 		}
 		out.Emit(ev)
+	}
+	if handleFiles(con, out, c, report) {
+		return
 	}
 	switch c.Cmd {
 	case "new_session":

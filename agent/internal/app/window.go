@@ -12,6 +12,9 @@ import (
 type windowArgs struct {
 	relay, fingerprint, local, name, pwFile, data, logLevel, events string
 	forceRelay, newSession                                          bool
+	// downloads is --downloads. The window does not take it yet: it needs
+	// a desktop.Options field passed on to console.Config.Downloads.
+	downloads string
 }
 
 // runWindow runs the desktop console.

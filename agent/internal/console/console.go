@@ -21,10 +21,12 @@ import (
 	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
+	"github.com/porthole-dev/porthole/shared/headless/fileevent"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/relayclient"
+	"github.com/porthole-dev/porthole/shared/transfer"
 )
 
 // Version is the console's version string.
@@ -39,8 +41,12 @@ type Config struct {
 	DataDir     string
 	ForceRelay  bool   // never try the direct path
 	Listen      string // local UDP address (default "0.0.0.0:0")
-	Log         *slog.Logger
-	Emit        func(headless.Event)
+	// Downloads is the folder received files go to, each session's in a
+	// folder of its own ("Files from NAME 2026-11-21 20.15"). Empty:
+	// headless.DownloadsDir().
+	Downloads string
+	Log       *slog.Logger
+	Emit      func(headless.Event)
 }
 
 // Error is a failure with a stable code (protocol.Code* or failure.Code*).
@@ -55,12 +61,14 @@ type Console struct {
 	db     *appdb.DB
 	ep     *peer.Endpoint
 	rc     *relayclient.Client
+	files  *transfer.Engine
 	ctx    context.Context
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	sessions map[string]*agentSession
 	signedIn chan struct{}
+	policy   transfer.Policy // what customers may send, from the relay
 }
 
 type agentSession struct {
@@ -87,6 +95,9 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = "0.0.0.0:0"
 	}
+	if cfg.Downloads == "" {
+		cfg.Downloads = headless.DownloadsDir()
+	}
 	if cfg.Name == "" {
 		return nil, &Error{Code: protocol.CodeBadRequest, Message: "an agent name is required"}
 	}
@@ -100,7 +111,16 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Console{cfg: cfg, log: cfg.Log, db: db, ep: ep, ctx: ctx, cancel: cancel, sessions: map[string]*agentSession{}, signedIn: make(chan struct{})}
+	c := &Console{cfg: cfg, log: cfg.Log, db: db, ep: ep, ctx: ctx, cancel: cancel, sessions: map[string]*agentSession{},
+		signedIn: make(chan struct{}), policy: transfer.DefaultPolicy()}
+	c.files, err = transfer.New(transfer.Config{
+		DB: db, Role: pb.Role_ROLE_AGENT, Downloads: cfg.Downloads, FolderName: c.folderName,
+		Events: func(ev transfer.Event) { c.emit(fileevent.From(ev, true)) }, Log: cfg.Log,
+	})
+	if err != nil {
+		c.Close()
+		return nil, &Error{Code: failure.CodeDataFolder, Message: err.Error()}
+	}
 	c.rc, err = relayclient.New(ep.Transport(), relayclient.Options{
 		Addr: cfg.Relay, Fingerprint: cfg.Fingerprint, Role: pb.Role_ROLE_AGENT,
 		Software: "porthole-agent/" + Version, Log: cfg.Log,
@@ -127,7 +147,8 @@ func (c *Console) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close ends the console (sessions stay open on the relay for a restart).
+// Close ends the console (sessions stay open on the relay for a restart;
+// files on their way continue then).
 func (c *Console) Close() {
 	c.cancel()
 	c.mu.Lock()
@@ -139,6 +160,9 @@ func (c *Console) Close() {
 	c.mu.Unlock()
 	if c.rc != nil {
 		c.rc.Close()
+	}
+	if c.files != nil {
+		c.files.Close()
 	}
 	c.ep.Close()
 	c.db.Close()
@@ -169,6 +193,13 @@ func (c *Console) onConnect(ctx context.Context, rc *relayclient.Client) error {
 	if rep.GetSignedIn() == nil {
 		return &Error{Code: protocol.CodeInternal, Message: "unexpected answer to sign-in"}
 	}
+	// The relay's word on files from customers; the engine passes it on
+	// to every connected customer.
+	policy := transfer.PolicyFromPB(rep.GetSignedIn().GetFilePolicy())
+	c.mu.Lock()
+	c.policy = policy
+	c.mu.Unlock()
+	c.files.SetPolicy(policy)
 	var ids []string
 	c.mu.Lock()
 	for id := range c.sessions {
@@ -386,6 +417,9 @@ func (c *Console) ended(id, reason string) {
 	s.rec.Secret = ""
 	rec := s.rec
 	s.mu.Unlock()
+	// Files still on their way stop, both sides (the other side's own
+	// end does the same); the link carries the word while it is up.
+	c.files.CancelSession(id, "the session ended")
 	if conv := s.conversation(); conv != nil {
 		conv.Detach(reason)
 	}
@@ -429,6 +463,11 @@ func (s *agentSession) paired(key []byte) error {
 		},
 		Ended: func(reason string) { go c.endSession(c.ctx, s.id, "the customer ended the session", false) },
 		Other: s.peerMsg,
+		// Files: the engine takes each link as it comes and goes, and its
+		// own control messages before the permission handling sees them.
+		Control:  func(l *peer.Link, m *pb.PeerMsg) bool { return c.files.Handle(s.id, l, m) },
+		Linked:   func(l *peer.Link) { c.files.Attach(s.id, l) },
+		Unlinked: func(l *peer.Link) { c.files.Detach(s.id, l) },
 	}, c.log)
 	s.mu.Lock()
 	s.conv = conv

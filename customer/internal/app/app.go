@@ -23,7 +23,7 @@ import (
 
 const usage = `usage: porthole-customer [--relay ADDR [--relay-fingerprint FP]] [--key NNNN-NNNNNN]
                          [--name NAME] [--data DIR] [--force-relay] [--headless]
-                         [--events FILE|-]
+                         [--events FILE|-] [--downloads DIR] [--accept-files ask|all|none]
 Without --headless the client opens its window; with it, JSON commands on stdin
 and JSON events on stdout (docs/headless.md).
 The relay is the first of: --relay (with --relay-fingerprint); $` + EnvRelay + `
@@ -78,6 +78,8 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	forceRelay := fs.Bool("force-relay", false, "never try a direct connection")
 	logLevel := fs.String("log-level", "warn", "stderr log level: debug, info, warn, error")
 	events := fs.String("events", "", "window: also write every event as a JSON line to this file (- for stdout)")
+	downloads := fs.String("downloads", "", "folder for received files, a folder for the session inside (default: "+headless.DownloadsDir()+")")
+	acceptFiles := fs.String("accept-files", "ask", "files the agent sends: ask (each one), all (accept them all), none (refuse them all)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -112,7 +114,7 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	cfg := client.Config{
 		Relay: relay.Addr, Fingerprint: relay.Fingerprint, Key: *key, Name: *name, DataDir: *data,
-		ForceRelay: *forceRelay, Log: log, Emit: out.Emit,
+		ForceRelay: *forceRelay, Downloads: *downloads, AcceptFiles: *acceptFiles, Log: log, Emit: out.Emit,
 	}
 	if !*headlessMode {
 		emit, done, err := headless.OpenEvents(*events, stdout)
@@ -151,8 +153,14 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	quit := make(chan struct{})
 	var quitOnce sync.Once
+	eof := make(chan struct{})     // stdin has ended
+	choice := make(chan string, 1) // keep_files or delete_files after the end
 	go func() {
+		defer close(eof)
 		headless.ReadCommands(stdin, out, func(c headless.Command) {
+			if handleFiles(cl, out, c, fail, choice) {
+				return
+			}
 			switch c.Cmd {
 			case "quit":
 				quitOnce.Do(func() { close(quit) })
@@ -191,6 +199,7 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	case <-ctx.Done():
 	case <-quit:
 	case <-cl.Done():
+		filesAtEnd(cl, out, fail, choice, eof, quit, ctx.Done())
 	}
 	return 0
 }

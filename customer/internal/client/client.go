@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,10 +20,12 @@ import (
 	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
+	"github.com/porthole-dev/porthole/shared/headless/fileevent"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/relayclient"
+	"github.com/porthole-dev/porthole/shared/transfer"
 )
 
 // Version is the client's version string.
@@ -46,6 +49,13 @@ type Config struct {
 	Name        string // shown to the agent; default user@host
 	ForceRelay  bool
 	Listen      string // local UDP address (default "0.0.0.0:0")
+	// Downloads is the folder received files go to, the session's in a
+	// folder of its own ("Support with NAME 2026-11-21 20.15"). Empty:
+	// headless.DownloadsDir().
+	Downloads string
+	// AcceptFiles is --accept-files: transfer.AskAlways ("ask", the
+	// default), AcceptAny ("all") or RefuseAny ("none").
+	AcceptFiles string
 	Log         *slog.Logger
 	Emit        func(headless.Event)
 }
@@ -62,6 +72,7 @@ type Client struct {
 	db     *appdb.DB
 	ep     *peer.Endpoint
 	rc     *relayclient.Client
+	files  *transfer.Engine
 	ctx    context.Context
 	cancel context.CancelFunc
 	wake   chan struct{}
@@ -110,6 +121,16 @@ func New(cfg Config) (*Client, error) {
 	if err := protocol.ValidName(cfg.Name); err != nil {
 		return nil, &Error{Code: protocol.CodeBadRequest, Message: "your name: " + err.Error()}
 	}
+	if cfg.Downloads == "" {
+		cfg.Downloads = headless.DownloadsDir()
+	}
+	switch cfg.AcceptFiles {
+	case "":
+		cfg.AcceptFiles = transfer.AskAlways
+	case transfer.AskAlways, transfer.AcceptAny, transfer.RefuseAny:
+	default:
+		return nil, &Error{Code: protocol.CodeBadRequest, Message: "--accept-files is ask, all or none, not " + strconv.Quote(cfg.AcceptFiles)}
+	}
 	db, err := appdb.Open(cfg.DataDir)
 	if err != nil {
 		return nil, &Error{Code: failure.CodeDataFolder, Message: err.Error()}
@@ -121,6 +142,14 @@ func New(cfg Config) (*Client, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{cfg: cfg, log: cfg.Log, db: db, ep: ep, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c.files, err = transfer.New(transfer.Config{
+		DB: db, Role: pb.Role_ROLE_CUSTOMER, Downloads: cfg.Downloads, FolderName: c.folderName,
+		Accept: cfg.AcceptFiles, Events: func(ev transfer.Event) { c.emit(fileevent.From(ev, false)) }, Log: cfg.Log,
+	})
+	if err != nil {
+		c.Close()
+		return nil, &Error{Code: failure.CodeDataFolder, Message: err.Error()}
+	}
 	c.rc, err = relayclient.New(ep.Transport(), relayclient.Options{
 		Addr: cfg.Relay, Fingerprint: cfg.Fingerprint, Role: pb.Role_ROLE_CUSTOMER,
 		Software: "porthole-customer/" + Version, Log: cfg.Log,
@@ -148,6 +177,9 @@ func (c *Client) Close() {
 	}
 	if c.rc != nil {
 		c.rc.Close()
+	}
+	if c.files != nil {
+		c.files.Close()
 	}
 	c.ep.Close()
 	c.db.Close()
@@ -239,6 +271,11 @@ func (c *Client) setSession(rec *appdb.Session) {
 		},
 		Ended: func(reason string) { c.sessionEnded(reason) },
 		Other: c.peerMsg,
+		// Files: the engine takes each link as it comes and goes, and its
+		// own control messages before the permission handling sees them.
+		Control:  func(l *peer.Link, m *pb.PeerMsg) bool { return c.files.Handle(rec.ID, l, m) },
+		Linked:   func(l *peer.Link) { c.files.Attach(rec.ID, l) },
+		Unlinked: func(l *peer.Link) { c.files.Detach(rec.ID, l) },
 		Down: func(err error) {
 			reason := "connection lost"
 			if err != nil {
@@ -365,6 +402,9 @@ func (c *Client) sessionEnded(reason string) {
 			open.DenyAll(consent.WhyEnded)
 		}
 		if rec != nil {
+			// Files still on their way stop, both sides; the link carries
+			// the word while it is up.
+			c.files.CancelSession(rec.ID, "the session ended")
 			c.db.PutSession(rec)
 		}
 		if conv != nil {

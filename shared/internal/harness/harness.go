@@ -374,3 +374,22 @@ func NewSession(tb TB, agent *Proc) (id, key string, expires time.Time) {
 	}
 	return e.S("session"), e.S("key"), exp
 }
+
+// RelayConfig writes a relay config file (docs/relay.md) holding cfg as
+// JSON and returns the arguments that make StartRelay use it:
+//
+//	h.StartRelay(tb, dir, "127.0.0.1:0", h.RelayConfig(tb, map[string]any{
+//		"inbound_files": map[string]any{"extensions": []string{"pdf"}},
+//	})...)
+func RelayConfig(tb TB, cfg map[string]any) []string {
+	tb.Helper()
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(tb.TempDir(), "relay.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return []string{"--config", path}
+}

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"github.com/porthole-dev/porthole/agent/internal/console"
+	"github.com/porthole-dev/porthole/shared/headless"
+	"github.com/porthole-dev/porthole/shared/headless/fileevent"
+)
+
+// handleFiles runs the file commands (docs/headless.md, "Files"); it
+// reports whether c was one. report turns an error into an error event.
+func handleFiles(con *console.Console, out *headless.Writer, c headless.Command, report func(error)) bool {
+	switch c.Cmd {
+	case "send_file":
+		_, err := con.SendFile(c.Session, c.Path)
+		report(err)
+	case "answer_offer":
+		report(con.AnswerOffer(c.ID, c.Decision))
+	case "cancel_transfer":
+		report(con.CancelTransfer(c.ID))
+	case "request_files":
+		_, err := con.RequestFiles(c.Session)
+		report(err)
+	case "files":
+		ts := con.Transfers(c.Session)
+		for _, t := range ts {
+			out.Emit(fileevent.Listed(t, true))
+		}
+		n := len(ts)
+		out.Emit(headless.Event{Event: "files_end", Session: c.Session, Path: con.SessionFolder(c.Session), Count: &n})
+	case "delete_files":
+		folder := con.SessionFolder(c.Session)
+		n, err := con.DeleteSessionFiles(c.Session)
+		if err != nil {
+			report(err)
+			return true
+		}
+		out.Emit(headless.Event{Event: "files_deleted", Session: c.Session, Path: folder, Count: &n})
+	case "set_trust":
+		if err := con.SetTrust(c.Sender, c.Decision); err != nil {
+			report(err)
+			return true
+		}
+		out.Emit(headless.Event{Event: "trust", Name: c.Sender, Decision: c.Decision})
+	case "trusts":
+		trusts := con.Trusts()
+		for name, d := range trusts {
+			out.Emit(headless.Event{Event: "trust", Name: name, Decision: d})
+		}
+		n := len(trusts)
+		out.Emit(headless.Event{Event: "trusts_end", Count: &n})
+	case "receive_files":
+		if c.On == nil {
+			report(&console.Error{Code: "bad_request", Message: `receive_files needs "on": true or false`})
+			return true
+		}
+		if err := con.SetReceiving(*c.On); err != nil {
+			report(err)
+			return true
+		}
+		out.Emit(receivingEvent(con.Receiving()))
+	default:
+		return false
+	}
+	return true
+}
+
+func receivingEvent(on bool) headless.Event {
+	state := "off"
+	if on {
+		state = "on"
+	}
+	return headless.Event{Event: "receiving", State: state}
+}
