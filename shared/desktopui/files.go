@@ -16,6 +16,8 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/porthole-dev/porthole/shared/transfer"
 )
 
 // File is one file transfer as a window shows it (from package transfer,
@@ -648,4 +650,23 @@ func readStart(path string, n int) (string, bool) {
 		text += "\n…"
 	}
 	return text, true
+}
+
+// FromTransfer is a transfer as the windows show it; rate and left come
+// from the latest progress report.
+func FromTransfer(t transfer.Transfer, rate float64, left time.Duration) File {
+	f := File{
+		ID: t.ID, Name: t.Name, Peer: t.Peer, Dir: t.Dir, State: string(t.State), Why: t.Why,
+		ContentType: t.ContentType, Group: t.Group, Size: t.Size, Done: t.Done, At: t.Created,
+		Deduped: t.Deduped, Rate: rate, Left: left,
+	}
+	if t.Dir == transfer.In {
+		f.Path = t.Path
+	} else {
+		f.Path = t.Source
+	}
+	if f.State != "sending" {
+		f.Rate, f.Left = 0, 0
+	}
+	return f
 }

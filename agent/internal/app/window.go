@@ -12,9 +12,7 @@ import (
 type windowArgs struct {
 	relay, fingerprint, local, name, pwFile, data, logLevel, events string
 	forceRelay, newSession                                          bool
-	// downloads is --downloads. The window does not take it yet: it needs
-	// a desktop.Options field passed on to console.Config.Downloads.
-	downloads string
+	downloads string // --downloads
 }
 
 // runWindow runs the desktop console.
@@ -27,7 +25,7 @@ func runWindow(a windowArgs, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err.Error())
 	}
-	opt := desktop.Options{DataDir: a.data, ForceRelay: a.forceRelay, Log: log, NewSession: a.newSession}
+	opt := desktop.Options{DataDir: a.data, ForceRelay: a.forceRelay, Log: log, NewSession: a.newSession, Downloads: a.downloads}
 	if a.relay != "" && a.local != "" {
 		return fail("--relay and --local-relay exclude each other")
 	}

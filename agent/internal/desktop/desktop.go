@@ -18,8 +18,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -66,6 +69,8 @@ type Options struct {
 	SignIn *ui.SignIn
 	// NewSession starts a session as soon as the console is signed in.
 	NewSession bool
+	// Downloads, when set, is where received files go (--downloads).
+	Downloads string
 	// Events, when set, also gets every console event (--events).
 	Events func(headless.Event)
 }
@@ -84,6 +89,9 @@ type view interface {
 	AddMessage(session string, msg ui.Message)
 	SetPermission(session, kind, state string)
 	Tick()
+	PutFile(session string, f ui.File)
+	SetInvitation(session string, from, until time.Time)
+	SetFilePolicy(p ui.FilePolicy)
 }
 
 type bridge struct {
@@ -147,6 +155,10 @@ func newBridge(a fyne.App, win fyne.Window, opt Options, do func(func())) *bridg
 		SignIn: b.signIn, NewSession: b.newSession, Send: b.send, End: b.end, Ask: b.ask,
 		History: b.history, Settings: b.savePrefs, SignOut: b.signOut, Notify: b.notify,
 		Copy: func(s string) { a.Clipboard().SetContent(s) },
+
+		SendFiles: b.sendFiles, AnswerFile: b.answerFile, CancelFile: b.cancelFile, RequestFiles: b.requestFiles,
+		Open: b.open, SaveAs: b.saveAs, Folder: b.folder, Receiving: b.receiving,
+		SetReceiving: b.setReceiving, SetTrust: b.setTrust,
 	})
 	b.ui = w
 	a.Lifecycle().SetOnEnteredForeground(func() { b.ui.SetForeground(true) })
@@ -301,6 +313,7 @@ func (b *bridge) start(ctx context.Context, gen uint64, f ui.SignIn) (*signedInt
 	con, err := b.newConsole(console.Config{
 		Relay: in.addr, Fingerprint: in.fp, Name: f.Name, Password: f.Password,
 		DataDir: accountDir(b.opt.DataDir, f), ForceRelay: b.opt.ForceRelay, Log: b.opt.Log,
+		Downloads: b.opt.Downloads,
 		Emit: func(e headless.Event) {
 			b.opt.Events(e)
 			b.later(gen, func() { b.event(e) })
@@ -410,6 +423,13 @@ func (b *bridge) signedIn(gen uint64, f ui.SignIn, in *signedInto) {
 			continue
 		}
 		b.put(b.fromRecord(r))
+	}
+	p := b.con.FilePolicy()
+	b.ui.SetFilePolicy(ui.FilePolicy{Enabled: p.Enabled, InvitationRequired: p.InvitationRequired})
+	for _, t := range b.con.Transfers("") {
+		if _, shown := b.sessions[t.Session]; shown {
+			b.ui.PutFile(t.Session, desktopui.FromTransfer(t, 0, 0))
+		}
 	}
 	b.stop = make(chan struct{})
 	b.outbox = make(chan chatLine, sendQueue)
@@ -522,6 +542,14 @@ func (b *bridge) event(e headless.Event) {
 		if known {
 			s.State, s.Online, s.Reason, s.Ended = ui.Ended, false, e.Reason, time.Now()
 			b.put(s)
+		}
+	case "file_offer", "file_progress", "file_done", "file_refused", "file_failed", "file_cancelled":
+		if t, ok := b.con.Transfer(e.ID); ok {
+			b.ui.PutFile(t.Session, desktopui.FromTransfer(t, float64(e.Rate), time.Duration(e.SecondsLeft)*time.Second))
+		}
+	case "file_invite":
+		if until := b.con.Invitation(e.Session); !until.IsZero() {
+			b.ui.SetInvitation(e.Session, time.Now(), until)
 		}
 	case "permission":
 		b.ui.SetPermission(e.Session, e.Kind, e.State)
@@ -686,5 +714,120 @@ func (b *bridge) shutdown() {
 	}
 	if local != nil {
 		local.Close()
+	}
+}
+
+// files runs f with the console off Fyne's goroutine and shows its error
+// under title, if any (while the console is still the one signed in).
+func (b *bridge) files(title string, f func(c *console.Console) error) {
+	c, gen := b.con, b.gen.Load()
+	if c == nil {
+		return
+	}
+	go func() {
+		if err := f(c); err != nil {
+			msg := failure.From(err).Message
+			b.later(gen, func() { b.ui.ShowError(title, sentence(msg)) })
+		}
+	}()
+}
+
+// sentence makes an error message read as a sentence.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, ")") {
+		s += "."
+	}
+	return s
+}
+
+func (b *bridge) sendFiles(session string, paths []string) {
+	b.files("Files not sent", func(c *console.Console) error {
+		for _, p := range paths {
+			if _, err := c.SendFile(session, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (b *bridge) answerFile(id, decision string) {
+	b.files("No answer given", func(c *console.Console) error { return c.AnswerOffer(id, decision) })
+}
+
+func (b *bridge) cancelFile(id string) {
+	b.files("Not stopped", func(c *console.Console) error { return c.CancelTransfer(id) })
+}
+
+func (b *bridge) requestFiles(session string) {
+	b.files("Files not requested", func(c *console.Console) error {
+		_, err := c.RequestFiles(session) // the file_invite event shows the countdown
+		return err
+	})
+}
+
+func (b *bridge) setReceiving(on bool) {
+	b.files("Setting not saved", func(c *console.Console) error { return c.SetReceiving(on) })
+}
+
+func (b *bridge) setTrust(sender, decision string) {
+	b.files("Setting not saved", func(c *console.Console) error { return c.SetTrust(sender, decision) })
+}
+
+// saveAs copies a received file where the agent chose.
+func (b *bridge) saveAs(src, dst string) {
+	b.files("File not saved", func(*console.Console) error { return copyFile(src, dst) })
+}
+
+// copyFile copies src to dst through a temporary file, so dst is either
+// complete or untouched.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".porthole-save-*")
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(tmp, in)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+func (b *bridge) folder(session string) string {
+	if b.con == nil {
+		return ""
+	}
+	return b.con.SessionFolder(session)
+}
+
+func (b *bridge) receiving() (bool, map[string]string) {
+	if b.con == nil {
+		return false, map[string]string{}
+	}
+	return b.con.Receiving(), b.con.Trusts()
+}
+
+// open opens a file with its program, or a folder in the file manager.
+func (b *bridge) open(path string) {
+	if err := b.app.OpenURL(&url.URL{Scheme: "file", Path: path}); err != nil {
+		b.ui.ShowError("Cannot open", err.Error())
 	}
 }

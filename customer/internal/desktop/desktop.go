@@ -6,6 +6,8 @@ package desktop
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -49,7 +51,12 @@ func Run(cfg client.Config, events func(headless.Event), blocked string) error {
 	win := a.NewWindow("Porthole support")
 	win.Resize(fyne.NewSize(880, 640))
 	b := &bridge{cfg: cfg, events: events, app: a, win: win, blocked: blocked}
-	b.ui = ui.New(win, ui.Actions{Join: b.join, Send: b.send, End: b.end, Quit: a.Quit})
+	b.ui = ui.New(win, ui.Actions{
+		Join: b.join, Send: b.send, End: b.end, Quit: a.Quit,
+		SendFiles: b.sendFiles, AnswerFile: b.answerFile, CancelFile: b.cancelFile, Open: b.open,
+		Folder: b.folder, Receiving: b.receiving, SetReceiving: b.setReceiving, SetTrust: b.setTrust,
+		KeepFiles: b.keepFiles,
+	})
 	b.join(cfg.Key)
 	win.SetOnClosed(func() {
 		if b.cl != nil {
@@ -114,11 +121,34 @@ func (b *bridge) event(e headless.Event) {
 		}
 		b.agent = e.Agent
 		b.ui.ShowConnected(e.Agent, e.Path, history)
+		if b.cl != nil {
+			for _, t := range b.cl.Transfers() {
+				b.ui.PutFile(desktopui.FromTransfer(t, 0, 0))
+			}
+		}
+		b.updateSending()
 	case "chat", "chat_sent":
 		at, _ := time.Parse(time.RFC3339Nano, e.At)
 		b.ui.AddMessage(ui.Message{ID: e.ID, From: e.From, Text: e.Text, At: at, Outgoing: e.Event == "chat_sent"})
 	case "session_ended":
 		b.ui.ShowEnded(e.Reason)
+	case "file_offer", "file_progress", "file_done", "file_refused", "file_failed", "file_cancelled":
+		if b.cl == nil {
+			return
+		}
+		if t, ok := b.cl.Transfer(e.ID); ok {
+			b.ui.PutFile(desktopui.FromTransfer(t, float64(e.Rate), time.Duration(e.SecondsLeft)*time.Second))
+		}
+	case "file_invite":
+		if b.cl != nil {
+			until := b.cl.Invitation()
+			b.ui.SetInvitation(time.Now(), until)
+			b.updateSending()
+			// When it runs out, sending stops.
+			time.AfterFunc(time.Until(until)+100*time.Millisecond, func() { fyne.Do(b.updateSending) })
+		}
+	case "file_policy":
+		b.updateSending()
 	case "permission_request":
 		id := e.ID
 		b.ui.AskConsent(ui.ConsentFor(b.agent, e.Kind, e.Reason, time.Duration(e.TimeoutMs)*time.Millisecond), func(ok bool) {
@@ -149,4 +179,100 @@ func (b *bridge) end() {
 		defer cancel()
 		b.cl.End(ctx)
 	}()
+}
+
+// updateSending tells the window whether the agent takes files now.
+func (b *bridge) updateSending() {
+	if b.cl == nil {
+		return
+	}
+	if err := b.cl.CanSendFiles(); err != nil {
+		b.ui.SetSending(false, sentenceOf(failure.From(err).Message))
+		return
+	}
+	b.ui.SetSending(true, "")
+}
+
+// sentenceOf makes an error message read as a sentence.
+func sentenceOf(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, ")") {
+		s += "."
+	}
+	return s
+}
+
+// later runs f off Fyne's goroutine and shows its error, if any.
+func (b *bridge) later(title string, f func(cl *client.Client) error) {
+	cl := b.cl
+	if cl == nil {
+		return
+	}
+	go func() {
+		if err := f(cl); err != nil {
+			msg := sentenceOf(failure.From(err).Message)
+			fyne.Do(func() { b.ui.ShowError(title, msg) })
+		}
+	}()
+}
+
+func (b *bridge) sendFiles(paths []string) {
+	b.later("Files not sent", func(cl *client.Client) error {
+		for _, p := range paths {
+			if _, err := cl.SendFile(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (b *bridge) answerFile(id, decision string) {
+	b.later("No answer given", func(cl *client.Client) error { return cl.AnswerOffer(id, decision) })
+}
+
+func (b *bridge) cancelFile(id string) {
+	b.later("Not stopped", func(cl *client.Client) error { return cl.CancelTransfer(id) })
+}
+
+func (b *bridge) setReceiving(on bool) {
+	b.later("Setting not saved", func(cl *client.Client) error { return cl.SetReceiving(on) })
+}
+
+func (b *bridge) setTrust(sender, decision string) {
+	b.later("Setting not saved", func(cl *client.Client) error { return cl.SetTrust(sender, decision) })
+}
+
+func (b *bridge) keepFiles(keep bool) {
+	if keep {
+		return
+	}
+	b.later("Files not deleted", func(cl *client.Client) error {
+		_, err := cl.DeleteSessionFiles()
+		return err
+	})
+}
+
+func (b *bridge) folder() string {
+	if b.cl == nil {
+		return ""
+	}
+	return b.cl.SessionFolder()
+}
+
+func (b *bridge) receiving() (bool, map[string]string) {
+	if b.cl == nil {
+		return false, map[string]string{}
+	}
+	return b.cl.Receiving(), b.cl.Trusts()
+}
+
+// open opens a file with its program, or a folder in the file manager.
+func (b *bridge) open(path string) {
+	if err := b.app.OpenURL(&url.URL{Scheme: "file", Path: path}); err != nil {
+		b.ui.ShowError("Cannot open", err.Error())
+	}
 }

@@ -219,6 +219,9 @@ func (w *Window) ShowConnected(agent, path string, history []Message) {
 	w.win.Canvas().Focus(w.chat.Input)
 }
 
+// ShowError tells the person about a problem, in a dialog.
+func (w *Window) ShowError(title, msg string) { w.dialogs.Information(title, msg) }
+
 // AddMessage appends a chat line and scrolls to it.
 func (w *Window) AddMessage(m Message) {
 	if w.chat != nil {

@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	h "github.com/porthole-dev/porthole/shared/internal/harness"
 )
@@ -83,4 +85,56 @@ func TestDesktopBothWindows(t *testing.T) {
 	if got.S("text") != "Thanks, my printer is stuck." || got.S("from") != "bob@laptop" {
 		t.Fatalf("agent got %v", got)
 	}
+}
+
+// TestDesktopDropFileAndAccept drops a file on the real console window (a
+// real XDND drag from another X client), and the customer accepts it in the
+// real customer window with the keyboard: the file arrives whole.
+func TestDesktopDropFileAndAccept(t *testing.T) {
+	needDisplay(t)
+	if _, err := exec.LookPath("cc"); err != nil {
+		t.Skip("needs a C compiler for the drag-and-drop helper")
+	}
+	w := newWorld(t)
+	agent := h.Start(t, "agent window", filepath.Join(h.Binaries(t), "porthole-agent"),
+		"--relay", w.relay.Addr, "--relay-fingerprint", w.relay.Fingerprint,
+		"--name", "alice", "--password-file", w.pwFile, "--data", w.agentDir,
+		"--downloads", filepath.Join(t.TempDir(), "agent-downloads"),
+		"--new-session", "--events", "-")
+	agent.Expect("ready", nil)
+	key := agent.Expect("session_key", nil).S("key")
+	downloads := filepath.Join(t.TempDir(), "downloads")
+	customer := h.Start(t, "customer window", filepath.Join(h.Binaries(t), "porthole-customer"),
+		"--relay", w.relay.Addr, "--relay-fingerprint", w.relay.Fingerprint, "--key", key,
+		"--name", "bob@laptop", "--data", filepath.Join(t.TempDir(), "customer"),
+		"--downloads", downloads, "--events", "-")
+	customer.Expect("connected", nil)
+	agent.Expect("customer_joined", nil)
+
+	src := filepath.Join(t.TempDir(), "printer-driver.txt")
+	content := []byte(strings.Repeat("the driver for the printer on the second floor\n", 2000))
+	if err := os.WriteFile(src, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.Drop(t, h.FindWindow(t, "Porthole Console$"), 700, 400, src)
+	offer := customer.Expect("file_offer", nil)
+	if offer.S("name") != "printer-driver.txt" || offer.S("from") != "alice" {
+		t.Fatalf("offer %v", offer)
+	}
+	// The offer dialog is up in the customer window: Tab reaches its first
+	// answer, "Accept this file", and Space presses it.
+	win := h.FindWindow(t, "is helping you")
+	h.Xdotool(t, "windowfocus", "--sync", win)
+	time.Sleep(300 * time.Millisecond)
+	h.Xdotool(t, "key", "Tab")
+	h.Xdotool(t, "key", "space")
+	done := customer.Expect("file_done", func(e h.Event) bool { return e.S("id") == offer.S("id") })
+	got, err := os.ReadFile(done.S("path"))
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("received %d bytes at %q (%v), sent %d", len(got), done.S("path"), err, len(content))
+	}
+	if !strings.HasPrefix(done.S("path"), downloads) {
+		t.Fatalf("saved outside the downloads folder: %s", done.S("path"))
+	}
+	agent.Expect("file_done", func(e h.Event) bool { return e.S("id") == offer.S("id") })
 }
