@@ -12,7 +12,7 @@ import (
 type windowArgs struct {
 	relay, fingerprint, local, name, pwFile, data, logLevel, events string
 	forceRelay, newSession                                          bool
-	downloads string // --downloads
+	downloads                                                       string // --downloads
 }
 
 // runWindow runs the desktop console.
