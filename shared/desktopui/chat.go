@@ -120,7 +120,7 @@ func (c *Chat) Add(m Message) bool {
 	body := widget.NewLabel(m.Text)
 	body.Wrapping = fyne.TextWrapWord
 	c.messages.Add(container.NewVBox(head, body))
-	c.scroll.ScrollToBottom()
+	c.ScrollToBottom()
 	return true
 }
 
@@ -145,7 +145,7 @@ func (c *Chat) PutFile(f File, open func(path string)) {
 		body = container.NewVBox()
 		c.files[f.ID] = body
 		c.messages.Add(container.NewVBox(head, body))
-		defer c.scroll.ScrollToBottom()
+		defer c.ScrollToBottom()
 	}
 	body.Objects = fileEntry(f, open)
 	body.Refresh()
@@ -198,7 +198,12 @@ func (t *tapImage) Tapped(*fyne.PointEvent) { t.tap() }
 func (t *tapImage) Cursor() desktop.Cursor { return desktop.PointerCursor }
 
 // ScrollToBottom shows the newest line.
-func (c *Chat) ScrollToBottom() { c.scroll.ScrollToBottom() }
+// It scrolls now and once more after the window has laid out what was just
+// added (a new line's height is only final then).
+func (c *Chat) ScrollToBottom() {
+	c.scroll.ScrollToBottom()
+	fyne.Do(c.scroll.ScrollToBottom)
+}
 
 // Len is the number of lines shown.
 func (c *Chat) Len() int { return len(c.shown) }

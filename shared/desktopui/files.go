@@ -426,8 +426,8 @@ func (d *Dialogs) Offer(files []File, answer func(files []File, decision string)
 	o.describe()
 	note := Wrapped("Files go to this session's download folder. What happens to files from " + f.Peer + " can be changed later, in the receiving settings.")
 	note.Importance = widget.LowImportance
-	body := container.NewVBox(o.details, note, container.NewGridWithColumns(2, accept, all, refuse, never))
-	o.hide = d.Custom(title, "Decide later", Column(520, body)).Hide
+	body := container.NewVBox(o.details, note, accept, all, refuse, never)
+	o.hide = d.Custom(title, "Decide later", Column(460, body)).Hide
 	return o
 }
 

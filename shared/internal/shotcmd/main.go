@@ -6,6 +6,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +67,35 @@ func main() {
 	w.Agent.Expect("chat", nil)
 	s.shoot(console, "agent-session.png")
 	s.shoot(customer, "customer-session.png")
+
+	// Files both ways: the customer drops a picture of the problem on the
+	// client, the agent accepts it; the agent drops notes back.
+	picture := filepath.Join(dir, "printer-error.png")
+	notes := filepath.Join(dir, "LaserJet driver notes.txt")
+	if err := writeFiles(picture, notes); err != nil {
+		p.Fatalf("%v", err)
+	}
+	h.Drop(p, customer, 400, 400, picture)
+	w.Agent.Expect("file_offer", nil)
+	s.shoot(console, "agent-file-offer.png")
+	accept(p, console)
+	w.Agent.Expect("file_done", nil)
+	h.Drop(p, console, 700, 600, notes)
+	w.Customer.Expect("file_offer", nil)
+	accept(p, customer)
+	w.Customer.Expect("file_done", nil)
+	h.TypeInto(p, console, "Thanks for the picture. I sent you the driver notes.", true)
+	w.Customer.Expect("chat", nil)
+	s.shoot(console, "agent-files.png")
+	h.Xdotool(p, "windowraise", customer) // without a window manager the windows overlap
+	h.Xdotool(p, "windowfocus", "--sync", customer)
+	time.Sleep(300 * time.Millisecond)
+	h.Xdotool(p, "mousemove", "--window", customer, "125", "150") // over the Files tab
+	time.Sleep(300 * time.Millisecond)
+	h.Xdotool(p, "mousedown", "1")
+	time.Sleep(100 * time.Millisecond)
+	h.Xdotool(p, "mouseup", "1")
+	s.shoot(customer, "customer-files.png")
 	fmt.Printf("screenshots: %s\n", strings.Join(s.done, ", "))
 }
 
@@ -87,4 +119,48 @@ func (s *shooter) shoot(window, name string) {
 		s.p.Fatalf("import %s: %v\n%s", name, err, out)
 	}
 	s.done = append(s.done, path)
+}
+
+// accept answers an offer dialog in a window with the keyboard: Tab reaches
+// "Accept this file", Space presses it.
+func accept(p *h.Program, window string) {
+	h.Xdotool(p, "windowfocus", "--sync", window)
+	time.Sleep(300 * time.Millisecond)
+	h.Xdotool(p, "key", "Tab")
+	h.Xdotool(p, "key", "space")
+}
+
+// writeFiles makes the files the screenshots send: a picture of a printer's
+// error screen, and a text file.
+func writeFiles(picture, notes string) error {
+	img := image.NewRGBA(image.Rect(0, 0, 480, 300))
+	bg, panel, red := color.RGBA{0xe8, 0xe4, 0xdc, 0xff}, color.RGBA{0x30, 0x38, 0x40, 0xff}, color.RGBA{0xd8, 0x3a, 0x2e, 0xff}
+	for y := 0; y < 300; y++ {
+		for x := 0; x < 480; x++ {
+			c := bg
+			switch {
+			case x > 60 && x < 420 && y > 50 && y < 250:
+				c = panel
+				if (x-240)*(x-240)+(y-150)*(y-150) < 50*50 {
+					c = red
+				}
+				if x > 228 && x < 252 && y > 120 && y < 165 || x > 228 && x < 252 && y > 172 && y < 186 {
+					c = color.RGBA{0xff, 0xff, 0xff, 0xff}
+				}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	f, err := os.Create(picture)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(notes, []byte("LaserJet in the hallway\n\n1. Remove the old driver.\n2. Install version 7.1 from the shared folder.\n3. Print a test page.\n"), 0o644)
 }
