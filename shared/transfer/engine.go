@@ -84,19 +84,21 @@ type Config struct {
 // Engine runs the file transfers of one app across its sessions. Its
 // methods are safe from any goroutine.
 type Engine struct {
-	cfg    Config
-	db     *bolt.DB
-	commit *committer
-	ctx    context.Context
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
-	sem    chan struct{} // bounds the files sent at once
+	cfg     Config
+	db      *bolt.DB
+	commit  *committer
+	ctx     context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	sem     chan struct{} // bounds the files sent at once
+	hashSem chan struct{} // bounds the files hashed ahead at once
 
 	placeMu sync.Mutex // choosing a received file's name and renaming it there
 
 	mu       sync.Mutex
 	links    map[string]*peer.Link // session -> current link
 	live     map[string]*Transfer  // unfinished transfers, by id
+	answered map[string]*peer.Link // In: the link an accepting answer went on
 	movers   map[string]*mover     // transfers with bytes moving
 	invites  map[string]time.Time  // session -> invitation expiry (both sides)
 	policies map[string]Policy     // customer side: session -> the agent's policy
@@ -124,8 +126,8 @@ func New(cfg Config) (*Engine, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	e := &Engine{
 		cfg: cfg, db: cfg.DB.Bolt(), ctx: ctx, stop: stop,
-		sem:   make(chan struct{}, SendConcurrency),
-		links: map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{},
+		sem: make(chan struct{}, SendConcurrency), hashSem: make(chan struct{}, 2),
+		links: map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{},
 		invites: map[string]time.Time{}, policies: map[string]Policy{}, policy: DefaultPolicy(),
 	}
 	if cfg.Policy != nil {
@@ -563,6 +565,7 @@ func (e *Engine) finish(t *Transfer, s State, why string) {
 	snap := *t
 	delete(e.live, t.ID)
 	delete(e.movers, t.ID)
+	delete(e.answered, t.ID)
 	e.mu.Unlock()
 	if err := e.commit.do(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }); err != nil {
 		e.cfg.Log.Error("storing a finished transfer", "id", snap.ID, "err", err)
@@ -585,6 +588,7 @@ type mover struct {
 	ctx  context.Context
 	stop context.CancelCauseFunc // with why: a person's words; errSuperseded; errStopped
 	done chan struct{}           // closed when it has returned
+	link *peer.Link              // the connection it moves bytes on
 }
 
 // errSuperseded stops a mover whose link was replaced: a newer one takes
@@ -592,22 +596,14 @@ type mover struct {
 var errSuperseded = errors.New("continued on a newer connection")
 
 // startMover registers a mover for t, unless one is registered (then nil).
-func (e *Engine) startMover(t *Transfer) *mover {
+func (e *Engine) startMover(t *Transfer, l *peer.Link) *mover {
 	if e.movers[t.ID] != nil {
 		return nil
 	}
 	ctx, cancel := context.WithCancelCause(e.ctx)
-	m := &mover{ctx: ctx, stop: cancel, done: make(chan struct{})}
+	m := &mover{ctx: ctx, stop: cancel, done: make(chan struct{}), link: l}
 	e.movers[t.ID] = m
 	return m
-}
-
-// current says whether m is still t's mover (a superseded one must leave
-// t alone).
-func (e *Engine) current(t *Transfer, m *mover) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.movers[t.ID] == m
 }
 
 // newID makes a file id: 32 lowercase hex digits.

@@ -25,6 +25,10 @@ import (
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 )
 
+// HashAheadMin is the smallest file a sender hashes while the receiver
+// decides (smaller ones cost little to send again).
+var HashAheadMin int64 = 1 << 20
+
 // Test hooks.
 var (
 	hookReceived func(id string, done int64)   // after each write of received bytes
@@ -49,7 +53,7 @@ func (e *Engine) onOffer(session string, l *peer.Link, o *pb.FileOffer) {
 		})
 	}
 	if t != nil {
-		e.offeredAgain(session, l, t)
+		e.offeredAgain(session, l, t, o)
 		return
 	}
 	sender := l.Remote.Name
@@ -137,7 +141,7 @@ func notAllowedWhat(err error) string {
 }
 
 // offeredAgain answers an offer of a file this side knows already.
-func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer) {
+func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer, o *pb.FileOffer) {
 	if t.Dir != In || t.Session != session {
 		answer(l, t.ID, false, "not_allowed: a file id that is already in use", 0, false)
 		return
@@ -149,9 +153,21 @@ func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer) {
 		e.live[t.ID] = t
 	}
 	m := e.movers[t.ID]
+	// A repeated offer on the link that already has the answer (the sender
+	// hashed the file meanwhile) needs none again.
+	sameLink := e.answered[t.ID] == l
+	hashed := false
+	if t.State == Offered && t.SHA256 == "" && len(o.Sha256) == sha256.Size && int64(o.Size) == t.Size {
+		// The sender hashed the file while the person decides: now an
+		// accepting answer can find a copy here.
+		t.SHA256, hashed = hex.EncodeToString(o.Sha256), true
+	}
 	snap := *t
 	e.mu.Unlock()
 	switch {
+	case hashed:
+		e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, nil)
+	case sameLink && (snap.State == Accepted || snap.State == Sending):
 	case snap.State == Offered:
 		e.cfg.Events(Event{Kind: EventOffer, Transfer: snap}) // still to be answered
 	case snap.State == Done:
@@ -166,11 +182,20 @@ func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer) {
 		go func() {
 			defer e.wg.Done()
 			<-m.done
-			answer(l, t.ID, true, "", uint64(e.resumePoint(t)), false)
+			e.answerResume(l, t)
 		}()
 	default:
-		answer(l, t.ID, true, "", uint64(e.resumePoint(t)), false)
+		e.answerResume(l, t)
 	}
+}
+
+// answerResume accepts a known file again on link l, from where it stopped.
+func (e *Engine) answerResume(l *peer.Link, t *Transfer) {
+	off := e.resumePoint(t)
+	e.mu.Lock()
+	e.answered[t.ID] = l
+	e.mu.Unlock()
+	answer(l, t.ID, true, "", uint64(off), false)
 }
 
 // resumePoint is the byte a file continues from: what was recorded, if the
@@ -306,6 +331,9 @@ func (e *Engine) accept(l *peer.Link, t *Transfer) {
 			}()
 			return
 		}
+		e.mu.Lock()
+		e.answered[t.ID] = l
+		e.mu.Unlock()
 		go answer(l, t.ID, true, "", 0, false)
 	})
 }
@@ -416,7 +444,7 @@ func (e *Engine) receive(session string, l *peer.Link, str *quic.Stream) {
 	var m *mover
 	if t != nil && t.Dir == In && t.Session == session &&
 		(t.State == Accepted || t.State == Waiting) && int64(head.Offset) == t.Done {
-		m = e.startMover(t)
+		m = e.startMover(t, l)
 	}
 	if m != nil {
 		t.State = Sending

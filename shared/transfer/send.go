@@ -142,8 +142,75 @@ func (e *Engine) Send(session, path string) ([]Transfer, error) {
 		if l != nil {
 			l.Send(offerMsg(t))
 		}
+		if t.SHA256 == "" && t.Size >= HashAheadMin {
+			e.hashAhead(t)
+		}
 	}
 	return out, nil
+}
+
+// hashAhead hashes a file while the receiver decides on its offer, and
+// offers it again with its SHA-256 when that is done first: a receiver that
+// holds the content then need not get it again. The first byte never waits
+// for this: once the file moves, hashing ahead stops (the sending hashes).
+func (e *Engine) hashAhead(t *Transfer) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		select {
+		case e.hashSem <- struct{}{}:
+			defer func() { <-e.hashSem }()
+		case <-e.ctx.Done():
+			return
+		}
+		offered := func() bool {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return t.State == Offered && t.SHA256 == "" && e.ctx.Err() == nil
+		}
+		if !offered() {
+			return
+		}
+		f, err := os.Open(t.Source)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		buf := make([]byte, 1<<20)
+		for {
+			n, err := f.Read(buf)
+			h.Write(buf[:n])
+			if err == io.EOF {
+				break
+			}
+			if err != nil || !offered() {
+				return
+			}
+		}
+		if info, err := f.Stat(); err != nil || info.Size() != t.Size || !info.ModTime().Equal(t.ModTime) {
+			return // changed: sending it will say so
+		}
+		sum := hex.EncodeToString(h.Sum(nil))
+		e.mu.Lock()
+		if t.State != Offered || t.SHA256 != "" {
+			e.mu.Unlock()
+			return
+		}
+		t.SHA256 = sum
+		snap := *t
+		e.mu.Unlock()
+		key := hashKey(snap.Source, snap.Size, snap.ModTime)
+		e.commit.async(func(tx *bolt.Tx) error {
+			if err := putTransfer(tx, &snap); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketHashes).Put(key, []byte(sum))
+		}, nil)
+		if l := e.link(snap.Session); l != nil {
+			l.Send(offerMsg(&snap))
+		}
+	}()
 }
 
 // mayOffer says why this side may not send files in a session, if so.
@@ -209,6 +276,9 @@ func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
 		e.mu.Lock()
 		old := e.movers[t.ID]
 		e.mu.Unlock()
+		if old != nil && old.link == l {
+			return // a repeated answer on the same connection: already moving
+		}
 		if old != nil { // still moving on an older connection: this one takes over
 			old.stop(errSuperseded)
 		}
@@ -219,7 +289,7 @@ func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
 				<-old.done
 			}
 			e.mu.Lock()
-			m := e.startMover(t)
+			m := e.startMover(t, l)
 			if m == nil || t.State.Final() {
 				e.mu.Unlock()
 				return
@@ -272,8 +342,11 @@ func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64) {
 	}
 	var sum []byte
 	var h hash.Hash
-	if t.SHA256 != "" {
-		sum, _ = hex.DecodeString(t.SHA256)
+	e.mu.Lock()
+	known := t.SHA256
+	e.mu.Unlock()
+	if known != "" {
+		sum, _ = hex.DecodeString(known)
 	} else {
 		h = sha256.New()
 		if offset > 0 { // the bytes already there count too
