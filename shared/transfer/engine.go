@@ -99,10 +99,14 @@ type Engine struct {
 	links    map[string]*peer.Link // session -> current link
 	live     map[string]*Transfer  // unfinished transfers, by id
 	answered map[string]*peer.Link // In: the link an accepting answer went on
-	movers   map[string]*mover     // transfers with bytes moving
-	invites  map[string]time.Time  // session -> invitation expiry (both sides)
-	policies map[string]Policy     // customer side: session -> the agent's policy
-	policy   Policy                // agent side: what customers may send
+	// pendingCancels are cancels made while a session was not connected,
+	// sent on its next link.
+	pendingCancels map[string][]*pb.PeerMsg
+	inCount        map[string]int       // agent: files a session's customer offered, not refused
+	movers         map[string]*mover    // transfers with bytes moving
+	invites        map[string]time.Time // session -> invitation expiry (both sides)
+	policies       map[string]Policy    // customer side: session -> the agent's policy
+	policy         Policy               // agent side: what customers may send
 }
 
 // SendConcurrency is how many files of one engine move at once.
@@ -127,7 +131,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, db: cfg.DB.Bolt(), ctx: ctx, stop: stop,
 		sem: make(chan struct{}, SendConcurrency), hashSem: make(chan struct{}, 2),
-		links: map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{},
+		links: map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{}, pendingCancels: map[string][]*pb.PeerMsg{}, inCount: map[string]int{},
 		invites: map[string]time.Time{}, policies: map[string]Policy{}, policy: DefaultPolicy(),
 	}
 	if cfg.Policy != nil {
@@ -190,6 +194,8 @@ func (e *Engine) SetPolicy(p Policy) {
 func (e *Engine) Attach(session string, l *peer.Link) {
 	e.mu.Lock()
 	e.links[session] = l
+	cancels := e.pendingCancels[session]
+	delete(e.pendingCancels, session)
 	policy := e.policy
 	var again []*Transfer
 	for _, t := range e.live {
@@ -200,6 +206,9 @@ func (e *Engine) Attach(session string, l *peer.Link) {
 	e.mu.Unlock()
 	if e.cfg.Role == pb.Role_ROLE_AGENT {
 		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FilePolicy{FilePolicy: policy.PB()}})
+	}
+	for _, c := range cancels {
+		l.Send(c)
 	}
 	sort.Slice(again, func(i, j int) bool { return again[i].Created.Before(again[j].Created) })
 	for _, t := range again {
@@ -224,7 +233,7 @@ func (e *Engine) Detach(session string, l *peer.Link) {
 	// it comes on the next link.
 	var waiting []Transfer
 	for _, t := range e.live {
-		if t.Session == session && t.Dir == Out && t.State == Sending && e.movers[t.ID] == nil {
+		if t.Session == session && t.Dir == Out && t.State == Sending && (e.movers[t.ID] == nil || e.movers[t.ID].link == l) {
 			t.State = Waiting
 			waiting = append(waiting, *t)
 		}
@@ -442,22 +451,36 @@ func (e *Engine) Cancel(id, why string) error {
 	}
 	e.mu.Lock()
 	t := e.live[id]
-	m := e.movers[id]
-	e.mu.Unlock()
 	if t == nil {
+		e.mu.Unlock()
 		return ErrUnknown
 	}
-	if l := e.link(t.Session); l != nil {
-		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: id, Why: why}}})
+	m := e.movers[id]
+	var snap Transfer
+	var finished bool
+	if m == nil { // final at once: a stream arriving now is turned away
+		snap, finished = e.finishLocked(t, Cancelled, why)
+	}
+	session := t.Session
+	e.mu.Unlock()
+	msg := &pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: id, Why: why}}}
+	if l := e.link(session); l != nil {
+		l.Send(msg)
+	} else { // told when the other side is back
+		e.mu.Lock()
+		e.pendingCancels[session] = append(e.pendingCancels[session], msg)
+		e.mu.Unlock()
 	}
 	if m != nil {
 		m.stop(errors.New(why)) // the mover finishes the job
 		return nil
 	}
-	if t.Dir == In {
-		e.removePartial(t)
+	if finished {
+		if snap.Dir == In {
+			e.removePartial(&snap)
+		}
+		e.publish(snap)
 	}
-	e.finish(t, Cancelled, why)
 	return nil
 }
 
@@ -504,9 +527,16 @@ func (e *Engine) DeleteSessionFiles(session string) error {
 		return err
 	}
 	defer root.Close()
+	// A file another session shows (as its dedup copy) stays.
+	shown := map[string]bool{}
+	for _, t := range e.Transfers("") {
+		if t.Session != session && t.State == Done && t.Path != "" {
+			shown[t.Path] = true
+		}
+	}
 	var firstErr error
 	for _, t := range e.Transfers(session) {
-		if t.Dir != In || t.Path == "" || t.Deduped {
+		if t.Dir != In || t.Path == "" || t.Deduped || shown[t.Path] {
 			continue
 		}
 		rel, err := filepath.Rel(folder, t.Path)
@@ -557,20 +587,34 @@ func dropContent(tx *bolt.Tx, sum, id string) error {
 // finish makes t final, stores it and reports it.
 func (e *Engine) finish(t *Transfer, s State, why string) {
 	e.mu.Lock()
+	snap, ok := e.finishLocked(t, s, why)
+	e.mu.Unlock()
+	if ok {
+		e.publish(snap)
+	}
+}
+
+// finishLocked makes t final in memory (e.mu held); publish stores and
+// reports it. A mover still running for t stops without touching it.
+func (e *Engine) finishLocked(t *Transfer, s State, why string) (Transfer, bool) {
 	if t.State.Final() {
-		e.mu.Unlock()
-		return
+		return Transfer{}, false
 	}
 	t.State, t.Why, t.Finished = s, why, time.Now().UTC()
-	snap := *t
 	delete(e.live, t.ID)
-	delete(e.movers, t.ID)
 	delete(e.answered, t.ID)
-	e.mu.Unlock()
+	if m := e.movers[t.ID]; m != nil {
+		delete(e.movers, t.ID)
+		m.stop(errSuperseded)
+	}
+	return *t, true
+}
+
+func (e *Engine) publish(snap Transfer) {
 	if err := e.commit.do(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }); err != nil {
 		e.cfg.Log.Error("storing a finished transfer", "id", snap.ID, "err", err)
 	}
-	kind := map[State]string{Done: EventDone, Refused: EventRefused, Failed: EventFailed, Cancelled: EventCancelled}[s]
+	kind := map[State]string{Done: EventDone, Refused: EventRefused, Failed: EventFailed, Cancelled: EventCancelled}[snap.State]
 	e.cfg.Events(Event{Kind: kind, Transfer: snap})
 }
 
@@ -604,6 +648,17 @@ func (e *Engine) startMover(t *Transfer, l *peer.Link) *mover {
 	m := &mover{ctx: ctx, stop: cancel, done: make(chan struct{}), link: l}
 	e.movers[t.ID] = m
 	return m
+}
+
+// endMover forgets m when it returns: the next answer may start another.
+// A sender whose bytes all went out leaves its file "sending" until the
+// receiver's last word (or Detach makes it wait).
+func (e *Engine) endMover(t *Transfer, m *mover) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.movers[t.ID] == m {
+		delete(e.movers, t.ID)
+	}
 }
 
 // newID makes a file id: 32 lowercase hex digits.

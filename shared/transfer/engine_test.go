@@ -659,3 +659,83 @@ func writeHead(t *testing.T, w io.Writer, id string, offset uint64) {
 		t.Fatal(err)
 	}
 }
+
+// A hostile receiver's answer cannot make the sender read before the file.
+func TestHostileAnswerOffset(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	_, lc := connect(t, agent, cust)
+	path, _ := randomFile(t, t.TempDir(), "a.bin", 1000)
+	tr := sendOne(t, agent, path)
+	cust.expect(EventOffer, forID(tr.ID))
+	lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: tr.ID, Accepted: true, Offset: 1 << 63}}})
+	if f := agent.expect(EventFailed, forID(tr.ID)).Transfer; !strings.Contains(f.Why, "past the end") {
+		t.Fatalf("sender's reason %q", f.Why)
+	}
+}
+
+// All bytes sent into the connection's buffers, then the link drops before
+// the receiver has them: the file still completes on the next link.
+func TestLinkDropsAfterTheLastByteWasSent(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	la, _ := connect(t, agent, cust)
+	path, data := randomFile(t, t.TempDir(), "small.bin", 200<<10)
+	hold := make(chan struct{})
+	var once sync.Once
+	hookReceived = func(string, int64) { once.Do(func() { <-hold }) }
+	defer func() { hookReceived = nil }()
+	tr := sendOne(t, agent, path)
+	time.Sleep(300 * time.Millisecond) // the sender writes it all meanwhile
+	la.Close(0, "network gone")
+	close(hold)
+	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	connect(t, agent, cust)
+	checkFile(t, cust.expect(EventDone, forID(tr.ID)).Transfer.Path, data)
+	agent.expect(EventDone, forID(tr.ID))
+}
+
+// The agent's content-type rule holds for a file that arrives in two parts:
+// the check runs on what is in the file, not only on a stream's first bytes.
+func TestResumedFileStillChecked(t *testing.T) {
+	policy := DefaultPolicy()
+	policy.ContentTypes = []string{"image/png"}
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice", func(n *end) { n.policy, n.accept = &policy, AcceptAny })
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	_, lc := connect(t, agent, cust)
+	content := []byte("<html><body>not a picture</body></html>")
+	id := newID()
+	lie := func(l *peer.Link) { // the offer says it is a picture
+		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: id, Name: "cat.png", Size: uint64(len(content)), ContentType: "image/png"}}})
+	}
+	lie(lc)
+	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
+	str, err := lc.Conn.OpenStreamSync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeHead(t, str, id, 0)
+	str.Write(content[:1])
+	time.Sleep(200 * time.Millisecond)
+	str.CancelWrite(0x99)
+	w := agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Waiting })
+	if w.Transfer.Done != 1 {
+		t.Fatalf("kept %d bytes", w.Transfer.Done)
+	}
+	_, lc = connect(t, agent, cust)
+	lie(lc)
+	time.Sleep(200 * time.Millisecond) // the answer: from byte 1
+	str, err = lc.Conn.OpenStreamSync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeHead(t, str, id, 1)
+	str.Write(content[1:])
+	s := sha256.Sum256(content)
+	str.Write(s[:])
+	str.Close()
+	if f := agent.expect(EventFailed, forID(id)).Transfer; !strings.Contains(f.Why, "not allowed") {
+		t.Fatalf("agent's reason %q", f.Why)
+	}
+	noPartials(t, agent.down)
+}

@@ -80,7 +80,11 @@ func (e *Engine) onOffer(session string, l *peer.Link, o *pb.FileOffer) {
 		e.refuse(l, t, "reception_off")
 		return
 	case trust == Blocked:
-		e.refuse(l, t, "blocked")
+		// Not even shown or kept: a blocked sender's offers cost nothing.
+		answer(l, t.ID, false, "blocked", 0, false)
+		return
+	case e.openOfferCount(session) >= MaxOpenOffers:
+		answer(l, t.ID, false, "busy: too many files wait for an answer; offer it again later", 0, false)
 		return
 	case trust == RefuseAlways:
 		e.refuse(l, t, "refused_always")
@@ -118,16 +122,56 @@ func (e *Engine) inboundPolicy(session string, l *peer.Link, t *Transfer) string
 	if p.InvitationRequired && time.Now().After(until) {
 		return "not_allowed: files without an invitation (the agent has to request files first)"
 	}
-	n := 0
-	for _, x := range e.Transfers(session) {
-		if x.Dir == In && x.State != Refused && x.ID != t.ID {
-			n++
-		}
-	}
+	n := e.receivedCount(session)
 	if err := p.Check(t.Name, t.Size, t.ContentType, n); err != nil {
 		return "not_allowed: " + notAllowedWhat(err)
 	}
+	e.mu.Lock()
+	e.inCount[session]++ // this one counts from now on
+	e.mu.Unlock()
 	return ""
+}
+
+// receivedCount is how many files a session's customer offered that were
+// not refused: counted once from the database, then kept up in memory (a
+// flood of offers must not read the whole database each).
+func (e *Engine) receivedCount(session string) int {
+	e.mu.Lock()
+	n, ok := e.inCount[session]
+	e.mu.Unlock()
+	if ok {
+		return n
+	}
+	n = 0
+	for _, x := range e.Transfers(session) {
+		if x.Dir == In && x.State != Refused {
+			n++
+		}
+	}
+	e.mu.Lock()
+	if _, counted := e.inCount[session]; !counted {
+		e.inCount[session] = n
+	}
+	n = e.inCount[session]
+	e.mu.Unlock()
+	return n
+}
+
+// MaxOpenOffers caps the unanswered offers of one session: more are
+// refused as "busy" until some are answered.
+var MaxOpenOffers = 1000
+
+// openOfferCount counts a session's unanswered offers.
+func (e *Engine) openOfferCount(session string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, t := range e.live {
+		if t.Dir == In && t.State == Offered && t.Session == session {
+			n++
+		}
+	}
+	return n
 }
 
 // notAllowedWhat is the part of a policy error after "not allowed: ".
@@ -250,11 +294,15 @@ func refusalWordsIn(why, sender string) string {
 func (e *Engine) Answer(id, decision string) error {
 	e.mu.Lock()
 	t := e.live[id]
+	var state State
+	if t != nil {
+		state = t.State
+	}
 	e.mu.Unlock()
 	if t == nil || t.Dir != In {
 		return ErrUnknown
 	}
-	if t.State != Offered {
+	if state != Offered {
 		return fmt.Errorf("the file %s was answered already", t.Name)
 	}
 	l := e.link(t.Session)
@@ -302,6 +350,12 @@ func (e *Engine) openOffers(sender string) []*Transfer {
 // accept takes an offer: from the copy already here when the content is
 // known, else the bytes are asked for.
 func (e *Engine) accept(l *peer.Link, t *Transfer) {
+	e.mu.Lock()
+	open := t.State == Offered
+	e.mu.Unlock()
+	if !open { // cancelled meanwhile
+		return
+	}
 	if have := e.holder(t.SHA256, t.Size); have != "" {
 		e.mu.Lock()
 		t.Path, t.Deduped, t.Done = have, true, t.Size
@@ -344,18 +398,21 @@ func (e *Engine) holder(sum string, size int64) string {
 	if sum == "" {
 		return ""
 	}
-	var paths []string
+	var held []*Transfer
 	e.db.View(func(tx *bolt.Tx) error {
 		for _, id := range contentHolders(tx, sum) {
-			if t, _ := getTransfer(tx, id); t != nil && t.State == Done && t.Path != "" {
-				paths = append(paths, t.Path)
+			if t, _ := getTransfer(tx, id); t != nil && t.State == Done && t.Path != "" && !t.Deduped {
+				held = append(held, t)
 			}
 		}
 		return nil
 	})
-	for _, p := range paths {
-		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Size() == size {
-			return p
+	for _, t := range held {
+		// Still the file that arrived: same size, and not changed since
+		// (a file edited in place no longer has this content).
+		info, err := os.Stat(t.Path)
+		if err == nil && info.Mode().IsRegular() && info.Size() == size && (t.ModTime.IsZero() || info.ModTime().Equal(t.ModTime)) {
+			return t.Path
 		}
 	}
 	return ""
@@ -455,6 +512,7 @@ func (e *Engine) receive(session string, l *peer.Link, str *quic.Stream) {
 		return
 	}
 	defer close(m.done)
+	defer e.endMover(t, m)
 	stop := context.AfterFunc(m.ctx, func() { str.CancelRead(stopCode(m)) })
 	defer stop()
 	e.take(m, l, t, str, r, int64(head.Offset))
@@ -463,9 +521,13 @@ func (e *Engine) receive(session string, l *peer.Link, str *quic.Stream) {
 // take writes a file's bytes into its partial file, checks them, and puts
 // the file in place.
 func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r io.Reader, offset int64) {
+	var f *os.File
 	fail := func(why string) {
 		str.CancelRead(codeFailed) // the sender stops; FileDone says why
 		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: t.ID, Why: why}}})
+		if f != nil {
+			f.Close() // before removing it: Windows keeps open files
+		}
 		e.removePartial(t)
 		e.finish(t, Failed, why)
 	}
@@ -475,8 +537,9 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		return
 	}
 	defer root.Close()
-	f, err := root.OpenFile(PartialName(t.ID), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err = root.OpenFile(PartialName(t.ID), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		f = nil
 		fail("the receiver cannot write the file: " + plainErr(err))
 		return
 	}
@@ -554,6 +617,14 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 	}
 	if t.SHA256 != "" && t.SHA256 != hex.EncodeToString(sum[:]) {
 		fail("the file is not the one offered (its checksum differs from the offer)")
+		return
+	}
+	// The content check once more, on what is in the file: a resumed
+	// stream did not start with the first bytes.
+	head := make([]byte, SniffLen)
+	n, _ := f.ReadAt(head, 0)
+	if why := e.checkContent(t, head[:n], 0); why != "" {
+		fail(why)
 		return
 	}
 	if err := f.Sync(); err != nil {
@@ -655,6 +726,12 @@ func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
 	if dir != "" {
 		rel = dir + "/" + rel
 	}
+	e.mu.Lock()
+	stopped := t.State.Final()
+	e.mu.Unlock()
+	if stopped {
+		return errors.New("the file was stopped")
+	}
 	e.placeMu.Lock()
 	defer e.placeMu.Unlock()
 	final, err := UniqueName(root, rel)
@@ -664,8 +741,13 @@ func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
 	if err := root.Rename(PartialName(t.ID), final); err != nil {
 		return err
 	}
+	path := filepath.Join(t.Folder, filepath.FromSlash(final))
+	var mod time.Time
+	if info, err := os.Stat(path); err == nil {
+		mod = info.ModTime() // dedup later checks the file is unchanged
+	}
 	e.mu.Lock()
-	t.Path, t.SHA256, t.Done, t.HashState = filepath.Join(t.Folder, filepath.FromSlash(final)), sum, t.Size, nil
+	t.Path, t.SHA256, t.Done, t.HashState, t.ModTime = path, sum, t.Size, nil, mod
 	snap := *t
 	e.mu.Unlock()
 	return e.commit.do(func(tx *bolt.Tx) error {

@@ -135,14 +135,15 @@ func (e *Engine) Send(session, path string) ([]Transfer, error) {
 			e.cfg.Events(Event{Kind: EventRefused, Transfer: *t})
 			continue
 		}
+		snap := *t // once live, the movers own t
 		e.mu.Lock()
 		e.live[t.ID] = t
 		e.mu.Unlock()
-		e.cfg.Events(Event{Kind: EventProgress, Transfer: *t})
+		e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
 		if l != nil {
-			l.Send(offerMsg(t))
+			l.Send(offerMsg(&snap))
 		}
-		if t.SHA256 == "" && t.Size >= HashAheadMin {
+		if snap.SHA256 == "" && snap.Size >= HashAheadMin {
 			e.hashAhead(t)
 		}
 	}
@@ -270,7 +271,7 @@ func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
 		t.Done = t.Size
 		e.mu.Unlock()
 		e.finish(t, Done, "")
-	case int64(a.Offset) > t.Size:
+	case a.Offset > uint64(t.Size):
 		e.finish(t, Failed, "the receiver asked for a byte past the end of the file")
 	default:
 		e.mu.Lock()
@@ -298,6 +299,7 @@ func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
 			snap := *t
 			e.mu.Unlock()
 			defer close(m.done)
+			defer e.endMover(t, m)
 			e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
 			e.push(m, l, t, int64(a.Offset))
 		}()
@@ -434,6 +436,10 @@ func (e *Engine) copyCounting(dst io.Writer, src io.Reader, t *Transfer, offset 
 // progress records and reports bytes moved.
 func (e *Engine) progress(t *Transfer, done int64, p *progress) {
 	e.mu.Lock()
+	if t.State.Final() {
+		e.mu.Unlock()
+		return
+	}
 	t.Done = done
 	snap := *t
 	e.mu.Unlock()
