@@ -9,11 +9,15 @@
 //   - relay capacity: a real porthole-relay process holding many paired idle
 //     sessions, its memory read from /proc;
 //   - bulk bytes over one stream, direct and relayed, as ratios to a plain
-//     quic-go connection measured in the same run.
+//     quic-go connection measured in the same run;
+//   - the file-transfer engine (shared/transfer): a big file direct and
+//     relayed against plain quic-go, each side's peak memory in a process of
+//     its own, many small files, a file the receiver has, and a resume after
+//     a cut (transfer.go, transferprocs.go).
 //
 // Run it from the shared module:
 //
-//	cd shared && go run ./internal/benchcmd [-quick] [-bulk-mib 256] [-sessions 1000] [-samples 300]
+//	cd shared && go run ./internal/benchcmd [-quick] [-only transfer] [-bulk-mib 256] [-file-mib 1024] [-sessions 1000] [-samples 300]
 //
 // It is a report: missing a target still exits 0. It exits non-zero only
 // when a measurement could not be made. Every process it starts is killed
@@ -47,6 +51,11 @@ type config struct {
 	readyRuns     int
 	inprocRuns    int
 	capacityLinks string
+	fileMiB       int
+	fileRounds    int
+	fileSmallMiB  int
+	smallFiles    int
+	smallKiB      int
 	idle          time.Duration
 	parallel      int
 	only          map[string]bool
@@ -54,9 +63,12 @@ type config struct {
 }
 
 // Sections, in the order they run.
-var sections = []string{"bulk", "rtt", "ready", "procs", "capacity"}
+var sections = []string{"bulk", "rtt", "ready", "transfer", "procs", "capacity"}
 
 func main() {
+	if isChild(os.Args[1:]) { // a side of the transfer memory test (transferprocs.go)
+		os.Exit(transferChild(os.Args[1:]))
+	}
 	os.Exit(run())
 }
 
@@ -75,7 +87,7 @@ func logf(format string, args ...any) {
 
 func run() int {
 	var cfg config
-	quick := flag.Bool("quick", false, "small and fast: 32 MiB bulk, 1 round, 100 sessions, 50 samples, 5 runs")
+	quick := flag.Bool("quick", false, "small and fast: 32 MiB bulk, 1 round, 256 MiB file, 100 sessions, 50 samples, 5 runs")
 	flag.IntVar(&cfg.bulkMiB, "bulk-mib", 256, "MiB per bulk transfer")
 	flag.IntVar(&cfg.bulkRounds, "bulk-rounds", 3, "bulk rounds (plain, direct, relayed interleaved); medians are reported")
 	flag.IntVar(&cfg.sessions, "sessions", 1000, "paired idle sessions for the relay capacity test")
@@ -84,6 +96,11 @@ func run() int {
 	flag.IntVar(&cfg.readyRuns, "ready-runs", 15, "key-to-chat-ready runs per path with the real binaries")
 	flag.IntVar(&cfg.inprocRuns, "inproc-runs", 30, "key-to-chat-ready runs per path in-process")
 	flag.StringVar(&cfg.capacityLinks, "capacity-links", "relayed", "peer links in the capacity test: none, direct or relayed")
+	flag.IntVar(&cfg.fileMiB, "file-mib", 1024, "MiB of the big file in the file-transfer section")
+	flag.IntVar(&cfg.fileRounds, "file-rounds", 2, "rounds of the big file (engine direct, engine relayed, plain); medians are reported")
+	flag.IntVar(&cfg.fileSmallMiB, "file-small-mib", 64, "MiB of the small file the memory test compares the big one with")
+	flag.IntVar(&cfg.smallFiles, "small-files", 2000, "files in the many-small-files transfer")
+	flag.IntVar(&cfg.smallKiB, "small-kib", 4, "KiB per file in the many-small-files transfer")
 	flag.DurationVar(&cfg.idle, "idle", 10*time.Second, "how long the capacity sessions sit idle before the relay's memory is read")
 	flag.IntVar(&cfg.parallel, "parallel", 32, "customers joining at once in the capacity test")
 	only := flag.String("only", "", "comma-separated sections to run (default all): "+strings.Join(sections, ","))
@@ -103,6 +120,8 @@ func run() int {
 		}
 		setIfUnset("bulk-mib", func() { cfg.bulkMiB = 32 })
 		setIfUnset("bulk-rounds", func() { cfg.bulkRounds = 1 })
+		setIfUnset("file-mib", func() { cfg.fileMiB = 256 })
+		setIfUnset("file-rounds", func() { cfg.fileRounds = 1 })
 		setIfUnset("sessions", func() { cfg.sessions = 100 })
 		setIfUnset("samples", func() { cfg.samples = 50 })
 		setIfUnset("ready-runs", func() { cfg.readyRuns = 5 })
@@ -116,7 +135,8 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "benchcmd: -capacity-links must be none, direct or relayed\n")
 		return 2
 	}
-	if cfg.bulkMiB <= 0 || cfg.bulkRounds <= 0 || cfg.sessions <= 0 || cfg.agents <= 0 || cfg.samples <= 0 || cfg.readyRuns <= 0 || cfg.inprocRuns <= 0 {
+	if cfg.bulkMiB <= 0 || cfg.bulkRounds <= 0 || cfg.sessions <= 0 || cfg.agents <= 0 || cfg.samples <= 0 || cfg.readyRuns <= 0 || cfg.inprocRuns <= 0 ||
+		cfg.fileMiB <= 0 || cfg.fileRounds <= 0 || cfg.fileSmallMiB <= 0 || cfg.smallFiles <= 0 || cfg.smallKiB <= 0 {
 		fmt.Fprintf(os.Stderr, "benchcmd: counts must be positive\n")
 		return 2
 	}
@@ -180,6 +200,9 @@ func run() int {
 	}
 	if cfg.only["bulk"] || cfg.only["rtt"] || cfg.only["ready"] {
 		rep.section("in-process", func() error { return inprocSections(ctx, cfg, root, rep) })
+	}
+	if cfg.only["transfer"] {
+		rep.section("file transfer", func() error { return transferSection(ctx, cfg, root, rep) })
 	}
 	if cfg.only["procs"] {
 		rep.section("real binaries", func() error { return procSections(cfg, root, rep) })
@@ -290,6 +313,7 @@ func (r *report) print(cfg config, loadStart, loadEnd string) {
 		loadStart, loadEnd, time.Since(started).Round(time.Second))
 	fmt.Printf("bulk %d MiB x %d rounds; chat RTT %d samples; chat-ready %d runs (binaries), %d runs (in-process); capacity %d sessions over %d agents, links %s, idle %v\n",
 		cfg.bulkMiB, cfg.bulkRounds, cfg.samples, cfg.readyRuns, cfg.inprocRuns, cfg.sessions, min(cfg.agents, cfg.sessions), cfg.capacityLinks, cfg.idle)
+	fmt.Printf("file transfer: %d MiB file x %d rounds (memory also with %d MiB), %d x %d KiB files\n", cfg.fileMiB, cfg.fileRounds, cfg.fileSmallMiB, cfg.smallFiles, cfg.smallKiB)
 	fmt.Println("MB = 10^6 bytes. Baseline: plain quic-go on loopback with peer.PeerQUICConfig, measured in this run.")
 	fmt.Println()
 	w := [4]int{len("name"), len("value"), len("target"), len("ratio/verdict")}
