@@ -94,6 +94,7 @@ type Engine struct {
 	hashSem chan struct{} // bounds the files hashed ahead at once
 
 	placeMu sync.Mutex // choosing a received file's name and renaming it there
+	namer   Namer      // remembers the download folders' names
 
 	mu       sync.Mutex
 	links    map[string]*peer.Link // session -> current link
@@ -557,6 +558,7 @@ func (e *Engine) DeleteSessionFiles(session string) error {
 		})
 	}
 	os.Remove(folder) // only if empty
+	e.namer.Forget()
 	return firstErr
 }
 
@@ -610,12 +612,17 @@ func (e *Engine) finishLocked(t *Transfer, s State, why string) (Transfer, bool)
 	return *t, true
 }
 
+// publish stores a final transfer and reports it once stored. It does not
+// wait: the many files of a folder share commits (a file left unrecorded by
+// a crash is offered again, and the receiver knows it).
 func (e *Engine) publish(snap Transfer) {
-	if err := e.commit.do(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }); err != nil {
-		e.cfg.Log.Error("storing a finished transfer", "id", snap.ID, "err", err)
-	}
 	kind := map[State]string{Done: EventDone, Refused: EventRefused, Failed: EventFailed, Cancelled: EventCancelled}[snap.State]
-	e.cfg.Events(Event{Kind: kind, Transfer: snap})
+	e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, func(err error) {
+		if err != nil && !errors.Is(err, errStopped) {
+			e.cfg.Log.Error("storing a finished transfer", "id", snap.ID, "err", err)
+		}
+		e.cfg.Events(Event{Kind: kind, Transfer: snap})
+	})
 }
 
 // setState changes an unfinished transfer's state (in memory; what must

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -150,7 +151,11 @@ func putSetting(tx *bolt.Tx, key, value string) error {
 type committer struct {
 	db   *bolt.DB
 	q    chan commitReq
-	stop chan struct{}
+	stop chan struct{} // closed by close: run commits what is queued and returns
+	done chan struct{} // closed when run has returned
+
+	mu     sync.Mutex
+	closed bool
 }
 
 type commitReq struct {
@@ -161,18 +166,28 @@ type commitReq struct {
 var errStopped = errors.New("the transfer engine has stopped")
 
 func newCommitter(db *bolt.DB) *committer {
-	c := &committer{db: db, q: make(chan commitReq, 4096), stop: make(chan struct{})}
+	c := &committer{db: db, q: make(chan commitReq, 4096), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
 
 func (c *committer) run() {
+	defer close(c.done)
 	for {
 		var first commitReq
 		select {
 		case first = <-c.q:
 		case <-c.stop:
-			return
+			// Nothing new comes (close holds the lock async takes);
+			// what is queued is still written.
+			for {
+				select {
+				case r := <-c.q:
+					c.commit([]commitReq{r})
+				default:
+					return
+				}
+			}
 		}
 		group := []commitReq{first}
 	drain:
@@ -184,20 +199,25 @@ func (c *committer) run() {
 				break drain
 			}
 		}
-		errs := make([]error, len(group))
-		err := c.db.Update(func(tx *bolt.Tx) error {
-			for i, r := range group {
-				errs[i] = r.fn(tx)
-			}
-			return nil
-		})
+		c.commit(group)
+	}
+}
+
+// commit runs a group of updates in one transaction.
+func (c *committer) commit(group []commitReq) {
+	errs := make([]error, len(group))
+	err := c.db.Update(func(tx *bolt.Tx) error {
 		for i, r := range group {
-			if err != nil {
-				errs[i] = err
-			}
-			if r.done != nil {
-				r.done(errs[i])
-			}
+			errs[i] = r.fn(tx)
+		}
+		return nil
+	})
+	for i, r := range group {
+		if err != nil {
+			errs[i] = err
+		}
+		if r.done != nil {
+			r.done(errs[i])
 		}
 	}
 }
@@ -206,24 +226,31 @@ func (c *committer) run() {
 func (c *committer) do(fn func(*bolt.Tx) error) error {
 	ch := make(chan error, 1)
 	c.async(fn, func(err error) { ch <- err })
-	select {
-	case err := <-ch:
-		return err
-	case <-c.stop:
-		return errStopped
-	}
+	return <-ch
 }
 
 // async runs fn in a group and calls done once it is committed; done may
-// be nil.
+// be nil. After close, fn does not run and done gets errStopped at once.
 func (c *committer) async(fn func(*bolt.Tx) error, done func(error)) {
-	select {
-	case c.q <- commitReq{fn: fn, done: done}:
-	case <-c.stop:
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		if done != nil {
 			done(errStopped)
 		}
+		return
 	}
+	c.q <- commitReq{fn: fn, done: done}
+	c.mu.Unlock()
 }
 
-func (c *committer) close() { close(c.stop) }
+// close commits what is queued and stops.
+func (c *committer) close() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.stop)
+	}
+	c.mu.Unlock()
+	<-c.done
+}

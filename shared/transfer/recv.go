@@ -462,6 +462,14 @@ func (e *Engine) folderFor(session, sender string) (string, error) {
 // senderDir is the subfolder for a sender's files: none for the session's
 // first sender, the sender's name for the others.
 func (e *Engine) senderDir(session, sender string) (string, error) {
+	var first string
+	e.db.View(func(tx *bolt.Tx) error {
+		first = getSetting(tx, "first/"+session)
+		return nil
+	})
+	if first == sender {
+		return "", nil // the common case: no write, no commit to wait for
+	}
 	var dir string
 	err := e.commit.do(func(tx *bolt.Tx) error {
 		first := getSetting(tx, "first/"+session)
@@ -733,12 +741,12 @@ func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
 		return errors.New("the file was stopped")
 	}
 	e.placeMu.Lock()
-	defer e.placeMu.Unlock()
-	final, err := UniqueName(root, rel)
-	if err != nil {
-		return err
+	final, err := e.namer.Unique(root, t.Folder, rel)
+	if err == nil {
+		err = root.Rename(PartialName(t.ID), final)
 	}
-	if err := root.Rename(PartialName(t.ID), final); err != nil {
+	e.placeMu.Unlock() // the commit below groups with other files' commits
+	if err != nil {
 		return err
 	}
 	path := filepath.Join(t.Folder, filepath.FromSlash(final))

@@ -382,6 +382,9 @@ func (c *Console) endSession(ctx context.Context, session, reason string, sayBye
 	if reason == "" {
 		reason = "the agent ended the session"
 	}
+	// Files still on their way stop first: the cancels go ahead of the
+	// bye on the control stream, whose wait lets them arrive.
+	c.files.CancelSession(session, "the session ended")
 	if conv := s.conversation(); conv != nil && sayBye {
 		conv.SaySessionEnded(reason)
 	}

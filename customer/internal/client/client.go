@@ -509,6 +509,9 @@ func (c *Client) End(ctx context.Context) error {
 		return nil
 	}
 	open.DenyAll(consent.WhyEnded) // while the link is still up to carry the answers
+	// Files on their way stop ahead of the bye, whose wait lets the
+	// cancels arrive.
+	c.files.CancelSession(rec.ID, "the session ended")
 	reason := "the customer ended the session"
 	conv.SaySessionEnded(reason)
 	c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: rec.ID, Reason: reason}}})
