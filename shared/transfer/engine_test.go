@@ -739,3 +739,21 @@ func TestResumedFileStillChecked(t *testing.T) {
 	}
 	noPartials(t, agent.down)
 }
+
+// The person deletes a folder that files arrived in; the next files of the
+// same tree still arrive (the folder is made again).
+func TestFolderDeletedMeanwhile(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	src := filepath.Join(t.TempDir(), "logs")
+	randomFile(t, src, "day1/a.txt", 100)
+	ts, _ := agent.e.Send(session, src)
+	cust.expect(EventDone, forID(ts[0].ID))
+	if err := os.RemoveAll(filepath.Join(cust.down, "Support with alice", "logs")); err != nil {
+		t.Fatal(err)
+	}
+	_, data := randomFile(t, src, "day1/a.txt", 200)
+	ts, _ = agent.e.Send(session, src)
+	checkFile(t, cust.expect(EventDone, forID(ts[0].ID)).Transfer.Path, data)
+}

@@ -182,6 +182,8 @@ func (n *Namer) Forget() {
 }
 
 // Unique is UniqueName; key names root for the Namer's memory (its path).
+// A folder removed behind the Namer's back (the person deleted it) is
+// found out and made again.
 func (n *Namer) Unique(root *os.Root, key, rel string) (string, error) {
 	if !isClean(rel) {
 		return "", fmt.Errorf("%w: %s is not a cleaned name", ErrUnsafeName, shown(rel))
@@ -190,6 +192,15 @@ func (n *Namer) Unique(root *os.Root, key, rel string) (string, error) {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 	}
+	name, err := n.unique(root, key, rel)
+	if errors.Is(err, fs.ErrNotExist) && n != nil && n.dirs != nil {
+		n.dirs = nil // what it remembered is stale: list again
+		name, err = n.unique(root, key, rel)
+	}
+	return name, err
+}
+
+func (n *Namer) unique(root *os.Root, key, rel string) (string, error) {
 	parts := strings.Split(rel, "/")
 	last := len(parts) - 1
 	// Each folder is opened as a root of its own on the way down, so

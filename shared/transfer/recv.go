@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -595,6 +596,7 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 				hookReceived(t.ID, done)
 			}
 			if done-mark >= CheckpointEvery {
+				startWriteback(f, mark, done-mark)
 				mark = done
 				e.checkpoint(t, done, h, false)
 			}
@@ -627,13 +629,15 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		fail("the file is not the one offered (its checksum differs from the offer)")
 		return
 	}
-	// The content check once more, on what is in the file: a resumed
-	// stream did not start with the first bytes.
-	head := make([]byte, SniffLen)
-	n, _ := f.ReadAt(head, 0)
-	if why := e.checkContent(t, head[:n], 0); why != "" {
-		fail(why)
-		return
+	// A resumed stream did not start with the first bytes: the content
+	// check runs on what is in the file.
+	if offset > 0 && e.cfg.Role == pb.Role_ROLE_AGENT {
+		head := make([]byte, SniffLen)
+		n, _ := f.ReadAt(head, 0)
+		if why := e.checkContent(t, head[:n], 0); why != "" {
+			fail(why)
+			return
+		}
 	}
 	if err := f.Sync(); err != nil {
 		fail("the receiver could not write the file: " + plainErr(err))
@@ -744,6 +748,12 @@ func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
 	final, err := e.namer.Unique(root, t.Folder, rel)
 	if err == nil {
 		err = root.Rename(PartialName(t.ID), final)
+		if errors.Is(err, fs.ErrNotExist) { // its folder went meanwhile
+			e.namer.Forget()
+			if final, err = e.namer.Unique(root, t.Folder, rel); err == nil {
+				err = root.Rename(PartialName(t.ID), final)
+			}
+		}
 	}
 	e.placeMu.Unlock() // the commit below groups with other files' commits
 	if err != nil {
