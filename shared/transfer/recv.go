@@ -16,6 +16,8 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -569,48 +571,94 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 
 	p := newProgress(offset)
 	e.cfg.Events(Event{Kind: EventProgress, Transfer: e.setState(t, Sending)})
-	buf := make([]byte, 256<<10)
-	done, mark := offset, offset
-	var sniffed bool
-	var headBytes []byte
-	for done < t.Size {
-		n, err := r.Read(buf[:min(int64(len(buf)), t.Size-done)])
-		if n > 0 {
-			if !sniffed {
-				headBytes = append(headBytes, buf[:min(n, 512-len(headBytes))]...)
-				if len(headBytes) == 512 || done+int64(n) == t.Size || offset > 0 {
-					sniffed = true
-					if why := e.checkContent(t, headBytes, offset); why != "" {
-						fail(why)
-						return
+	// Reading the stream and writing plus hashing overlap: a writer
+	// goroutine takes the chunks the reader fills.
+	type chunk struct {
+		b []byte
+		n int
+	}
+	free, work := make(chan []byte, 4), make(chan chunk, 4)
+	for range 4 {
+		free <- make([]byte, 256<<10)
+	}
+	var (
+		written   = offset // bytes written and hashed (the writer's; read after it ends)
+		writeErr  error
+		writeFail atomic.Bool
+		writer    sync.WaitGroup
+	)
+	writer.Add(1)
+	go func() {
+		defer writer.Done()
+		mark := offset
+		for c := range work {
+			if writeErr == nil {
+				if _, err := f.Write(c.b[:c.n]); err != nil {
+					writeErr = err
+					writeFail.Store(true)
+				} else {
+					h.Write(c.b[:c.n])
+					written += int64(c.n)
+					if hookReceived != nil {
+						hookReceived(t.ID, written)
+					}
+					if written-mark >= CheckpointEvery {
+						startWriteback(f, mark, written-mark)
+						mark = written
+						e.checkpoint(t, written, h, false)
+					}
+					if p.due(written) {
+						e.progress(t, written, p)
 					}
 				}
 			}
-			if _, werr := f.Write(buf[:n]); werr != nil {
-				fail("the receiver could not write the file: " + plainErr(werr))
-				return
+			free <- c.b
+		}
+	}()
+	done := offset
+	var sniffed bool
+	var headBytes []byte
+	var readErr error
+	var refused string
+	for done < t.Size && !writeFail.Load() {
+		b := <-free
+		n, err := r.Read(b[:min(int64(len(b)), t.Size-done)])
+		if n > 0 && !sniffed {
+			headBytes = append(headBytes, b[:min(n, 512-len(headBytes))]...)
+			if len(headBytes) == 512 || done+int64(n) == t.Size || offset > 0 {
+				sniffed = true
+				refused = e.checkContent(t, headBytes, offset)
 			}
-			h.Write(buf[:n])
+		}
+		if refused != "" {
+			free <- b
+			break
+		}
+		if n > 0 {
 			done += int64(n)
-			if hookReceived != nil {
-				hookReceived(t.ID, done)
-			}
-			if done-mark >= CheckpointEvery {
-				startWriteback(f, mark, done-mark)
-				mark = done
-				e.checkpoint(t, done, h, false)
-			}
-			if p.due(done) {
-				e.progress(t, done, p)
-			}
+			work <- chunk{b, n}
+		} else {
+			free <- b
 		}
 		if err != nil {
 			if done < t.Size {
-				e.cut(m, t, f, done, h, err)
-				return
+				readErr = err
 			}
 			break
 		}
+	}
+	close(work)
+	writer.Wait()
+	switch {
+	case writeErr != nil:
+		fail("the receiver could not write the file: " + plainErr(writeErr))
+		return
+	case refused != "":
+		fail(refused)
+		return
+	case readErr != nil:
+		e.cut(m, t, f, written, h, readErr)
+		return
 	}
 	var sum [sha256.Size]byte
 	if _, err := io.ReadFull(r, sum[:]); err != nil {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -410,27 +412,74 @@ func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64) {
 }
 
 // copyCounting copies the file's bytes to the stream, reporting progress.
+// Reading (and hashing, when src hashes) overlaps with writing: a writer
+// goroutine takes the chunks read. A write error comes back as it is (the
+// receiver's stream codes matter to the caller).
 func (e *Engine) copyCounting(dst io.Writer, src io.Reader, t *Transfer, offset int64) error {
-	buf := make([]byte, 256<<10)
-	p := newProgress(offset)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return werr
-			}
-			offset += int64(n)
-			if p.due(offset) {
-				e.progress(t, offset, p)
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
+	if t.Size-offset <= 256<<10 { // one chunk: nothing to overlap
+		b, err := io.ReadAll(src)
 		if err != nil {
 			return fmt.Errorf("reading the file: %w", err)
 		}
+		_, err = dst.Write(b)
+		return err
 	}
+	type chunk struct {
+		b []byte
+		n int
+	}
+	free, work := make(chan []byte, 3), make(chan chunk, 3)
+	for range 3 {
+		free <- make([]byte, 256<<10)
+	}
+	var (
+		writeErr error
+		failed   atomic.Bool
+		writer   sync.WaitGroup
+	)
+	writer.Add(1)
+	go func() {
+		defer writer.Done()
+		p := newProgress(offset)
+		sent := offset
+		for c := range work {
+			if writeErr == nil {
+				if _, err := dst.Write(c.b[:c.n]); err != nil {
+					writeErr = err
+					failed.Store(true)
+				} else {
+					sent += int64(c.n)
+					if p.due(sent) {
+						e.progress(t, sent, p)
+					}
+				}
+			}
+			free <- c.b
+		}
+	}()
+	var readErr error
+	for !failed.Load() {
+		b := <-free
+		n, err := src.Read(b)
+		if n > 0 {
+			work <- chunk{b, n}
+		} else {
+			free <- b
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("reading the file: %w", err)
+			break
+		}
+	}
+	close(work)
+	writer.Wait()
+	if writeErr != nil {
+		return writeErr
+	}
+	return readErr
 }
 
 // progress records and reports bytes moved.
