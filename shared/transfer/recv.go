@@ -577,9 +577,15 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		b []byte
 		n int
 	}
-	free, work := make(chan []byte, 4), make(chan chunk, 4)
-	for range 4 {
-		free <- make([]byte, 256<<10)
+	// A small file gets one buffer its size: many small files must not
+	// each allocate the big ones.
+	nbuf, size := 4, int64(256<<10)
+	if left := t.Size - offset; left <= size {
+		nbuf, size = 1, max(left, 1)
+	}
+	free, work := make(chan []byte, nbuf), make(chan chunk, nbuf)
+	for range nbuf {
+		free <- make([]byte, size)
 	}
 	var (
 		written   = offset // bytes written and hashed (the writer's; read after it ends)
