@@ -1,7 +1,6 @@
 package chat_test
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"testing"
@@ -17,12 +16,6 @@ import (
 const timeout = 20 * time.Second
 
 var quiet = slog.New(slog.DiscardHandler)
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()

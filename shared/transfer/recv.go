@@ -562,9 +562,11 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 			return
 		}
 	}
-	if err := f.Truncate(offset); err == nil {
-		_, err = f.Seek(offset, io.SeekStart)
-	} else {
+	if err := f.Truncate(offset); err != nil {
+		fail("the receiver cannot write the file: " + plainErr(err))
+		return
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		fail("the receiver cannot write the file: " + plainErr(err))
 		return
 	}
@@ -703,10 +705,7 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		return
 	}
 	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: t.ID, Ok: true}}})
-	e.mu.Lock()
-	snap := *t
-	e.mu.Unlock()
-	e.finishPlaced(t, snap)
+	e.finishPlaced(t)
 }
 
 // checkContent checks the first bytes of a customer's file against this
@@ -832,12 +831,13 @@ func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
 }
 
 // finishPlaced reports a placed file done (place stored it already).
-func (e *Engine) finishPlaced(t *Transfer, snap Transfer) {
+func (e *Engine) finishPlaced(t *Transfer) {
 	e.mu.Lock()
 	t.State, t.Finished = Done, time.Now().UTC()
 	delete(e.live, t.ID)
 	delete(e.movers, t.ID)
-	snap = *t
+	delete(e.answered, t.ID)
+	snap := *t
 	e.mu.Unlock()
 	e.cfg.Events(Event{Kind: EventDone, Transfer: snap})
 }

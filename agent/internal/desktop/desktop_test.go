@@ -163,7 +163,6 @@ type world struct {
 	b       *bridge
 	scr     *screen
 	ev      *testpeer.Events // everything Options.Events got
-	emits   []func(headless.Event)
 	closed  bool
 	wrapped func(func(headless.Event)) func(headless.Event) // when set, wraps each console's Emit
 }
