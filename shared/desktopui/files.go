@@ -394,6 +394,7 @@ type OfferDialog struct {
 	files   []File
 	details *widget.Label
 	hide    func()
+	closed  bool
 }
 
 // Offer asks about an offered file, or a folder of them (files that share a
@@ -427,8 +428,24 @@ func (d *Dialogs) Offer(files []File, answer func(files []File, decision string)
 	note := Wrapped("Files go to this session's download folder. What happens to files from " + f.Peer + " can be changed later, in the receiving settings.")
 	note.Importance = widget.LowImportance
 	body := container.NewVBox(o.details, note, accept, all, refuse, never)
-	o.hide = d.Custom(title, "Decide later", Column(460, body)).Hide
+	dlg := d.Custom(title, "Decide later", Column(460, body))
+	dlg.SetOnClosed(func() { o.closed = true }) // Fyne keeps the earlier callbacks too
+	o.hide = dlg.Hide
 	return o
+}
+
+// Closed says whether the dialog is gone (answered, or left for later).
+func (o *OfferDialog) Closed() bool { return o.closed }
+
+// Remove takes a file out of the question (answered elsewhere, stopped by
+// the sender); the dialog closes when none is left.
+func (o *OfferDialog) Remove(id string) {
+	o.files = slices.DeleteFunc(o.files, func(f File) bool { return f.ID == id })
+	if len(o.files) == 0 {
+		o.hide()
+		return
+	}
+	o.describe()
 }
 
 // Add brings another file of the same folder into the question.

@@ -38,8 +38,9 @@ func trustDecision(label string) string {
 // and for each sender what happens to their files (ask, accept all,
 // refuse always, blocked). Changes apply at once.
 func (d *Dialogs) FileSettings(receiving bool, trusts map[string]string, setReceiving func(bool), setTrust func(sender, decision string)) {
-	receive := d.Check("Receive files", setReceiving)
-	receive.SetChecked(receiving)
+	receive := d.Check("Receive files", nil)
+	receive.SetChecked(receiving) // before OnChanged: showing the setting is not changing it
+	receive.OnChanged = setReceiving
 	help := Wrapped("When this is off, every file offered to you is refused, and the sender is told that you do not receive files.")
 	help.Alignment = fyne.TextAlignLeading
 	help.Importance = widget.LowImportance

@@ -90,6 +90,7 @@ type view interface {
 	SetPermission(session, kind, state string)
 	Tick()
 	PutFile(session string, f ui.File)
+	LoadFiles(session string, files []ui.File)
 	SetInvitation(session string, from, until time.Time)
 	SetFilePolicy(p ui.FilePolicy)
 }
@@ -426,10 +427,14 @@ func (b *bridge) signedIn(gen uint64, f ui.SignIn, in *signedInto) {
 	}
 	p := b.con.FilePolicy()
 	b.ui.SetFilePolicy(ui.FilePolicy{Enabled: p.Enabled, InvitationRequired: p.InvitationRequired})
+	files := map[string][]ui.File{}
 	for _, t := range b.con.Transfers("") {
 		if _, shown := b.sessions[t.Session]; shown {
-			b.ui.PutFile(t.Session, desktopui.FromTransfer(t, 0, 0))
+			files[t.Session] = append(files[t.Session], desktopui.FromTransfer(t, 0, 0))
 		}
+	}
+	for session, fs := range files {
+		b.ui.LoadFiles(session, fs)
 	}
 	b.stop = make(chan struct{})
 	b.outbox = make(chan chatLine, sendQueue)
@@ -778,24 +783,32 @@ func (b *bridge) setTrust(sender, decision string) {
 	b.files("Setting not saved", func(c *console.Console) error { return c.SetTrust(sender, decision) })
 }
 
-// saveAs copies a received file where the agent chose.
-func (b *bridge) saveAs(src, dst string) {
-	b.files("File not saved", func(*console.Console) error { return copyFile(src, dst) })
+// saveAs copies a received file into a folder the agent chose.
+func (b *bridge) saveAs(src, folder string) {
+	b.files("File not saved", func(*console.Console) error { return copyInto(src, folder) })
 }
 
-// copyFile copies src to dst through a temporary file, so dst is either
-// complete or untouched.
-func copyFile(src, dst string) error {
+// copyInto copies src into folder under its own name, numbered when the
+// folder has that name already ("report (2).pdf"): nothing there is
+// overwritten, and the copy appears complete or not at all.
+func copyInto(src, folder string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".porthole-save-*")
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(folder, ".porthole-save-*")
 	if err != nil {
 		return err
 	}
 	_, err = io.Copy(tmp, in)
+	if err == nil {
+		err = tmp.Chmod(info.Mode().Perm() | 0o444&^0o022) // readable like the original
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -803,12 +816,37 @@ func copyFile(src, dst string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
+		err = linkFree(tmp.Name(), folder, filepath.Base(src))
 	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
+	os.Remove(tmp.Name()) // gone already when linked in place
 	return err
+}
+
+// linkFree gives the file tmp the first free name like name in folder
+// ("name", "name (2).ext", ...); a hard link never replaces a file.
+func linkFree(tmp, folder, name string) error {
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	for i := 1; i <= 1000; i++ {
+		try := name
+		if i > 1 {
+			try = fmt.Sprintf("%s (%d)%s", stem, i, ext)
+		}
+		target := filepath.Join(folder, try)
+		err := os.Link(tmp, target)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			// No hard links here (FAT, some shares): rename onto a name
+			// that is free now.
+			if _, serr := os.Lstat(target); errors.Is(serr, os.ErrNotExist) {
+				return os.Rename(tmp, target)
+			}
+			continue
+		}
+		if err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("too many files named like %s in %s", name, folder)
 }
 
 func (b *bridge) folder(session string) string {

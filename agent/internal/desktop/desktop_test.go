@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -691,5 +692,35 @@ func TestAccountDir(t *testing.T) {
 	}
 	if !strings.HasPrefix(d(local), filepath.Join("/data", "accounts")+string(filepath.Separator)) {
 		t.Errorf("folder %s", d(local))
+	}
+}
+
+// Saving a received file elsewhere never overwrites: not another file, and
+// not the received file itself when the agent picks its own folder.
+func TestSaveAsNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "report.pdf")
+	if err := os.WriteFile(src, []byte("the report"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"report (2).pdf", "report (3).pdf"} {
+		if err := copyInto(src, dir); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, want))
+		if err != nil || string(got) != "the report" {
+			t.Fatalf("%s: %q, %v", want, got, err)
+		}
+	}
+	if got, _ := os.ReadFile(src); string(got) != "the report" {
+		t.Fatalf("the received file now holds %q", got)
+	}
+	other := t.TempDir()
+	if err := copyInto(src, other); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(other)
+	if len(entries) != 1 || entries[0].Name() != "report.pdf" {
+		t.Fatalf("left in the folder: %v", entries)
 	}
 }

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"path"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -89,7 +88,17 @@ func (w *Window) SetFilePolicy(p FilePolicy) {
 
 // PutFile shows a file of a session, new or changed: in the session's
 // files, in its chat, and as a question when the customer offers one.
-func (w *Window) PutFile(session string, f File) {
+func (w *Window) PutFile(session string, f File) { w.putFile(session, f, true) }
+
+// LoadFiles shows a session's files as they were when the console started:
+// open offers are asked, but nothing counts as new.
+func (w *Window) LoadFiles(session string, files []File) {
+	for _, f := range files {
+		w.putFile(session, f, false)
+	}
+}
+
+func (w *Window) putFile(session string, f File, live bool) {
 	m := w.main
 	if m == nil || m.byID[session] == nil {
 		return
@@ -108,33 +117,45 @@ func (w *Window) PutFile(session string, f File) {
 	if !f.Incoming() {
 		return
 	}
+	key := offerKey(f)
+	if known && old.State == "offered" && f.State != "offered" {
+		if o := sv.files.offers[key]; o != nil { // answered elsewhere, or stopped
+			o.Remove(f.ID)
+		}
+	}
 	newOffer := f.State == "offered" && (!known || old.State != "offered")
 	arrived := f.State == "done" && (!known || old.State != "done")
+	asked := false
 	if newOffer {
-		w.askFile(sv, f)
+		asked = w.askFile(sv, f)
 	}
-	if newOffer || arrived {
-		inFront := w.foreground && m.current == sv
-		if inFront {
-			return
-		}
-		sv.unread++
-		m.refresh()
-		if w.prefs.Notify && newOffer {
-			w.act.Notify(f.Peer+" wants to send you a file", f.Name+" ("+desktopui.Size(f.Size)+")")
-		}
+	if !live || !(asked || arrived) {
+		return // a folder's further files are part of the question already
+	}
+	if w.foreground && m.current == sv {
+		return
+	}
+	sv.unread++
+	m.refresh()
+	if w.prefs.Notify && asked {
+		w.act.Notify(f.Peer+" wants to send you files", f.Name+" ("+desktopui.Size(f.Size)+")")
 	}
 }
 
-// askFile puts a customer's offer to the agent: one question per folder.
-func (w *Window) askFile(sv *sessionView, f File) {
-	key := f.Group
-	if key == "" {
-		key = f.ID
+func offerKey(f File) string {
+	if f.Group != "" {
+		return f.Group
 	}
-	if o := sv.files.offers[key]; o != nil {
+	return f.ID
+}
+
+// askFile puts a customer's offer to the agent, one question per folder;
+// it reports whether it opened a new question.
+func (w *Window) askFile(sv *sessionView, f File) bool {
+	key := offerKey(f)
+	if o := sv.files.offers[key]; o != nil && !o.Closed() {
 		o.Add(f)
-		return
+		return false
 	}
 	sv.files.offers[key] = w.dialogs.Offer([]File{f}, func(files []File, decision string) {
 		delete(sv.files.offers, key)
@@ -142,6 +163,7 @@ func (w *Window) askFile(sv *sessionView, f File) {
 			w.answerFile(x.ID, decision)
 		}
 	})
+	return true
 }
 
 func (w *Window) answerFile(id, decision string) {
@@ -197,20 +219,20 @@ func (w *Window) pickFiles(session string, folder bool) {
 	d.Resize(fyne.NewSize(860, 560))
 }
 
-// saveFile saves a copy of a file the customer sent where the agent
-// chooses.
+// saveFile saves a copy of a file the customer sent in a folder the agent
+// chooses (under its name, numbered if the folder has one). A folder, not
+// a save dialog: Fyne's save dialog empties the file it is given before
+// the copy starts, which could be the received file itself.
 func (w *Window) saveFile(f File) {
-	d := dialog.NewFileSave(func(u fyne.URIWriteCloser, err error) {
-		if err != nil || u == nil {
+	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+		if err != nil {
+			w.ShowError("File not saved", err.Error())
 			return
 		}
-		dst := u.URI().Path()
-		u.Close()
-		if w.act.SaveAs != nil {
-			w.act.SaveAs(f.Path, dst)
+		if u != nil && w.act.SaveAs != nil {
+			w.act.SaveAs(f.Path, u.Path())
 		}
 	}, w.win)
-	d.SetFileName(path.Base(f.Name))
 	w.dialogs.Show(d)
 	d.Resize(fyne.NewSize(860, 560))
 }

@@ -25,7 +25,7 @@ func TestCustomerOffersAFile(t *testing.T) {
 	f := File{ID: "f1", Name: "screenshot.png", Peer: "bob@laptop", Dir: "in", State: "offered", Size: 2_400_000, ContentType: "image/png", At: t0}
 	w.PutFile("a", f)
 	looks(t, "file_offer.xml", win)
-	if w.Unread("a") != 1 || len(r.notes) != 1 || r.notes[0][0] != "bob@laptop wants to send you a file" {
+	if w.Unread("a") != 1 || len(r.notes) != 1 || r.notes[0][0] != "bob@laptop wants to send you files" {
 		t.Fatalf("unread %d, notes %q", w.Unread("a"), r.notes)
 	}
 	test.Tap(button(t, overlay(t, win), "Accept this file"))

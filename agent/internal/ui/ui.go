@@ -49,7 +49,7 @@ type Actions struct {
 	CancelFile   func(id string)
 	RequestFiles func(session string)        // invite the customer to send files
 	Open         func(path string)           // a file with its program, a folder in the file manager
-	SaveAs       func(src, dst string)       // copy a received file where the agent chose
+	SaveAs       func(src, folder string)    // copy a received file into a folder the agent chose
 	Folder       func(session string) string // the session's download folder ("" while none)
 	Receiving    func() (bool, map[string]string)
 	SetReceiving func(on bool)

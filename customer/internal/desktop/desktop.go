@@ -58,7 +58,21 @@ func Run(cfg client.Config, events func(headless.Event), blocked string) error {
 		KeepFiles: b.keepFiles,
 	})
 	b.join(cfg.Key)
+	stopTick := make(chan struct{})
+	go func() { // countdowns move on every second
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopTick:
+				return
+			case <-t.C:
+				fyne.Do(b.ui.Tick)
+			}
+		}
+	}()
 	win.SetOnClosed(func() {
+		close(stopTick)
 		if b.cl != nil {
 			b.cl.Close() // the session stays open; a restart resumes it
 		}

@@ -28,24 +28,19 @@ type filesState struct {
 	from   time.Time
 	until  time.Time // the invitation's end, if one was given
 
-	panel   *desktopui.FilesPanel
-	viewer  *desktopui.Viewer
-	tabs    *container.AppTabs
-	tab     *container.TabItem
-	invite  *desktopui.InviteCountdown
-	bar     *fyne.Container
-	unseen  int                               // files that came in while the tab was not shown
-	offers  map[string]*desktopui.OfferDialog // open offer questions, by group (or file id)
-	stopTic chan struct{}
+	panel  *desktopui.FilesPanel
+	viewer *desktopui.Viewer
+	tabs   *container.AppTabs
+	tab    *container.TabItem
+	invite *desktopui.InviteCountdown
+	bar    *fyne.Container
+	unseen int                               // files that came in while the tab was not shown
+	offers map[string]*desktopui.OfferDialog // open offer questions, by group (or file id)
 }
 
 func (s *filesState) leave(win fyne.Window) {
 	s.panel, s.viewer, s.tabs, s.tab, s.invite, s.bar = nil, nil, nil, nil, nil, nil
-	s.offers = nil
-	if s.stopTic != nil {
-		close(s.stopTic)
-		s.stopTic = nil
-	}
+	s.offers = nil // leaveSession closed their dialogs
 	win.SetOnDropped(nil)
 }
 
@@ -107,7 +102,9 @@ func (w *Window) sessionTabs() fyne.CanvasObject {
 			w.refreshFilesTab()
 		}
 	}
-	s.offers = map[string]*desktopui.OfferDialog{}
+	if s.offers == nil { // a reconnect rebuilds the screen; open questions stay
+		s.offers = map[string]*desktopui.OfferDialog{}
+	}
 	for _, id := range s.order {
 		f := s.all[id]
 		s.panel.Put(f)
@@ -188,16 +185,25 @@ func (w *Window) PutFile(f File) {
 	if f.Incoming() && f.State == "offered" && (!known || old.State != "offered") {
 		w.ask(f)
 	}
+	if f.Incoming() && known && old.State == "offered" && f.State != "offered" {
+		if o := s.offers[offerKey(f)]; o != nil { // answered elsewhere, or stopped
+			o.Remove(f.ID)
+		}
+	}
+}
+
+func offerKey(f File) string {
+	if f.Group != "" {
+		return f.Group
+	}
+	return f.ID
 }
 
 // ask puts an offer to the person: one question for a folder's files.
 func (w *Window) ask(f File) {
 	s := &w.files
-	key := f.Group
-	if key == "" {
-		key = f.ID
-	}
-	if o := s.offers[key]; o != nil {
+	key := offerKey(f)
+	if o := s.offers[key]; o != nil && !o.Closed() {
 		o.Add(f)
 		return
 	}
@@ -246,27 +252,14 @@ func (w *Window) SetInvitation(from, until time.Time) {
 	s.invite.Set(from, until)
 	s.invite.Show()
 	s.tab.Content.Refresh() // lay the countdown out now that it shows
-	if s.stopTic != nil {
-		close(s.stopTic)
+}
+
+// Tick moves the invitation countdown on; the bridge calls it every
+// second.
+func (w *Window) Tick() {
+	if s := &w.files; s.invite != nil && s.invite.Visible() {
+		s.invite.Tick()
 	}
-	stop := make(chan struct{})
-	s.stopTic = stop
-	inv := s.invite
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				fyne.Do(inv.Tick)
-				if !inv.Active() {
-					return
-				}
-			}
-		}
-	}()
 }
 
 func (w *Window) sendPaths(paths []string) {
