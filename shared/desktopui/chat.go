@@ -2,6 +2,7 @@ package desktopui
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,6 +123,39 @@ func (c *Chat) Add(m Message) bool {
 	c.messages.Add(container.NewVBox(head, body))
 	c.ScrollToBottom()
 	return true
+}
+
+// ShowAll shows a conversation's history and its files in time order,
+// instead of what the panel showed (files come from another store than the
+// lines: appended, old files would follow newer lines).
+func (c *Chat) ShowAll(history []Message, files []File, open func(path string)) {
+	type entry struct {
+		at  time.Time
+		msg *Message
+		f   *File
+	}
+	var entries []entry
+	for i := range history {
+		entries = append(entries, entry{at: history[i].At, msg: &history[i]})
+	}
+	for i := range files {
+		entries = append(entries, entry{at: files[i].At, f: &files[i]})
+	}
+	if len(entries) == 0 {
+		return
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int { return a.at.Compare(b.at) })
+	c.messages.Objects = nil
+	c.empty = nil
+	c.shown, c.files = map[string]bool{}, map[string]*fyne.Container{}
+	for _, e := range entries {
+		if e.msg != nil {
+			c.Add(*e.msg)
+		} else {
+			c.PutFile(*e.f, open)
+		}
+	}
+	c.messages.Refresh()
 }
 
 // PutFile records a file sent or received in the conversation, or brings
@@ -249,4 +283,37 @@ func (l *lines) MinSize(objs []fyne.CanvasObject) fyne.Size {
 		h += float32(n-1) * theme.Padding()
 	}
 	return fyne.NewSize(w, h)
+}
+
+// Entries says what each entry of the panel shows, top to bottom: a line's
+// text, or a file's name and size (screen readers and tests read it).
+func (c *Chat) Entries() []string {
+	var out []string
+	for _, o := range c.messages.Objects {
+		box, ok := o.(*fyne.Container)
+		if !ok || len(box.Objects) < 2 {
+			continue
+		}
+		switch body := box.Objects[1].(type) {
+		case *widget.Label:
+			out = append(out, body.Text)
+		case *fyne.Container:
+			if len(body.Objects) == 0 {
+				continue
+			}
+			switch first := body.Objects[0].(type) {
+			case *widget.Button:
+				out = append(out, first.Text)
+			case *widget.Label:
+				out = append(out, first.Text)
+			default: // a picture; its caption follows
+				if len(body.Objects) > 1 {
+					if l, ok := body.Objects[1].(*widget.Label); ok {
+						out = append(out, l.Text)
+					}
+				}
+			}
+		}
+	}
+	return out
 }

@@ -626,7 +626,7 @@ func preview(f File) fyne.CanvasObject {
 }
 
 // maxPicture is the largest file shown as a picture.
-const maxPicture = 32 << 20
+const maxPicture = 8 << 20
 
 // picture is f as an image of at least size, or nil when it cannot be
 // read. The image is a resource named after the file, so a window's markup

@@ -96,6 +96,21 @@ func (w *Window) LoadFiles(session string, files []File) {
 	for _, f := range files {
 		w.putFile(session, f, false)
 	}
+	// The chat had the history first; in time order, files go between.
+	if sv := w.sessionView(session); sv != nil && w.act.History != nil {
+		shown := make([]File, 0, len(sv.files.all))
+		for _, f := range sv.files.all {
+			shown = append(shown, f)
+		}
+		sv.chat.ShowAll(w.act.History(session), shown, w.act.Open)
+	}
+}
+
+func (w *Window) sessionView(id string) *sessionView {
+	if w.main == nil {
+		return nil
+	}
+	return w.main.byID[id]
 }
 
 func (w *Window) putFile(session string, f File, live bool) {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +115,25 @@ func findAll[T fyne.CanvasObject](root fyne.CanvasObject, match func(T) bool) fy
 	}
 	walk(root)
 	return found
+}
+
+// After a sign-in the chat shows old files among the lines, in time order.
+func TestLoadedFilesTakeTheirPlaceInTheChat(t *testing.T) {
+	w, win, r := signedIn(t)
+	r.history["a"] = []Message{
+		{ID: "1", From: "bob@laptop", Text: "before the file", At: t0},
+		{ID: "2", From: "bob@laptop", Text: "after the file", At: t0.Add(2 * time.Minute)},
+	}
+	w.PutSession(active("a", "bob@laptop"))
+	w.OpenSession("a")
+	w.LoadFiles("a", []File{{ID: "f", Name: "notes.txt", Peer: "bob@laptop", Dir: "in", State: "done", Size: 9, Path: "/x/notes.txt", At: t0.Add(time.Minute)}})
+	if w.Unread("a") != 0 {
+		t.Fatal("an old file counted as new")
+	}
+	order := w.main.byID["a"].chat.Entries()
+	want := []string{"before the file", "notes.txt (9 B)", "after the file"}
+	if strings.Join(order, "|") != strings.Join(want, "|") {
+		t.Fatalf("chat shows %q, want %q", order, want)
+	}
+	_ = win
 }

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -47,27 +46,11 @@ func (s *filesState) leave(win fyne.Window) {
 // showHistory fills the chat with the history and the files so far, in
 // time order.
 func (w *Window) showHistory(history []Message) {
-	type entry struct {
-		at  time.Time
-		msg *Message
-		f   *File
-	}
-	var entries []entry
-	for i := range history {
-		entries = append(entries, entry{at: history[i].At, msg: &history[i]})
-	}
+	files := make([]File, 0, len(w.files.order))
 	for _, id := range w.files.order {
-		f := w.files.all[id]
-		entries = append(entries, entry{at: f.At, f: &f})
+		files = append(files, w.files.all[id])
 	}
-	slices.SortStableFunc(entries, func(a, b entry) int { return a.at.Compare(b.at) })
-	for _, e := range entries {
-		if e.msg != nil {
-			w.chat.Add(*e.msg)
-		} else {
-			w.chat.PutFile(*e.f, w.open)
-		}
-	}
+	w.chat.ShowAll(history, files, w.open)
 }
 
 func (w *Window) open(path string) {
