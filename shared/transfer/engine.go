@@ -93,8 +93,7 @@ type Engine struct {
 	sem     chan struct{} // bounds the files sent at once
 	hashSem chan struct{} // bounds the files hashed ahead at once
 
-	placeMu sync.Mutex // choosing a received file's name and renaming it there
-	namer   Namer      // remembers the download folders' names
+	namer Namer // remembers the download folders' names
 
 	mu       sync.Mutex
 	links    map[string]*peer.Link // session -> current link

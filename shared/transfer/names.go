@@ -149,9 +149,10 @@ func PartialName(id string) string {
 // name that is a folder or free, "photos (2)/a.jpg", so the other files of
 // that tree find the same folder.
 //
-// Between UniqueName and the rename, another writer could take the name;
-// the caller serialises its own placements with a lock, and nothing else
-// is meant to write in a session's download folder.
+// Between UniqueName and the rename, another writer could take the name.
+// A Namer counts each name it gives as taken at once, so placements
+// through one Namer never collide; nothing else is meant to write in a
+// session's download folder.
 func UniqueName(root *os.Root, rel string) (string, error) {
 	return (*Namer)(nil).Unique(root, "", rel)
 }

@@ -797,7 +797,9 @@ func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
 	if stopped {
 		return errors.New("the file was stopped")
 	}
-	e.placeMu.Lock()
+	// The Namer counts the name it gives as taken at once, so files placed
+	// at the same time get different names without a lock around the
+	// rename.
 	final, err := e.namer.Unique(root, t.Folder, rel)
 	if err == nil {
 		err = root.Rename(PartialName(t.ID), final)
@@ -808,7 +810,6 @@ func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
 			}
 		}
 	}
-	e.placeMu.Unlock() // the commit below groups with other files' commits
 	if err != nil {
 		return err
 	}
