@@ -380,18 +380,16 @@ func (e *Engine) accept(l *peer.Link, t *Transfer) {
 	snap := *t
 	e.mu.Unlock()
 	e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
+	// The answer goes at once; the record follows in a shared commit (a
+	// crash before it only means the offer is answered again).
+	e.mu.Lock()
+	e.answered[t.ID] = l
+	e.mu.Unlock()
+	answer(l, t.ID, true, "", 0, false)
 	e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, func(err error) {
-		if err != nil {
-			go func() {
-				answer(l, t.ID, false, "the receiver cannot record the file", 0, false)
-				e.finish(t, Failed, "cannot record the file: "+err.Error())
-			}()
-			return
+		if err != nil && !errors.Is(err, errStopped) {
+			go e.Cancel(t.ID, "the receiver cannot record the file: "+err.Error())
 		}
-		e.mu.Lock()
-		e.answered[t.ID] = l
-		e.mu.Unlock()
-		go answer(l, t.ID, true, "", 0, false)
 	})
 }
 
