@@ -9,6 +9,9 @@ import (
 // handleFiles runs the file commands (docs/headless.md, "Files"); it
 // reports whether c was one. report turns an error into an error event.
 func handleFiles(con *console.Console, out *headless.Writer, c headless.Command, report func(error)) bool {
+	if fileevent.Settings(con, out, c, report) {
+		return true
+	}
 	switch c.Cmd {
 	case "send_file":
 		_, err := con.SendFile(c.Session, c.Path)
@@ -35,39 +38,8 @@ func handleFiles(con *console.Console, out *headless.Writer, c headless.Command,
 			return true
 		}
 		out.Emit(headless.Event{Event: "files_deleted", Session: c.Session, Path: folder, Count: &n})
-	case "set_trust":
-		if err := con.SetTrust(c.Sender, c.Decision); err != nil {
-			report(err)
-			return true
-		}
-		out.Emit(headless.Event{Event: "trust", Name: c.Sender, Decision: c.Decision})
-	case "trusts":
-		trusts := con.Trusts()
-		for name, d := range trusts {
-			out.Emit(headless.Event{Event: "trust", Name: name, Decision: d})
-		}
-		n := len(trusts)
-		out.Emit(headless.Event{Event: "trusts_end", Count: &n})
-	case "receive_files":
-		if c.On == nil {
-			report(&console.Error{Code: "bad_request", Message: `receive_files needs "on": true or false`})
-			return true
-		}
-		if err := con.SetReceiving(*c.On); err != nil {
-			report(err)
-			return true
-		}
-		out.Emit(receivingEvent(con.Receiving()))
 	default:
 		return false
 	}
 	return true
-}
-
-func receivingEvent(on bool) headless.Event {
-	state := "off"
-	if on {
-		state = "on"
-	}
-	return headless.Event{Event: "receiving", State: state}
 }

@@ -144,16 +144,7 @@ func (c *Console) Trusts() map[string]string { return c.files.Trusts() }
 // SetTrust remembers a decision for files from a customer name (""
 // forgets it): transfer.AcceptAll, RefuseAlways or Blocked.
 func (c *Console) SetTrust(sender, decision string) error {
-	switch {
-	case sender == "":
-		return &Error{Code: protocol.CodeBadRequest, Message: "whose files? the sender is missing"}
-	case decision != "" && decision != transfer.AcceptAll && decision != transfer.RefuseAlways && decision != transfer.Blocked:
-		return &Error{Code: protocol.CodeBadRequest, Message: "the decision is accept_all, refuse_always, blocked, or empty to ask again"}
-	}
-	if err := c.files.SetTrust(sender, decision); err != nil {
-		return &Error{Code: protocol.CodeInternal, Message: err.Error()}
-	}
-	return nil
+	return fileevent.SetTrust(c.files, sender, decision)
 }
 
 // Receiving says whether the console takes files from customers at all.
@@ -163,10 +154,7 @@ func (c *Console) Receiving() bool { return c.files.Receiving() }
 // refused ("the receiver has turned off receiving files"). It is
 // remembered across restarts.
 func (c *Console) SetReceiving(on bool) error {
-	if err := c.files.SetReceiving(on); err != nil {
-		return &Error{Code: protocol.CodeInternal, Message: err.Error()}
-	}
-	return nil
+	return fileevent.SetReceiving(c.files, on)
 }
 
 // Downloads is the folder the sessions' download folders are made in.

@@ -18,6 +18,9 @@ var FilesChoiceWait = 60 * time.Second
 // keep_files and delete_files after the session's end go to choice, for
 // the end-of-session question (filesAtEnd).
 func handleFiles(cl *client.Client, out *headless.Writer, c headless.Command, fail func(error) int, choice chan<- string) bool {
+	if fileevent.Settings(cl, out, c, func(err error) { fail(err) }) {
+		return true
+	}
 	switch c.Cmd {
 	case "send_file":
 		if _, err := cl.SendFile(c.Path); err != nil {
@@ -53,33 +56,6 @@ func handleFiles(cl *client.Client, out *headless.Writer, c headless.Command, fa
 			return true
 		}
 		deleteFiles(cl, out, fail)
-	case "set_trust":
-		if err := cl.SetTrust(c.Sender, c.Decision); err != nil {
-			fail(err)
-			return true
-		}
-		out.Emit(headless.Event{Event: "trust", Name: c.Sender, Decision: c.Decision})
-	case "trusts":
-		trusts := cl.Trusts()
-		for name, d := range trusts {
-			out.Emit(headless.Event{Event: "trust", Name: name, Decision: d})
-		}
-		n := len(trusts)
-		out.Emit(headless.Event{Event: "trusts_end", Count: &n})
-	case "receive_files":
-		if c.On == nil {
-			fail(&client.Error{Code: "bad_request", Message: `receive_files needs "on": true or false`})
-			return true
-		}
-		if err := cl.SetReceiving(*c.On); err != nil {
-			fail(err)
-			return true
-		}
-		state := "off"
-		if cl.Receiving() {
-			state = "on"
-		}
-		out.Emit(headless.Event{Event: "receiving", State: state})
 	default:
 		return false
 	}

@@ -1,0 +1,79 @@
+package fileevent
+
+import (
+	"github.com/porthole-dev/porthole/shared/failure"
+	"github.com/porthole-dev/porthole/shared/headless"
+	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/transfer"
+)
+
+// SetTrust remembers (or, with "", forgets) a decision for files from
+// sender in e, with the apps' error codes: bad_request for a missing
+// sender or an unknown decision, internal when it cannot be stored.
+func SetTrust(e *transfer.Engine, sender, decision string) error {
+	switch {
+	case sender == "":
+		return failure.New(protocol.CodeBadRequest, "whose files? the sender is missing")
+	case decision != "" && decision != transfer.AcceptAll && decision != transfer.RefuseAlways && decision != transfer.Blocked:
+		return failure.New(protocol.CodeBadRequest, "the decision is accept_all, refuse_always, blocked, or empty to ask again")
+	}
+	if err := e.SetTrust(sender, decision); err != nil {
+		return failure.New(protocol.CodeInternal, err.Error())
+	}
+	return nil
+}
+
+// SetReceiving turns receiving files on or off in e, with the apps' error
+// codes.
+func SetReceiving(e *transfer.Engine, on bool) error {
+	if err := e.SetReceiving(on); err != nil {
+		return failure.New(protocol.CodeInternal, err.Error())
+	}
+	return nil
+}
+
+// Receiver is what both apps' logic offers for the receiving settings.
+type Receiver interface {
+	SetTrust(sender, decision string) error
+	Trusts() map[string]string
+	SetReceiving(on bool) error
+	Receiving() bool
+}
+
+// Settings runs the headless commands of the receiving settings, the same
+// in both apps: set_trust, trusts, receive_files. It reports whether c was
+// one; report turns an error into an error event.
+func Settings(r Receiver, out *headless.Writer, c headless.Command, report func(error)) bool {
+	switch c.Cmd {
+	case "set_trust":
+		if err := r.SetTrust(c.Sender, c.Decision); err != nil {
+			report(err)
+			return true
+		}
+		out.Emit(headless.Event{Event: "trust", Name: c.Sender, Decision: c.Decision})
+	case "trusts":
+		trusts := r.Trusts()
+		for name, d := range trusts {
+			out.Emit(headless.Event{Event: "trust", Name: name, Decision: d})
+		}
+		n := len(trusts)
+		out.Emit(headless.Event{Event: "trusts_end", Count: &n})
+	case "receive_files":
+		if c.On == nil {
+			report(failure.New(protocol.CodeBadRequest, `receive_files needs "on": true or false`))
+			return true
+		}
+		if err := r.SetReceiving(*c.On); err != nil {
+			report(err)
+			return true
+		}
+		state := "off"
+		if r.Receiving() {
+			state = "on"
+		}
+		out.Emit(headless.Event{Event: "receiving", State: state})
+	default:
+		return false
+	}
+	return true
+}
