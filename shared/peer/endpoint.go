@@ -100,7 +100,7 @@ func NewEndpoint(listen string, log *slog.Logger) (*Endpoint, error) {
 		udp: udp, log: log, ctx: ctx, cancel: cancel,
 		channels: map[uint64]*vconn{}, sessions: map[string]registration{},
 	}
-	e.tr = &quic.Transport{Conn: nonquic.New(udp, e.demux)}
+	e.tr = &quic.Transport{Conn: nonquic.New(udp, e.demux, nil)}
 	return e, nil
 }
 

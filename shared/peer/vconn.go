@@ -1,11 +1,16 @@
 package peer
 
 import (
+	"errors"
 	"net"
 	"os"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/porthole-dev/porthole/shared/internal/udpgso"
 )
 
 // vconn is the relayed path's packet connection: the inner QUIC connection
@@ -41,6 +46,53 @@ func (c *vconn) deliver(p []byte) {
 }
 
 func (c *vconn) ReadFrom(p []byte) (int, net.Addr, error) {
+	b, err := c.next()
+	if err != nil {
+		return 0, nil, err
+	}
+	n := copy(p, b)
+	putBuf(b)
+	return n, c.relay, nil
+}
+
+// ReadMsgUDP is ReadFrom for quic-go's OOBCapablePacketConn: there are
+// no control messages on this path.
+func (c *vconn) ReadMsgUDP(p, _ []byte) (n, oobn, flags int, addr *net.UDPAddr, err error) {
+	n, _, err = c.ReadFrom(p)
+	if err != nil {
+		return 0, 0, 0, nil, err
+	}
+	return n, 0, 0, c.relay, nil
+}
+
+// ReadBatch hands quic-go every queued packet at once, up to len(ms); it
+// waits only for the first.
+func (c *vconn) ReadBatch(ms []ipv4.Message, _ int) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	b, err := c.next()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		m := &ms[n]
+		m.N, m.NN, m.Flags, m.Addr = copy(m.Buffers[0], b), 0, 0, c.relay
+		putBuf(b)
+		if n++; n == len(ms) {
+			return n, nil
+		}
+		select {
+		case b = <-c.in:
+		default:
+			return n, nil
+		}
+	}
+}
+
+// next waits for a packet, until the read deadline.
+func (c *vconn) next() ([]byte, error) {
 	for {
 		c.mu.Lock()
 		dl, wake := c.deadline, c.wake
@@ -49,7 +101,7 @@ func (c *vconn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if !dl.IsZero() {
 			d := time.Until(dl)
 			if d <= 0 {
-				return 0, nil, os.ErrDeadlineExceeded
+				return nil, os.ErrDeadlineExceeded
 			}
 			t := time.NewTimer(d)
 			defer t.Stop()
@@ -57,31 +109,59 @@ func (c *vconn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		select {
 		case b := <-c.in:
-			n := copy(p, b)
-			putBuf(b)
-			return n, c.relay, nil
+			return b, nil
 		case <-c.closed:
-			return 0, nil, net.ErrClosed
+			return nil, net.ErrClosed
 		case <-timer:
-			return 0, nil, os.ErrDeadlineExceeded
+			return nil, os.ErrDeadlineExceeded
 		case <-wake:
 		}
 	}
 }
 
 func (c *vconn) WriteTo(p []byte, _ net.Addr) (int, error) {
+	_, _, err := c.WriteMsgUDP(p, nil, nil)
+	return len(p), err
+}
+
+// WriteMsgUDP sends quic-go's packets to the relay, each behind the relay
+// header. quic-go hands over several packets in one buffer when the real
+// socket does segmentation offload (it asks the socket through
+// SyscallConn): the buffer is cut every size bytes, as the kernel would,
+// and sent again in one call with each piece behind its header.
+func (c *vconn) WriteMsgUDP(p, oob []byte, _ *net.UDPAddr) (int, int, error) {
 	select {
 	case <-c.closed:
-		return 0, net.ErrClosed
+		return 0, 0, net.ErrClosed
 	default:
 	}
-	buf := getBuf()
-	buf = append(buf[:0], packetRelayed)
-	buf = appendChannel(buf, c.channel)
-	buf = append(buf, p...)
-	c.e.tr.WriteTo(buf, c.relay) // a lost packet is QUIC's to recover
-	putBuf(buf)
-	return len(p), nil
+	w := writePool.Get().(*writeBufs)
+	defer writePool.Put(w)
+	size := udpgso.SegmentSize(oob) // other control messages (ECN marks) do not cross the relay
+	if size == 0 || size >= len(p) {
+		size = len(p)
+	}
+	buf := w.buf[:0]
+	for off := 0; off < len(p); off += size {
+		buf = append(buf, packetRelayed)
+		buf = appendChannel(buf, c.channel)
+		buf = append(buf, p[off:min(off+size, len(p))]...)
+	}
+	if size == len(p) {
+		// One packet goes through the endpoint's transport, as any packet
+		// of Porthole's own: that also starts the transport reading the
+		// socket, which is what delivers the relay's packets to vconns.
+		c.e.tr.WriteTo(buf, c.relay)
+		w.buf = buf
+		return len(p), len(oob), nil
+	}
+	w.oob = udpgso.AppendSegmentSize(w.oob[:0], size+relayHeader)
+	_, _, err := c.e.udp.WriteMsgUDP(buf, w.oob, c.relay)
+	w.buf = buf
+	if err != nil && errors.Is(err, syscall.EIO) {
+		return 0, 0, err // quic-go then turns segmentation off and resends one by one
+	}
+	return len(p), len(oob), nil // any other loss is QUIC's to recover, as a router's would be
 }
 
 func (c *vconn) Close() error {
@@ -116,6 +196,12 @@ func (c *vconn) SetWriteBuffer(int) error { return nil }
 // don't-fragment bit it sets there and runs path MTU discovery on the
 // relayed path too (its probes carry the relay header, so what it finds fits).
 func (c *vconn) SyscallConn() (syscall.RawConn, error) { return c.e.udp.SyscallConn() }
+
+// writeBufs are what WriteMsgUDP builds: the control message, and the
+// packets behind their headers.
+type writeBufs struct{ oob, buf []byte }
+
+var writePool = sync.Pool{New: func() any { return &writeBufs{oob: make([]byte, 0, 32), buf: make([]byte, 0, 24<<10)} }}
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 

@@ -109,6 +109,7 @@ type Server struct {
 	ln          *quic.Listener
 	fingerprint string
 	nextID      atomic.Uint64
+	fw          *forwarder
 
 	relayedPackets atomic.Uint64
 	relayedBytes   atomic.Uint64
@@ -165,11 +166,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("relay: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, db: db, hub: h, udp: udp, fingerprint: Fingerprint(cert.Certificate[0])}
+	s := &Server{cfg: cfg, log: log, db: db, hub: h, udp: udp, fingerprint: Fingerprint(cert.Certificate[0]), fw: newForwarder(udp)}
 	// A stable stateless-reset key lets a restarted relay tell clients at
 	// once that their old connections are gone, so they reconnect now rather
 	// than after an idle timeout.
-	s.tr = &quic.Transport{Conn: nonquic.New(udp, s.forward), StatelessResetKey: resetKey}
+	s.tr = &quic.Transport{Conn: nonquic.New(udp, s.forward, s.fw.flush), StatelessResetKey: resetKey}
 	tlsConf := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   []string{protocol.ALPNRelay},
@@ -253,7 +254,8 @@ const (
 	relayHeader   = 9
 )
 
-// forward relays one packet, on the socket's read path (see nonquic).
+// forward relays one packet, on the socket's read path (see nonquic); it
+// leaves when the read batch is done (forwarder.flush).
 func (s *Server) forward(b []byte, from net.Addr) {
 	if len(b) <= relayHeader || b[0] != packetRelayed {
 		return
@@ -267,7 +269,7 @@ func (s *Server) forward(b []byte, from net.Addr) {
 	}
 	s.relayedPackets.Add(1)
 	s.relayedBytes.Add(uint64(len(b) - relayHeader))
-	s.udp.WriteToUDPAddrPort(b, dst) // a lost packet is the peers' QUIC's to recover
+	s.fw.add(b, dst)
 }
 
 func addrPort(a net.Addr) netip.AddrPort {
