@@ -354,12 +354,12 @@ func (e *Engine) openOffers(sender string) []*Transfer {
 // known, else the bytes are asked for.
 func (e *Engine) accept(l *peer.Link, t *Transfer) {
 	e.mu.Lock()
-	open := t.State == Offered
+	open, sum := t.State == Offered, t.SHA256 // a repeated offer may bring the hash meanwhile
 	e.mu.Unlock()
 	if !open { // cancelled meanwhile
 		return
 	}
-	if have := e.holder(t.SHA256, t.Size); have != "" {
+	if have := e.holder(sum, t.Size); have != "" {
 		e.mu.Lock()
 		t.Path, t.Deduped, t.Done = have, true, t.Size
 		e.mu.Unlock()
@@ -492,7 +492,9 @@ func (e *Engine) senderDir(session, sender string) (string, error) {
 // receive takes a stream the other side opened: a file's bytes.
 func (e *Engine) receive(session string, l *peer.Link, str *quic.Stream) {
 	str.Close() // nothing goes back on it
-	r := bufio.NewReaderSize(str, 256<<10)
+	// Small: it holds the stream's head and what came with it; take's
+	// big reads then go past it, straight from the stream.
+	r := bufio.NewReaderSize(str, 16<<10)
 	str.SetReadDeadline(time.Now().Add(10 * time.Second))
 	kind, err := protocol.ReadHeader(r)
 	if err != nil || kind != protocol.StreamFile {

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,67 +91,79 @@ func (e *Engine) Send(session, path string) ([]Transfer, error) {
 	if l := e.link(session); l != nil {
 		peerName = l.Remote.Name
 	}
+	// The files go out in slices: the first offers leave while the sender
+	// still looks at the rest, so the receiver starts at once.
 	now := time.Now().UTC()
-	ts := make([]*Transfer, 0, len(items))
-	for _, it := range items {
-		t := &Transfer{
-			ID: newID(), Session: session, Dir: Out, Peer: peerName, Name: it.name, Group: group,
-			Size: it.info.Size(), State: Offered, Created: now, Source: it.path, ModTime: it.info.ModTime(),
+	out := make([]Transfer, 0, len(items))
+	sent := -1 // files this customer already sent the agent; -1 until counted
+	for chunk := range slices.Chunk(items, offerChunk) {
+		ts := make([]*Transfer, 0, len(chunk))
+		for _, it := range chunk {
+			ts = append(ts, &Transfer{
+				ID: newID(), Session: session, Dir: Out, Peer: peerName, Name: it.name, Group: group,
+				Size: it.info.Size(), State: Offered, Created: now, Source: it.path, ModTime: it.info.ModTime(),
+				ContentType: sniff(it.path),
+			})
 		}
-		t.ContentType = sniff(it.path)
-		ts = append(ts, t)
-	}
-	var sent int
-	refused := map[*Transfer]string{}
-	if e.cfg.Role == pb.Role_ROLE_CUSTOMER {
-		p, _ := e.PeerPolicy(session)
-		sent = e.sentToAgent(session)
+		refused := map[*Transfer]string{}
+		if e.cfg.Role == pb.Role_ROLE_CUSTOMER {
+			p, _ := e.PeerPolicy(session)
+			if sent < 0 {
+				sent = e.sentToAgent(session)
+			}
+			for _, t := range ts {
+				if err := p.Check(t.Name, t.Size, t.ContentType, sent); err != nil {
+					refused[t] = err.Error()
+					continue
+				}
+				sent++
+			}
+		}
+		err = e.commit.do(func(tx *bolt.Tx) error {
+			for _, t := range ts {
+				if why, no := refused[t]; no {
+					t.State, t.Why, t.Finished = Refused, why, now
+				} else if sum := tx.Bucket(bucketHashes).Get(hashKey(t.Source, t.Size, t.ModTime)); sum != nil {
+					t.SHA256 = string(sum)
+				}
+				if err := putTransfer(tx, t); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			if len(out) > 0 {
+				return out, fmt.Errorf("cannot record the files to send (%d of %d were offered): %w", len(out), len(items), err)
+			}
+			return nil, fmt.Errorf("cannot record the files to send: %w", err)
+		}
+		l := e.link(session)
 		for _, t := range ts {
-			if err := p.Check(t.Name, t.Size, t.ContentType, sent); err != nil {
-				refused[t] = err.Error()
+			out = append(out, *t)
+			if t.State == Refused {
+				e.cfg.Events(Event{Kind: EventRefused, Transfer: *t})
 				continue
 			}
-			sent++
-		}
-	}
-	err = e.commit.do(func(tx *bolt.Tx) error {
-		for _, t := range ts {
-			if why, no := refused[t]; no {
-				t.State, t.Why, t.Finished = Refused, why, now
-			} else if sum := tx.Bucket(bucketHashes).Get(hashKey(t.Source, t.Size, t.ModTime)); sum != nil {
-				t.SHA256 = string(sum)
+			snap := *t // once live, the movers own t
+			e.mu.Lock()
+			e.live[t.ID] = t
+			e.mu.Unlock()
+			e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
+			if l != nil {
+				l.Send(offerMsg(&snap))
 			}
-			if err := putTransfer(tx, t); err != nil {
-				return err
+			if snap.SHA256 == "" && snap.Size >= HashAheadMin {
+				e.hashAhead(t)
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot record the files to send: %w", err)
-	}
-	out := make([]Transfer, 0, len(ts))
-	l := e.link(session)
-	for _, t := range ts {
-		out = append(out, *t)
-		if t.State == Refused {
-			e.cfg.Events(Event{Kind: EventRefused, Transfer: *t})
-			continue
-		}
-		snap := *t // once live, the movers own t
-		e.mu.Lock()
-		e.live[t.ID] = t
-		e.mu.Unlock()
-		e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
-		if l != nil {
-			l.Send(offerMsg(&snap))
-		}
-		if snap.SHA256 == "" && snap.Size >= HashAheadMin {
-			e.hashAhead(t)
 		}
 	}
 	return out, nil
 }
+
+// offerChunk is how many files of one Send are looked at, recorded and
+// offered together.
+const offerChunk = 64
 
 // hashAhead hashes a file while the receiver decides on its offer, and
 // offers it again with its SHA-256 when that is done first: a receiver that

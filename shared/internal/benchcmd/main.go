@@ -176,6 +176,7 @@ func run() int {
 		cleanupOnce.Do(func() {
 			closeAllScopes()
 			os.RemoveAll(root)
+			removeScratch()
 		})
 	}
 	defer cleanup()
@@ -342,4 +343,30 @@ func (r *report) print(cfg config, loadStart, loadEnd string) {
 			fmt.Println("error:", e)
 		}
 	}
+}
+
+// scratch holds the folders a run made outside its root (in memory, see
+// memoryDir); they go when the run ends or is interrupted.
+var scratch struct {
+	sync.Mutex
+	dirs []string
+}
+
+func scratchDir(parent, pattern string) (string, error) {
+	d, err := os.MkdirTemp(parent, pattern)
+	if err == nil {
+		scratch.Lock()
+		scratch.dirs = append(scratch.dirs, d)
+		scratch.Unlock()
+	}
+	return d, err
+}
+
+func removeScratch() {
+	scratch.Lock()
+	defer scratch.Unlock()
+	for _, d := range scratch.dirs {
+		os.RemoveAll(d)
+	}
+	scratch.dirs = nil
 }
