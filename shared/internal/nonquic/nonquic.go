@@ -7,15 +7,25 @@
 // one go. quic-go's own non-QUIC queue holds only 32 packets and drops the
 // rest, too few for a relayed bulk transfer.
 //
-// The batch quic-go gets back holds only its QUIC packets, moved to the
-// front. A slot left empty instead would cost an allocation per packet:
-// quic-go drops an empty packet without returning its buffer to its pool.
+// The batch quic-go gets back holds only its QUIC packets, at the front. A
+// slot left empty instead would cost an allocation per packet: quic-go drops
+// an empty packet without returning its buffer to its pool.
+//
+// Where the kernel can (Linux), the socket receives with UDP_GRO: packets of
+// one flow that arrive together come up as one buffer, which Conn cuts
+// apart. A peer that sends with segmentation offload (quic-go does, and so
+// do Porthole's relayed path and relay) then costs one read for many
+// packets, and on loopback the kernel never cuts them apart at all. Conn
+// reads such batches into its own buffers and copies quic-go's packets into
+// quic-go's.
 package nonquic
 
 import (
 	"net"
 
 	"golang.org/x/net/ipv4"
+
+	"github.com/porthole-dev/porthole/shared/internal/udpgso"
 )
 
 // Is reports whether b is one of Porthole's own packets rather than QUIC.
@@ -27,18 +37,52 @@ type Conn struct {
 	pc     *ipv4.PacketConn
 	handle func(b []byte, from net.Addr)
 	flush  func()
+
+	// With GRO: the batch Conn reads into, and the QUIC packets read but
+	// not yet handed to quic-go (they point into the batch's buffers, so
+	// nothing is read until they are gone).
+	gro   bool
+	ms    []ipv4.Message
+	oobs  [][]byte // each message's control messages without UDP_GRO
+	queue []packet
+	next  int
 }
+
+type packet struct {
+	b, oob []byte
+	addr   net.Addr
+}
+
+const (
+	groBatch = 8
+	groBuf   = 64 << 10 // the most one coalesced read can hold
+	oobBuf   = 128      // quic-go's size for control messages
+)
 
 // New wraps udp. handle runs on quic-go's read goroutine for every
 // non-QUIC packet and must be quick. b stays valid until flush returns;
 // flush may be nil, and then b is only valid during the call.
 func New(udp *net.UDPConn, handle func(b []byte, from net.Addr), flush func()) *Conn {
-	return &Conn{UDPConn: udp, pc: ipv4.NewPacketConn(udp), handle: handle, flush: flush}
+	c := &Conn{UDPConn: udp, pc: ipv4.NewPacketConn(udp), handle: handle, flush: flush}
+	if udpgso.EnableGRO(udp) {
+		c.gro = true
+		c.ms = make([]ipv4.Message, groBatch)
+		c.oobs = make([][]byte, groBatch)
+		for i := range c.ms {
+			c.ms[i].Buffers = [][]byte{make([]byte, groBuf)}
+			c.ms[i].OOB = make([]byte, oobBuf)
+			c.oobs[i] = make([]byte, 0, oobBuf)
+		}
+	}
+	return c
 }
 
 // ReadBatch reads a batch for quic-go, keeping Porthole's packets out of it.
 // It returns only once it has a QUIC packet for quic-go, or an error.
 func (c *Conn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
+	if c.gro {
+		return c.readCoalesced(ms, flags)
+	}
 	for {
 		n, err := c.pc.ReadBatch(ms, flags)
 		handled := false
@@ -80,4 +124,53 @@ func compact(ms []ipv4.Message) int {
 		k++
 	}
 	return k
+}
+
+// readCoalesced is ReadBatch on a socket with GRO.
+func (c *Conn) readCoalesced(ms []ipv4.Message, flags int) (int, error) {
+	for c.next == len(c.queue) {
+		c.queue, c.next = c.queue[:0], 0
+		n, err := c.pc.ReadBatch(c.ms, flags)
+		handled := false
+		for i := range n {
+			m := &c.ms[i]
+			data := m.Buffers[0][:m.N]
+			size, oob := udpgso.GROSize(m.OOB[:m.NN], c.oobs[i][:0])
+			c.oobs[i] = oob
+			if size <= 0 || size > len(data) {
+				size = len(data)
+			}
+			for off := 0; off < len(data); off += size {
+				p := data[off:min(off+size, len(data))]
+				if Is(p) {
+					c.handle(p, m.Addr)
+					handled = true
+				} else {
+					c.queue = append(c.queue, packet{p, oob, m.Addr})
+				}
+			}
+		}
+		if handled && c.flush != nil {
+			c.flush()
+		}
+		if err != nil {
+			if c.next == len(c.queue) {
+				return 0, err
+			}
+			break // hand over what came; the error comes again on the next read
+		}
+	}
+	k := 0
+	for ; k < len(ms) && c.next < len(c.queue); k++ {
+		p, d := &c.queue[c.next], &ms[k]
+		d.N = copy(d.Buffers[0], p.b)
+		d.NN = 0
+		if len(p.oob) <= len(d.OOB) { // never half a control message
+			d.NN = copy(d.OOB, p.oob)
+		}
+		d.Flags, d.Addr = 0, p.addr
+		*p = packet{}
+		c.next++
+	}
+	return k, nil
 }

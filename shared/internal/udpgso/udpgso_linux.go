@@ -51,3 +51,40 @@ func SegmentSize(oob []byte) int {
 	}
 	return 0
 }
+
+// EnableGRO asks the kernel to hand over packets of one flow that arrive
+// together as one buffer (UDP_GRO), with their size in a control message
+// (see GROSize). It reports whether the socket does that now.
+func EnableGRO(conn *net.UDPConn) bool {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1)
+	}); err != nil {
+		return false
+	}
+	return serr == nil
+}
+
+// GROSize is the size of the packets a coalesced buffer holds (the last
+// may be shorter), from its UDP_GRO control message in oob, or 0 when
+// there is none. rest is oob without that message, appended to dst.
+func GROSize(oob, dst []byte) (size int, rest []byte) {
+	rest = dst
+	for len(oob) >= unix.SizeofCmsghdr {
+		h, body, remainder, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			break
+		}
+		if h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && len(body) >= 2 {
+			size = int(binary.NativeEndian.Uint16(body))
+		} else {
+			rest = append(rest, oob[:len(oob)-len(remainder)]...)
+		}
+		oob = remainder
+	}
+	return size, rest
+}
