@@ -36,7 +36,11 @@
 // state) as it goes and exactly when a transfer is cut. When the peers are
 // connected again, or after either app restarts, the sender offers each
 // unfinished file again under the same id, and the receiver answers with
-// the byte to continue from; the person is not asked again.
+// the byte to continue from; the person is not asked again. The kept part
+// comes from the disk, not from the run that wrote it, so a resumed file is
+// read back whole and hashed once more before it is placed: a part lost
+// when the computer stopped, or changed meanwhile, fails the file rather
+// than passing for it.
 //
 // # Database
 //

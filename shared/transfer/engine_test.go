@@ -549,6 +549,45 @@ func TestResumeAfterCutConnection(t *testing.T) {
 	noPartials(t, cust.down)
 }
 
+// The part of a file kept across a break is read back at the end: if it
+// changed on the disk meanwhile (the computer stopped before it was
+// written, or someone wrote to it), the file fails instead of passing with
+// the hash the receiver kept in memory.
+func TestResumedPartDamagedOnDisk(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	la, _ := connect(t, agent, cust)
+	size := 8 << 20
+	path, _ := randomFile(t, t.TempDir(), "disk.img", size)
+	var cut sync.Once
+	hookReceived = func(id string, done int64) {
+		if done >= int64(size/2) {
+			cut.Do(func() { go la.Close(0, "network gone") })
+		}
+	}
+	defer func() { hookReceived = nil }()
+	tr := sendOne(t, agent, path)
+	w := cust.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	part := filepath.Join(w.Transfer.Folder, PartialName(tr.ID))
+	f, err := os.OpenFile(part, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 4096), 1000); err != nil { // zeros, as a lost write leaves
+		t.Fatal(err)
+	}
+	f.Close()
+	connect(t, agent, cust)
+	if why := cust.expect(EventFailed, forID(tr.ID)).Transfer.Why; !strings.Contains(why, "damaged") {
+		t.Fatalf("receiver's reason %q", why)
+	}
+	if why := agent.expect(EventFailed, forID(tr.ID)).Transfer.Why; !strings.Contains(why, "damaged") {
+		t.Fatalf("sender's reason %q", why)
+	}
+	noPartials(t, cust.down)
+}
+
 func TestResumeAfterReceiverRestart(t *testing.T) {
 	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
 	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })

@@ -685,6 +685,15 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		fail("the file is not the one offered (its checksum differs from the offer)")
 		return
 	}
+	// The hash so far covered what an earlier run wrote, not what is on the
+	// disk now: a resumed file is read back whole, so a part lost when the
+	// computer stopped, or changed meanwhile, cannot pass for the file.
+	if offset > 0 {
+		if ok, err := sameOnDisk(f, t.Size, sum[:]); err != nil || !ok {
+			fail("the part received before the break was damaged; send the file again")
+			return
+		}
+	}
 	// A resumed stream did not start with the first bytes: the content
 	// check runs on what is in the file.
 	if offset > 0 && e.cfg.Role == pb.Role_ROLE_AGENT {
@@ -710,6 +719,15 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 
 // checkContent checks the first bytes of a customer's file against this
 // side's policy (the offer's content type is the sender's word).
+// sameOnDisk reports whether the first size bytes of f hash to sum.
+func sameOnDisk(f *os.File, size int64, sum []byte) (bool, error) {
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size), make([]byte, 1<<20)); err != nil {
+		return false, err
+	}
+	return bytes.Equal(h.Sum(nil), sum), nil
+}
+
 func (e *Engine) checkContent(t *Transfer, head []byte, offset int64) string {
 	e.mu.Lock()
 	p, fromCustomer := e.policy, e.cfg.Role == pb.Role_ROLE_AGENT
