@@ -363,6 +363,7 @@ func resumeRun(ctx context.Context, dir, path string, size int64) (*resumeResult
 	cutAt := make(chan int64, 1)
 	rcvWaiting := make(chan int64, 1)
 	sndWaiting := make(chan int64, 1)
+	arrived := make(chan int64, 1) // the file arrived before any cut
 	offer := func(ch chan int64, v int64) {
 		select {
 		case ch <- v:
@@ -370,6 +371,9 @@ func resumeRun(ctx context.Context, dir, path string, size int64) (*resumeResult
 		}
 	}
 	rcvOpts := benchkit.SideOptions{Accept: transfer.AcceptAny, OnEvent: func(ev transfer.Event, _ time.Time) {
+		if ev.Kind == transfer.EventDone {
+			offer(arrived, ev.Transfer.Size)
+		}
 		if ev.Kind != transfer.EventProgress {
 			return
 		}
@@ -415,6 +419,8 @@ func resumeRun(ctx context.Context, dir, path string, size int64) (*resumeResult
 		select {
 		case v := <-ch:
 			return v, nil
+		case <-arrived:
+			return 0, fmt.Errorf("resume: the file arrived whole before the connection was cut at half of it (progress shows every 250 ms); the row needs a bigger file (-file-mib)")
 		case <-time.After(3 * time.Minute):
 			return 0, fmt.Errorf("resume: no %s within 3 minutes", what)
 		case <-ctx.Done():
