@@ -56,3 +56,15 @@ func (r *Events) Expect(t testing.TB, name string, match func(headless.Event) bo
 		}
 	}
 }
+
+// Seen reports whether an event named name came, used or not.
+func (r *Events) Seen(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.all {
+		if e.Event == name {
+			return true
+		}
+	}
+	return false
+}

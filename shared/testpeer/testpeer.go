@@ -417,6 +417,7 @@ type AgentOptions struct {
 	Relay       string // relay address (required)
 	Fingerprint string // relay certificate pin
 	Name        string // account name (default AgentName)
+	HelloName   string // the name its peer hello gives (default Name): another plays an agent posing as someone else
 	Password    string // default AgentPassword
 	ForceRelay  bool   // answer candidates with "use the relay"
 	// IdentityKey, when set, replaces the PAKE session key when deriving
@@ -551,7 +552,11 @@ func (a *Agent) pairingFailed(err error) {
 }
 
 func (a *Agent) accepted(conn *quic.Conn, path peer.Path) {
-	l, err := peer.AcceptLink(a.ctx, conn, path, hello(pb.Role_ROLE_AGENT, a.opts.Name))
+	name := a.opts.Name
+	if a.opts.HelloName != "" {
+		name = a.opts.HelloName
+	}
+	l, err := peer.AcceptLink(a.ctx, conn, path, hello(pb.Role_ROLE_AGENT, name))
 	if err != nil {
 		conn.CloseWithError(peer.CodeProtocol, "hello failed")
 		a.log.Info("peer hello failed", "err", err)

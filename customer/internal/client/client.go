@@ -8,6 +8,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/user"
@@ -480,6 +481,13 @@ func (c *Client) connectOnce() error {
 	})
 	if err != nil {
 		return err
+	}
+	// The relay said whose session this is when the customer joined; the
+	// agent's app names itself in its hello. Files are trusted by that
+	// name, so an app that calls itself someone else is not let in.
+	if rec.PeerName != "" && l.Remote.Name != rec.PeerName {
+		l.Close(peer.CodeProtocol, "not the session's agent")
+		return fmt.Errorf("the agent's app calls itself %q, but the relay says this session is %q's", l.Remote.Name, rec.PeerName)
 	}
 	conv.Attach(l)
 	c.emit(headless.Event{Event: "connected", Session: rec.ID, Path: string(l.Path), Agent: l.Remote.Name})

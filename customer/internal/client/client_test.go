@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,6 +138,22 @@ func TestBadKey(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Code != protocol.CodeBadKey {
 			t.Fatalf("Start with key %q: %v, want %s", key, err, protocol.CodeBadKey)
 		}
+	}
+}
+
+// An agent's app that calls itself someone other than the agent the relay
+// says owns the session is not let in: files are trusted by that name.
+func TestAgentPosingAsSomeoneElse(t *testing.T) {
+	_, addr, fp := testpeer.StartRelay(t)
+	a := testpeer.StartAgent(t, testpeer.AgentOptions{Relay: addr, Fingerprint: fp, HelloName: "mallory"})
+	w := &world{addr: addr, fp: fp, agent: a}
+	_, ev, _ := w.start(t, t.TempDir(), a.Key, false)
+	e := ev.Expect(t, "reconnecting", nil)
+	if !strings.Contains(e.Message, `"mallory"`) || !strings.Contains(e.Message, `"`+testpeer.AgentName+`"`) {
+		t.Fatalf("reconnecting: %q; want both names", e.Message)
+	}
+	if ev.Seen("connected") {
+		t.Fatal("the client connected to an agent posing as someone else")
 	}
 }
 
