@@ -548,7 +548,11 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		return
 	}
 	defer root.Close()
-	f, err = root.OpenFile(PartialName(t.ID), os.O_RDWR|os.O_CREATE, 0o600)
+	flags := os.O_RDWR | os.O_CREATE
+	if offset == 0 {
+		flags |= os.O_TRUNC // one call for what a resumed file needs two
+	}
+	f, err = root.OpenFile(PartialName(t.ID), flags, 0o600)
 	if err != nil {
 		f = nil
 		fail("the receiver cannot write the file: " + plainErr(err))
@@ -561,14 +565,14 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 			fail("the receiver lost track of the part it had; send the file again")
 			return
 		}
-	}
-	if err := f.Truncate(offset); err != nil {
-		fail("the receiver cannot write the file: " + plainErr(err))
-		return
-	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		fail("the receiver cannot write the file: " + plainErr(err))
-		return
+		if err := f.Truncate(offset); err != nil {
+			fail("the receiver cannot write the file: " + plainErr(err))
+			return
+		}
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			fail("the receiver cannot write the file: " + plainErr(err))
+			return
+		}
 	}
 
 	p := newProgress(offset)
@@ -708,8 +712,12 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		fail("the receiver could not write the file: " + plainErr(err))
 		return
 	}
+	var mod time.Time
+	if info, err := f.Stat(); err == nil {
+		mod = info.ModTime() // a rename keeps it; dedup later checks the file is unchanged
+	}
 	f.Close()
-	if err := e.place(root, t, hex.EncodeToString(sum[:])); err != nil {
+	if err := e.place(root, t, hex.EncodeToString(sum[:]), mod); err != nil {
 		fail("the receiver could not put the file in place: " + plainErr(err))
 		return
 	}
@@ -799,8 +807,10 @@ func (e *Engine) cut(m *mover, t *Transfer, f *os.File, done int64, h hash.Hash,
 }
 
 // place renames a checked partial file to its name in the session's
-// folder (in the sender's subfolder when it is not the first sender).
-func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
+// folder (in the sender's subfolder when it is not the first sender) and
+// records it as done; mod is the file's modification time, which dedup
+// later compares to tell the copy is unchanged.
+func (e *Engine) place(root *os.Root, t *Transfer, sum string, mod time.Time) error {
 	dir, err := e.senderDir(t.Session, t.Peer)
 	if err != nil {
 		return err
@@ -832,10 +842,6 @@ func (e *Engine) place(root *os.Root, t *Transfer, sum string) error {
 		return err
 	}
 	path := filepath.Join(t.Folder, filepath.FromSlash(final))
-	var mod time.Time
-	if info, err := os.Stat(path); err == nil {
-		mod = info.ModTime() // dedup later checks the file is unchanged
-	}
 	e.mu.Lock()
 	t.Path, t.SHA256, t.Done, t.HashState, t.ModTime = path, sum, t.Size, nil, mod
 	snap := *t
