@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"errors"
 	"net"
 	"os"
 	"sync"
@@ -158,8 +157,11 @@ func (c *vconn) WriteMsgUDP(p, oob []byte, _ *net.UDPAddr) (int, int, error) {
 	w.oob = udpgso.AppendSegmentSize(w.oob[:0], size+relayHeader)
 	_, _, err := c.e.udp.WriteMsgUDP(buf, w.oob, c.relay)
 	w.buf = buf
-	if err != nil && errors.Is(err, syscall.EIO) {
-		return 0, 0, err // quic-go then turns segmentation off and resends one by one
+	if err != nil {
+		// quic-go takes EIO from sendmsg to mean that the socket cannot
+		// segment: it sends these packets again one by one, and no more
+		// segmented buffers on this connection.
+		return 0, 0, os.NewSyscallError("sendmsg", syscall.EIO)
 	}
 	return len(p), len(oob), nil // any other loss is QUIC's to recover, as a router's would be
 }

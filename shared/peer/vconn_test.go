@@ -2,7 +2,10 @@ package peer
 
 import (
 	"bytes"
+	"errors"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,5 +94,21 @@ func TestVconnReadBatch(t *testing.T) {
 	vc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	if _, err := vc.ReadBatch(ms, 0); err == nil {
 		t.Fatal("ReadBatch returned with nothing queued")
+	}
+}
+
+// A segmented send the socket refuses comes back to quic-go as EIO from
+// sendmsg, which makes it send the packets again one by one and stop
+// segmenting on that connection.
+func TestVconnRefusedSegmentsAskQUICForSinglePackets(t *testing.T) {
+	vc, _ := vconnPair(t)
+	if !udpgso.Supported(vc.e.udp) {
+		t.Skip("no segmentation offload here")
+	}
+	p := bytes.Repeat([]byte{'x'}, 1000) // 1000 segments of one byte: more than the kernel takes
+	_, _, err := vc.WriteMsgUDP(p, udpgso.AppendSegmentSize(nil, 1), nil)
+	var se *os.SyscallError
+	if !errors.As(err, &se) || se.Err != syscall.EIO {
+		t.Fatalf("got %v, want EIO from sendmsg", err)
 	}
 }

@@ -1,10 +1,8 @@
 package relay
 
 import (
-	"errors"
 	"net"
 	"net/netip"
-	"syscall"
 
 	"github.com/porthole-dev/porthole/shared/internal/udpgso"
 )
@@ -54,11 +52,18 @@ func (f *forwarder) flush() {
 			buf = append(buf, q.b...)
 		}
 		f.oob = udpgso.AppendSegmentSize(f.oob[:0], len(p[i].b))
-		_, _, err := f.udp.WriteMsgUDPAddrPort(buf, f.oob, p[i].dst)
-		if err != nil && errors.Is(err, syscall.EIO) { // the device cannot segment: never again
-			f.gso = false
+		if _, _, err := f.udp.WriteMsgUDPAddrPort(buf, f.oob, p[i].dst); err != nil {
+			// Whatever failed, the packets go one by one; when that works,
+			// segmenting was the trouble (EIO: the device cannot) and is
+			// not tried again.
+			sent := false
 			for _, q := range p[i:j] {
-				f.udp.WriteToUDPAddrPort(q.b, q.dst)
+				if _, err := f.udp.WriteToUDPAddrPort(q.b, q.dst); err == nil {
+					sent = true
+				}
+			}
+			if sent {
+				f.gso = false
 			}
 		}
 		i = j

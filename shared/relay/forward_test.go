@@ -58,8 +58,18 @@ func TestForwarderFlush(t *testing.T) {
 		s.SetReadDeadline(time.Now().Add(10 * time.Second))
 		return s
 	}
-	relay, x, y := listen(), listen(), listen()
-	for _, gso := range []bool{true, false} {
+	x, y := listen(), listen()
+	// The relay listens on both IP versions by default (":7443").
+	dual, err := net.ListenUDP("udp", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dual.Close() })
+	for _, tc := range []struct {
+		relay *net.UDPConn
+		gso   bool
+	}{{listen(), true}, {listen(), false}, {dual, true}} {
+		relay, gso := tc.relay, tc.gso
 		f := newForwarder(relay)
 		f.gso = f.gso && gso
 		dx, dy := x.LocalAddr().(*net.UDPAddr).AddrPort(), y.LocalAddr().(*net.UDPAddr).AddrPort()
