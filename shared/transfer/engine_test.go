@@ -713,6 +713,30 @@ func TestHostileAnswerOffset(t *testing.T) {
 	}
 }
 
+// The stream's closing hash catches bytes that are not the sender's.
+func TestDamagedStreamFails(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice", func(n *end) { n.accept = AcceptAny })
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	_, lc := connect(t, agent, cust)
+	content := []byte("the customer's log file")
+	id := newID()
+	lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: id, Name: "log.txt", Size: uint64(len(content))}}})
+	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
+	str, err := lc.Conn.OpenStreamSync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeHead(t, str, id, 0)
+	str.Write(content)
+	s := sha256.Sum256([]byte("another file"))
+	str.Write(s[:])
+	str.Close()
+	if f := agent.expect(EventFailed, forID(id)).Transfer; !strings.Contains(f.Why, "damaged") {
+		t.Fatalf("receiver's reason %q", f.Why)
+	}
+	noPartials(t, agent.down)
+}
+
 // All bytes sent into the connection's buffers, then the link drops before
 // the receiver has them: the file still completes on the next link.
 func TestLinkDropsAfterTheLastByteWasSent(t *testing.T) {
