@@ -512,18 +512,30 @@ func TestCancelBySenderAndByReceiver(t *testing.T) {
 	}
 }
 
-func TestResumeAfterCutConnection(t *testing.T) {
-	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
-	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+// sendAndCutAtHalf connects the two ends, sends the file at path (size
+// bytes) and cuts the connection when the receiver has half of it; it
+// returns the file and the receiver's event when both sides wait.
+func sendAndCutAtHalf(t *testing.T, agent, cust *end, path string, size int) (Transfer, Event) {
+	t.Helper()
 	la, _ := connect(t, agent, cust)
-	size := 48 << 20
-	path, data := randomFile(t, t.TempDir(), "disk.img", size)
 	var cut sync.Once
 	hookReceived = func(id string, done int64) {
 		if done >= int64(size/2) {
 			cut.Do(func() { go la.Close(0, "network gone") })
 		}
 	}
+	t.Cleanup(func() { hookReceived = nil })
+	tr := sendOne(t, agent, path)
+	w := cust.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	return tr, w
+}
+
+func TestResumeAfterCutConnection(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	size := 48 << 20
+	path, data := randomFile(t, t.TempDir(), "disk.img", size)
 	var offsets []int64
 	var mu sync.Mutex
 	hookPush = func(id string, off int64) {
@@ -531,10 +543,8 @@ func TestResumeAfterCutConnection(t *testing.T) {
 		offsets = append(offsets, off)
 		mu.Unlock()
 	}
-	defer func() { hookReceived, hookPush = nil, nil }()
-	tr := sendOne(t, agent, path)
-	w := cust.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
-	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	defer func() { hookPush = nil }()
+	tr, w := sendAndCutAtHalf(t, agent, cust, path, size)
 	if w.Transfer.Done < int64(size/2) {
 		t.Fatalf("the receiver recorded %d bytes, it had more than %d", w.Transfer.Done, size/2)
 	}
@@ -556,19 +566,9 @@ func TestResumeAfterCutConnection(t *testing.T) {
 func TestResumedPartDamagedOnDisk(t *testing.T) {
 	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
 	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
-	la, _ := connect(t, agent, cust)
 	size := 8 << 20
 	path, _ := randomFile(t, t.TempDir(), "disk.img", size)
-	var cut sync.Once
-	hookReceived = func(id string, done int64) {
-		if done >= int64(size/2) {
-			cut.Do(func() { go la.Close(0, "network gone") })
-		}
-	}
-	defer func() { hookReceived = nil }()
-	tr := sendOne(t, agent, path)
-	w := cust.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
-	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	tr, w := sendAndCutAtHalf(t, agent, cust, path, size)
 	part := filepath.Join(w.Transfer.Folder, PartialName(tr.ID))
 	f, err := os.OpenFile(part, os.O_WRONLY, 0)
 	if err != nil {

@@ -10,17 +10,23 @@ import (
 
 // Supported reports whether conn's socket accepts UDP_SEGMENT.
 func Supported(conn *net.UDPConn) bool {
+	return onSocket(conn, func(fd int) error {
+		_, err := unix.GetsockoptInt(fd, unix.SOL_UDP, unix.UDP_SEGMENT)
+		return err
+	})
+}
+
+// onSocket runs fn on conn's socket and reports whether it succeeded.
+func onSocket(conn *net.UDPConn, fn func(fd int) error) bool {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return false
 	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		_, serr = unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT)
-	}); err != nil {
+	var ferr error
+	if err := raw.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
 		return false
 	}
-	return serr == nil
+	return ferr == nil
 }
 
 // AppendSegmentSize appends the control message that asks the kernel to cut
@@ -56,17 +62,7 @@ func SegmentSize(oob []byte) int {
 // together as one buffer (UDP_GRO), with their size in a control message
 // (see GROSize). It reports whether the socket does that now.
 func EnableGRO(conn *net.UDPConn) bool {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1)
-	}); err != nil {
-		return false
-	}
-	return serr == nil
+	return onSocket(conn, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, 1) })
 }
 
 // GROSize is the size of the packets a coalesced buffer holds (the last
