@@ -54,7 +54,7 @@ type packet struct {
 }
 
 const (
-	groBatch = 4 // messages per read; each can hold dozens of packets
+	groBatch = 4        // messages per read; each can hold dozens of packets
 	groBuf   = 64 << 10 // the most one coalesced read can hold
 	oobBuf   = 128      // quic-go's size for control messages
 )
