@@ -233,22 +233,12 @@ func fileOverPair(ctx context.Context, a *benchkit.Agent, relayed bool, path str
 	session := p.Session.ID
 	snd.Attach(session, p.AgentLink)
 	rcv.Attach(session, p.Customer.Link)
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	ids, _, err := snd.SendAll(session, path)
+	r, err := sendTimed(ctx, snd, rcv, session, path, 5*time.Minute)
 	if err != nil {
 		return nil, err
 	}
-	end, err := snd.WaitDone(wctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := rcv.WaitDone(wctx, ids); err != nil {
-		return nil, err
-	}
-	ans, _ := rcv.Answered(ids[0])
-	run := &fileRun{size: size, elapsed: end.Sub(start), offerToOK: ans.Sub(start), linkBytes: linkBytes, linkMBps: link.MBps()}
+	ans, _ := rcv.Answered(r.ids[0])
+	run := &fileRun{size: size, elapsed: r.sndDone.Sub(r.start), offerToOK: ans.Sub(r.start), linkBytes: linkBytes, linkMBps: link.MBps()}
 	logf("transfer: %s %s: %.1f MB/s", sizeName(size), pathName(relayed), run.mbps())
 	if then != nil {
 		if err := then(snd, rcv); err != nil {
@@ -300,28 +290,18 @@ func dedupRun(ctx context.Context, snd, rcv *benchkit.Side, path string, size in
 	rcv.Attach(session, tl.Customer)
 	before := tl.Agent.Conn.ConnectionStats().BytesSent
 	cbefore := tl.Customer.Conn.ConnectionStats().BytesSent
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	start := time.Now()
-	ids, ts, err := snd.SendAll(session, path)
+	r, err := sendTimed(ctx, snd, rcv, session, path, time.Minute)
 	if err != nil {
 		return nil, err
 	}
-	end, err := snd.WaitDone(wctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := rcv.WaitDone(wctx, ids); err != nil {
-		return nil, err
-	}
-	ans, ok := rcv.Answered(ids[0])
+	ans, ok := rcv.Answered(r.ids[0])
 	if !ok {
 		return nil, errors.New("dedup: the receiver was not asked")
 	}
-	f, _ := rcv.Final(ids[0])
+	f, _ := rcv.Final(r.ids[0])
 	d := &dedupResult{
-		knownHash: ts[0].SHA256 != "", deduped: f.Event.Transfer.Deduped,
-		answerToDone: end.Sub(ans), sendDone: end.Sub(start),
+		knownHash: r.ts[0].SHA256 != "", deduped: f.Event.Transfer.Deduped,
+		answerToDone: r.sndDone.Sub(ans), sendDone: r.sndDone.Sub(r.start),
 		fileBytes: tl.AgentSent.Total(benchkit.ControlStream),
 		agentSent: tl.Agent.Conn.ConnectionStats().BytesSent - before,
 		custSent:  tl.Customer.Conn.ConnectionStats().BytesSent - cbefore,
@@ -530,6 +510,32 @@ func smallFilesRun(ctx context.Context, cfg config, a *benchkit.Agent, dir strin
 
 const smallFilesGoal = "<= 1 s (a popular relay-based tool: ~4 s)"
 
+// sent is one timed Send from snd to rcv and the wait until both sides
+// report every file done.
+type sent struct {
+	ids                        []string
+	ts                         []transfer.Transfer
+	start                      time.Time // Send was called
+	returned, sndDone, rcvDone time.Time // Send returned; the last done on each side
+}
+
+func sendTimed(ctx context.Context, snd, rcv *benchkit.Side, session, path string, limit time.Duration) (sent, error) {
+	var r sent
+	wctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	r.start = time.Now()
+	var err error
+	if r.ids, r.ts, err = snd.SendAll(session, path); err != nil {
+		return r, err
+	}
+	r.returned = time.Now()
+	if r.sndDone, err = snd.WaitDone(wctx, r.ids); err != nil {
+		return r, err
+	}
+	r.rcvDone, err = rcv.WaitDone(wctx, r.ids)
+	return r, err
+}
+
 // smallFilesResult is what smallFilesEngine measured.
 type smallFilesResult struct {
 	files                   int
@@ -563,23 +569,12 @@ func smallFilesEngine(ctx context.Context, a *benchkit.Agent, src, dir string) (
 	session := p.Session.ID
 	snd.Attach(session, p.AgentLink)
 	rcv.Attach(session, p.Customer.Link)
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	ids, _, err := snd.SendAll(session, src)
+	r, err := sendTimed(ctx, snd, rcv, session, src, 5*time.Minute)
 	if err != nil {
 		return res, err
 	}
-	res.offered = time.Since(start)
-	end, err := snd.WaitDone(wctx, ids)
-	if err != nil {
-		return res, err
-	}
-	rend, err := rcv.WaitDone(wctx, ids)
-	if err != nil {
-		return res, err
-	}
-	res.files, res.took, res.received = len(ids), end.Sub(start), rend.Sub(start)
+	res.files, res.offered = len(r.ids), r.returned.Sub(r.start)
+	res.took, res.received = r.sndDone.Sub(r.start), r.rcvDone.Sub(r.start)
 	return res, nil
 }
 
