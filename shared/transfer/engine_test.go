@@ -699,6 +699,20 @@ func writeHead(t *testing.T, w io.Writer, id string, offset uint64) {
 	}
 }
 
+// sendStream plays a sender by hand: one whole file stream for id from
+// offset, with body and then tail (where the sender puts the file's hash).
+func sendStream(t *testing.T, l *peer.Link, id string, offset uint64, body, tail []byte) {
+	t.Helper()
+	str, err := l.Conn.OpenStreamSync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeHead(t, str, id, offset)
+	str.Write(body)
+	str.Write(tail)
+	str.Close()
+}
+
 // A hostile receiver's answer cannot make the sender read before the file.
 func TestHostileAnswerOffset(t *testing.T) {
 	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
@@ -722,15 +736,8 @@ func TestDamagedStreamFails(t *testing.T) {
 	id := newID()
 	lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: id, Name: "log.txt", Size: uint64(len(content))}}})
 	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
-	str, err := lc.Conn.OpenStreamSync(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeHead(t, str, id, 0)
-	str.Write(content)
-	s := sha256.Sum256([]byte("another file"))
-	str.Write(s[:])
-	str.Close()
+	wrong := sha256.Sum256([]byte("another file"))
+	sendStream(t, lc, id, 0, content, wrong[:])
 	if f := agent.expect(EventFailed, forID(id)).Transfer; !strings.Contains(f.Why, "damaged") {
 		t.Fatalf("receiver's reason %q", f.Why)
 	}
@@ -788,15 +795,8 @@ func TestResumedFileStillChecked(t *testing.T) {
 	_, lc = connect(t, agent, cust)
 	lie(lc)
 	time.Sleep(200 * time.Millisecond) // the answer: from byte 1
-	str, err = lc.Conn.OpenStreamSync(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeHead(t, str, id, 1)
-	str.Write(content[1:])
-	s := sha256.Sum256(content)
-	str.Write(s[:])
-	str.Close()
+	whole := sha256.Sum256(content)
+	sendStream(t, lc, id, 1, content[1:], whole[:])
 	if f := agent.expect(EventFailed, forID(id)).Transfer; !strings.Contains(f.Why, "not allowed") {
 		t.Fatalf("agent's reason %q", f.Why)
 	}
