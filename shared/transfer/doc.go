@@ -23,6 +23,11 @@
 // the sender hears it arrived. A partial file never has a name that looks
 // complete.
 //
+// Before the first byte is written the receiver checks that the rest of the
+// file fits on the disk and, on Linux, sets its blocks aside (fallocate,
+// keeping the file's size): a file that does not fit fails at once with
+// both sizes, and one that does cannot run out of room halfway.
+//
 // # Dedup and resume
 //
 // The sender offers a file's SHA-256 when it knows it (it remembers the hash

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -742,6 +743,26 @@ func TestDamagedStreamFails(t *testing.T) {
 		t.Fatalf("receiver's reason %q", f.Why)
 	}
 	noPartials(t, agent.down)
+}
+
+// A file bigger than the free space fails at once, with both sizes, before
+// the disk fills up for everyone.
+func TestFileLargerThanTheDisk(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("free space is checked on Linux only")
+	}
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	la, _ := connect(t, agent, cust)
+	id := newID()
+	offerRaw(la, id, "huge.img", 1<<60)
+	cust.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
+	sendStream(t, la, id, 0, []byte("the first bytes"), nil)
+	f := cust.expect(EventFailed, forID(id)).Transfer
+	if !strings.Contains(f.Why, "the disk is full (the file needs 1.2 EB, ") {
+		t.Fatalf("receiver's reason %q", f.Why)
+	}
+	noPartials(t, cust.down)
 }
 
 // All bytes sent into the connection's buffers, then the link drops before

@@ -574,6 +574,10 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 			return
 		}
 	}
+	if err := reserve(f, offset, t.Size-offset); err != nil {
+		fail("the receiver cannot write the file: " + plainErr(err))
+		return
+	}
 
 	p := newProgress(offset)
 	e.cfg.Events(Event{Kind: EventProgress, Transfer: e.setState(t, Sending)})

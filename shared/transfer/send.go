@@ -626,6 +626,9 @@ func plainErr(err error) string {
 	if errors.As(err, &le) {
 		err = le.Err
 	}
+	if nr := (*noRoomError)(nil); errors.As(err, &nr) {
+		return nr.Error()
+	}
 	s := err.Error()
 	if strings.Contains(s, "no space left") {
 		return "the disk is full"

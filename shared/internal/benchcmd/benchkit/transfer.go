@@ -238,7 +238,9 @@ func (s *Side) Close() {
 	s.DB.Close()
 }
 
-// WriteRandomFile writes size random bytes to path, 1 MiB at a time.
+// WriteRandomFile writes size random bytes to path, 1 MiB at a time, and
+// syncs it: the kernel writing it back later must not land in a
+// measurement.
 func WriteRandomFile(path string, size int64) error {
 	var seed [32]byte
 	crand.Read(seed[:])
@@ -260,11 +262,20 @@ func WriteRandomFile(path string, size int64) error {
 		}
 		left -= int64(len(chunk))
 	}
-	return f.Close()
+	return syncClose(f)
+}
+
+// syncClose syncs and closes f.
+func syncClose(f *os.File) error {
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // WriteTree writes n files of size random bytes under dir, 100 to a
-// subfolder, and returns their paths.
+// subfolder, each synced, and returns their paths.
 func WriteTree(dir string, n, size int) ([]string, error) {
 	var seed [32]byte
 	crand.Read(seed[:])
@@ -280,7 +291,15 @@ func WriteTree(dir string, n, size int) ([]string, error) {
 		}
 		rnd.Read(buf)
 		p := filepath.Join(sub, fmt.Sprintf("f%05d.bin", i))
-		if err := os.WriteFile(p, buf, 0o644); err != nil {
+		f, err := os.Create(p)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.Write(buf); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := syncClose(f); err != nil {
 			return nil, err
 		}
 		paths = append(paths, p)
