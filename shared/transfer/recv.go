@@ -606,6 +606,8 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 	writer.Add(1)
 	go func() {
 		defer writer.Done()
+		var wb writeback
+		defer wb.stop()
 		mark := offset
 		for c := range work {
 			if writeErr == nil {
@@ -619,7 +621,7 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 						hookReceived(t.ID, written)
 					}
 					if written-mark >= CheckpointEvery {
-						startWriteback(f, mark, written-mark)
+						wb.upTo(f, mark, written)
 						mark = written
 						e.checkpoint(t, written, h, false)
 					}

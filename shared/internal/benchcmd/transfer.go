@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -48,6 +49,7 @@ func transferSection(ctx context.Context, cfg config, root string, rep *report) 
 	}
 	logf("transfer: wrote the %d MiB source file in %v", cfg.fileMiB, time.Since(t0).Round(time.Millisecond))
 	label := fmt.Sprintf("file %s", sizeName(size))
+	shaRate := sha256Rate()
 
 	r, err := benchkit.StartRelay(filepath.Join(dir, "relay"), map[string]string{agentName: agentPassword})
 	if err != nil {
@@ -74,13 +76,14 @@ func transferSection(ctx context.Context, cfg config, root string, rep *report) 
 	if _, err := benchkit.Bulk(ctx, plain.Server, plain.Client, 4<<20); err != nil {
 		return fmt.Errorf("plain warm-up: %w", err)
 	}
-	var base []float64
+	var base, baseCPU []float64
 	plainRun := func() error {
+		cpu := cpuClock()
 		res, err := benchkit.Bulk(ctx, plain.Server, plain.Client, size)
 		if err != nil {
 			return fmt.Errorf("plain quic-go: %w", err)
 		}
-		base = append(base, res.MBps())
+		base, baseCPU = append(base, res.MBps()), append(baseCPU, perGiB(cpu(), size))
 		logf("transfer: plain quic-go %s: %.1f MB/s", sizeName(size), res.MBps())
 		return nil
 	}
@@ -122,10 +125,11 @@ func transferSection(ctx context.Context, cfg config, root string, rep *report) 
 		if len(rs) == 0 {
 			continue
 		}
-		var mbps, link, share, answered []float64
+		var mbps, link, share, answered, cpu, linkCPU []float64
 		for _, r := range rs {
 			mbps, link, share = append(mbps, r.mbps()), append(link, r.linkMBps), append(share, r.mbps()/r.linkMBps)
 			answered = append(answered, float64(r.offerToOK)/float64(time.Millisecond))
+			cpu, linkCPU = append(cpu, r.cpu), append(linkCPU, r.linkCPU)
 		}
 		m := median(mbps)
 		ratio := m / baseMBps
@@ -134,6 +138,10 @@ func transferSection(ctx context.Context, cfg config, root string, rep *report) 
 			fmt.Sprintf(">= %.2f x baseline", x.target), fmt.Sprintf("%.2f x %s", ratio, verdict(ratio >= x.target)))
 		rep.note("%s %s: the link alone (one raw %s stream on the same connection first) %s MB/s, median %.2f x baseline; the engine gets %.2f of its link; Send -> done includes the offer answered after %.2f ms (median) and the receiver's fsync of the whole file",
 			label, pathName(x.relayed), sizeName(rs[0].linkBytes), mbpsList(link), median(link)/baseMBps, median(share), median(answered))
+		if median(cpu) > 0 {
+			rep.note("%s %s: processor time per GiB moved, both ends and the relay in this process, user plus system (medians): plain quic-go %.2f s, the link alone %.2f s, the engine %.2f s. SHA-256 runs at %.2f GB/s on one core here: the sender's and the receiver's pass over each GiB are %.2f s of the engine's",
+				label, pathName(x.relayed), median(baseCPU), median(linkCPU), median(cpu), shaRate/1e9, 2*float64(1<<30)/shaRate)
+		}
 	}
 	if dedup != nil {
 		rep.add(label+" again, receiver has it (dedup)", dedup.value(), "0 content bytes, <= 100 ms after the answer",
@@ -179,14 +187,48 @@ func sizeName(n int64) string {
 }
 
 type fileRun struct {
-	size      int64
-	elapsed   time.Duration // Send until the sender's done
-	offerToOK time.Duration // Send until the receiver answered
-	linkBytes int64         // moved raw on the same connection first
-	linkMBps  float64
+	size         int64
+	elapsed      time.Duration // Send until the sender's done
+	offerToOK    time.Duration // Send until the receiver answered
+	linkBytes    int64         // moved raw on the same connection first
+	linkMBps     float64
+	cpu, linkCPU float64 // processor seconds per GiB, this process (both ends); -1 unknown
 }
 
 func (f *fileRun) mbps() float64 { return float64(f.size) / f.elapsed.Seconds() / 1e6 }
+
+// cpuClock starts counting this process's processor time; the function it
+// returns says how much was used since, or -1 where that cannot be read.
+func cpuClock() func() time.Duration {
+	c0, ok0 := benchkit.CPUTime()
+	return func() time.Duration {
+		c1, ok1 := benchkit.CPUTime()
+		if !ok0 || !ok1 {
+			return -1
+		}
+		return c1 - c0
+	}
+}
+
+// perGiB is a processor time per GiB of n bytes, in seconds (-1 unknown).
+func perGiB(d time.Duration, n int64) float64 {
+	if d < 0 || n <= 0 {
+		return -1
+	}
+	return d.Seconds() * float64(1<<30) / float64(n)
+}
+
+// sha256Rate measures SHA-256 on one core, in bytes per second: the hash
+// both ends of a file transfer run over every byte.
+func sha256Rate() float64 {
+	buf := make([]byte, 64<<20)
+	h := sha256.New()
+	t0 := time.Now()
+	for range 4 {
+		h.Write(buf)
+	}
+	return float64(4*len(buf)) / time.Since(t0).Seconds()
+}
 
 // newSides makes a sender (agent) and a receiver (customer) side under dir.
 func newSides(dir string, rcvOpts benchkit.SideOptions, sndOpts benchkit.SideOptions) (snd, rcv *benchkit.Side, err error) {
@@ -226,19 +268,23 @@ func fileOverPair(ctx context.Context, a *benchkit.Agent, relayed bool, path str
 	// The link's own speed, raw, before the engines take it (this also
 	// grows its windows, as the baseline's warm-up does).
 	linkBytes := min(size, linkCeilingBytes)
+	cpu := cpuClock()
 	link, err := benchkit.Bulk(ctx, p.AgentLink.Conn, p.Customer.Link.Conn, linkBytes)
 	if err != nil {
 		return nil, fmt.Errorf("raw stream on the link: %w", err)
 	}
+	linkCPU := perGiB(cpu(), linkBytes)
 	session := p.Session.ID
 	snd.Attach(session, p.AgentLink)
 	rcv.Attach(session, p.Customer.Link)
+	cpu = cpuClock()
 	r, err := sendTimed(ctx, snd, rcv, session, path, 5*time.Minute)
 	if err != nil {
 		return nil, err
 	}
 	ans, _ := rcv.Answered(r.ids[0])
-	run := &fileRun{size: size, elapsed: r.sndDone.Sub(r.start), offerToOK: ans.Sub(r.start), linkBytes: linkBytes, linkMBps: link.MBps()}
+	run := &fileRun{size: size, elapsed: r.sndDone.Sub(r.start), offerToOK: ans.Sub(r.start), linkBytes: linkBytes, linkMBps: link.MBps(),
+		cpu: perGiB(cpu(), size), linkCPU: linkCPU}
 	logf("transfer: %s %s: %.1f MB/s", sizeName(size), pathName(relayed), run.mbps())
 	if then != nil {
 		if err := then(snd, rcv); err != nil {
