@@ -97,7 +97,7 @@ func run() int {
 	flag.IntVar(&cfg.inprocRuns, "inproc-runs", 30, "key-to-chat-ready runs per path in-process")
 	flag.StringVar(&cfg.capacityLinks, "capacity-links", "relayed", "peer links in the capacity test: none, direct or relayed")
 	flag.IntVar(&cfg.fileMiB, "file-mib", 1024, "MiB of the big file in the file-transfer section")
-	flag.IntVar(&cfg.fileRounds, "file-rounds", 2, "rounds of the big file (engine direct, engine relayed, plain); medians are reported")
+	flag.IntVar(&cfg.fileRounds, "file-rounds", 3, "rounds of the big file (engine direct, engine relayed, plain); each run is compared with the baselines around its round")
 	flag.IntVar(&cfg.fileSmallMiB, "file-small-mib", 64, "MiB of the small file the memory test compares the big one with")
 	flag.IntVar(&cfg.smallFiles, "small-files", 2000, "files in the many-small-files transfer")
 	flag.IntVar(&cfg.smallKiB, "small-kib", 4, "KiB per file in the many-small-files transfer")
