@@ -113,7 +113,7 @@ func BenchmarkSendSmallFiles(b *testing.B) {
 	const n, size = 200, 4 << 10
 	p := newBenchPair(b)
 	src := filepath.Join(b.TempDir(), "tree")
-	paths, err := benchkit.WriteTree(src, n, size)
+	paths, err := benchkit.WriteTree(src, n, size, true)
 	if err != nil {
 		b.Fatal(err)
 	}

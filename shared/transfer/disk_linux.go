@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"errors"
+	"math"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -18,34 +19,50 @@ func startWriteback(f *os.File, off, n int64) {
 const reserveFrom = 1 << 20
 
 // reserve makes room on the disk for the n bytes f gets from off on. A
-// disk without room for them is an error at once, before any byte moves,
-// rather than halfway through. For a rest of reserveFrom or more the file
-// system then sets the blocks aside, which also lays the file out in
-// fewer, larger pieces; file systems that cannot are fine, the writes find
-// out.
+// disk that reports less free space than that is an error at once, before
+// any byte moves, rather than halfway through. For a rest of reserveFrom
+// or more the file system then sets the blocks aside, which also lays the
+// file out in fewer, larger pieces. Both are best effort: quotas, file
+// systems that cannot set blocks aside (the writes find out) and other
+// programs writing meanwhile can still fill the disk halfway.
 func reserve(f *os.File, off, n int64) error {
 	if n <= 0 {
 		return nil
 	}
 	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err == nil {
-		// Checked first: asking for more than there is would fill the
-		// disk for everyone before it failed.
-		if free := int64(st.Bavail) * int64(st.Bsize); free >= 0 && n > free {
+	// Checked first: asking for more than there is would fill the disk for
+	// everyone before it failed. Some file systems report no sizes at all
+	// (ramfs, some FUSE ones): they are not checked.
+	if err := unix.Fstatfs(int(f.Fd()), &st); err == nil && st.Blocks > 0 {
+		if free, ok := freeBytes(uint64(st.Bavail), int64(st.Bsize)); ok && n > free {
 			return &noRoomError{need: n, free: free}
 		}
 	}
 	if n < reserveFrom {
 		return nil // one write lays it out as well
 	}
-	// FALLOC_FL_KEEP_SIZE: the file's size stays what was written, which
-	// resuming relies on.
-	err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, off, n)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT), errors.Is(err, unix.EFBIG):
-		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+	for {
+		// FALLOC_FL_KEEP_SIZE: the file's size stays what was written,
+		// which resuming relies on.
+		err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, off, n)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT), errors.Is(err, unix.EFBIG):
+			return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+		}
+		return nil // not supported here (EOPNOTSUPP, EINVAL, ...)
 	}
-	return nil // not supported here (EOPNOTSUPP, EINVAL, ...)
+}
+
+// freeBytes is avail blocks of bsize bytes; ok is false when that is not a
+// usable number (no block size, or more than an int64 holds: as good as
+// unlimited).
+func freeBytes(avail uint64, bsize int64) (int64, bool) {
+	if bsize <= 0 || avail > math.MaxInt64/uint64(bsize) {
+		return 0, false
+	}
+	return int64(avail) * bsize, true
 }

@@ -23,10 +23,12 @@
 // the sender hears it arrived. A partial file never has a name that looks
 // complete.
 //
-// Before the first byte is written the receiver checks that the rest of the
-// file fits on the disk and, on Linux, sets its blocks aside (fallocate,
-// keeping the file's size): a file that does not fit fails at once with
-// both sizes, and one that does cannot run out of room halfway.
+// On Linux, before the first byte is written, the receiver checks that the
+// rest of the file fits in the disk's free space and sets its blocks aside
+// (fallocate, keeping the file's size): a file that does not fit fails at
+// once with both sizes, and one that does usually cannot run out of room
+// halfway (quotas and other programs writing meanwhile still can). A cut
+// file gives the blocks back while it waits.
 //
 // # Dedup and resume
 //

@@ -606,7 +606,7 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 	writer.Add(1)
 	go func() {
 		defer writer.Done()
-		var wb writeback
+		wb := newWriteback(f, offset)
 		defer wb.stop()
 		mark := offset
 		for c := range work {
@@ -621,7 +621,7 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 						hookReceived(t.ID, written)
 					}
 					if written-mark >= CheckpointEvery {
-						wb.upTo(f, mark, written)
+						wb.upTo(written)
 						mark = written
 						e.checkpoint(t, written, h, false)
 					}
@@ -798,6 +798,9 @@ func (e *Engine) cut(m *mover, t *Transfer, f *os.File, done int64, h hash.Hash,
 		e.removePartial(t)
 		e.finish(t, Cancelled, "stopped by the sender")
 	default:
+		// The blocks set aside past what arrived go back to the disk while
+		// the file waits, perhaps for days; resuming sets them aside again.
+		f.Truncate(done)
 		e.checkpoint(t, done, h, true)
 		e.mu.Lock()
 		superseded := errors.Is(cause, errSuperseded)

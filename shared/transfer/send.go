@@ -633,6 +633,9 @@ func plainErr(err error) string {
 	if strings.Contains(s, "no space left") {
 		return "the disk is full"
 	}
+	if strings.Contains(s, "quota exceeded") {
+		return "the disk quota is used up"
+	}
 	if strings.Contains(s, "permission denied") {
 		return "permission denied"
 	}
