@@ -133,7 +133,9 @@ func transferSection(ctx context.Context, cfg config, root string, rep *report) 
 		}
 		var mbps, ratios, link, share, answered, cpu, linkCPU []float64
 		for _, r := range rs {
-			ratios = append(ratios, r.mbps()/((base[r.round]+base[r.round+1])/2))
+			if r.round+1 < len(base) {
+				ratios = append(ratios, r.mbps()/((base[r.round]+base[r.round+1])/2))
+			}
 			mbps, link, share = append(mbps, r.mbps()), append(link, r.linkMBps), append(share, r.mbps()/r.linkMBps)
 			answered = append(answered, float64(r.offerToOK)/float64(time.Millisecond))
 			cpu, linkCPU = append(cpu, r.cpu), append(linkCPU, r.linkCPU)
@@ -507,7 +509,7 @@ func resumeRun(ctx context.Context, dir, path string, size int64) (*resumeResult
 // that accepts everything, after the same files over plain quic-go.
 func smallFilesRun(ctx context.Context, cfg config, a *benchkit.Agent, dir string, rep *report) error {
 	src := filepath.Join(dir, "small", "tree")
-	paths, err := benchkit.WriteTree(src, cfg.smallFiles, cfg.smallKiB<<10)
+	paths, err := benchkit.WriteTree(src, cfg.smallFiles, cfg.smallKiB<<10, true)
 	if err != nil {
 		return err
 	}
@@ -540,7 +542,7 @@ func smallFilesRun(ctx context.Context, cfg config, a *benchkit.Agent, dir strin
 	// goroutine, without syncing. On a file system that is slow to make
 	// files this is most of the engine's time.
 	start := time.Now()
-	if _, err := benchkit.WriteTree(filepath.Join(dir, "small", "again"), cfg.smallFiles, cfg.smallKiB<<10); err != nil {
+	if _, err := benchkit.WriteTree(filepath.Join(dir, "small", "again"), cfg.smallFiles, cfg.smallKiB<<10, false); err != nil {
 		return err
 	}
 	floor := time.Since(start)

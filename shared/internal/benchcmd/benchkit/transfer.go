@@ -275,8 +275,9 @@ func syncClose(f *os.File) error {
 }
 
 // WriteTree writes n files of size random bytes under dir, 100 to a
-// subfolder, each synced, and returns their paths.
-func WriteTree(dir string, n, size int) ([]string, error) {
+// subfolder, and returns their paths. With sync, each file is synced
+// before the next.
+func WriteTree(dir string, n, size int, sync bool) ([]string, error) {
 	var seed [32]byte
 	crand.Read(seed[:])
 	rnd := mrand.NewChaCha8(seed)
@@ -299,7 +300,12 @@ func WriteTree(dir string, n, size int) ([]string, error) {
 			f.Close()
 			return nil, err
 		}
-		if err := syncClose(f); err != nil {
+		if sync {
+			err = syncClose(f)
+		} else {
+			err = f.Close()
+		}
+		if err != nil {
 			return nil, err
 		}
 		paths = append(paths, p)
