@@ -1,6 +1,7 @@
 package desktopui
 
 import (
+	"image"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -190,7 +191,7 @@ func (c *Chat) PutFile(f File, open func(path string)) {
 func fileEntry(f File, open func(path string)) []fyne.CanvasObject {
 	name := filepath.Base(f.Name)
 	if f.State == "done" && f.Path != "" {
-		if img := picture(f, fyne.NewSize(200, 140)); img != nil {
+		if img := picture(f, fyne.NewSize(200, 140), image.Pt(400, 280)); img != nil {
 			return []fyne.CanvasObject{container.NewHBox(newTapImage(img, func() { open(f.Path) })), quietLabel(name + " · " + Size(f.Size))}
 		}
 		link := widget.NewButtonWithIcon(name+" ("+Size(f.Size)+")", theme.FileIcon(), func() { open(f.Path) })

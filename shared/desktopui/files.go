@@ -2,6 +2,7 @@ package desktopui
 
 import (
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
@@ -609,7 +609,7 @@ func preview(f File) fyne.CanvasObject {
 	switch {
 	case f.Path == "":
 	case f.IsImage():
-		if img := picture(f, fyne.NewSize(320, 200)); img != nil {
+		if img := picture(f, fyne.NewSize(320, 200), image.Pt(1600, 1000)); img != nil {
 			return img
 		}
 	case f.IsText():
@@ -623,26 +623,6 @@ func preview(f File) fyne.CanvasObject {
 	note := Wrapped("No preview for this kind of file. Open shows it in its own program.")
 	note.Importance = widget.LowImportance
 	return container.NewCenter(container.NewVBox(container.NewCenter(widget.NewIcon(theme.FileIcon())), note))
-}
-
-// maxPicture is the largest file shown as a picture.
-const maxPicture = 8 << 20
-
-// picture is f as an image of at least size, or nil when it cannot be
-// read. The image is a resource named after the file, so a window's markup
-// does not depend on where the file is.
-func picture(f File, size fyne.Size) *canvas.Image {
-	if !f.IsImage() || f.Path == "" || f.Size > maxPicture {
-		return nil
-	}
-	data, err := os.ReadFile(f.Path)
-	if err != nil {
-		return nil
-	}
-	img := canvas.NewImageFromResource(fyne.NewStaticResource(filepath.Base(f.Path), data))
-	img.FillMode = canvas.ImageFillContain
-	img.SetMinSize(size)
-	return img
 }
 
 // readStart reads up to n bytes of a file as text; ok is false when it
