@@ -765,6 +765,43 @@ func TestFileLargerThanTheDisk(t *testing.T) {
 	noPartials(t, cust.down)
 }
 
+// The link drops while the receiver, with every byte in, puts the file in
+// place, and the sender offers it again on the next link before that is
+// done: the answer says the file is there (it used to say "from byte 0"
+// for a file already placed, and the sender then waited for ever).
+func TestOfferedAgainWhilePlacing(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	la, _ := connect(t, agent, cust)
+	path, data := randomFile(t, t.TempDir(), "report.pdf", 100<<10)
+	holding, hold := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hookPlacing = func(string) { once.Do(func() { close(holding); <-hold }) }
+	defer func() { hookPlacing = nil }()
+	tr := sendOne(t, agent, path)
+	<-holding
+	la.Close(0, "network gone")
+	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == tr.ID && ev.Transfer.State == Waiting })
+	connect(t, agent, cust) // the sender offers it again
+	// Wait until that offer stopped the receiver's mover of the old link.
+	deadline := time.Now().Add(timeout)
+	for {
+		cust.e.mu.Lock()
+		m := cust.e.movers[tr.ID]
+		cust.e.mu.Unlock()
+		if m != nil && m.ctx.Err() != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the offer on the new link did not stop the old mover")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(hold)
+	checkFile(t, cust.expect(EventDone, forID(tr.ID)).Transfer.Path, data)
+	agent.expect(EventDone, forID(tr.ID))
+}
+
 // All bytes sent into the connection's buffers, then the link drops before
 // the receiver has them: the file still completes on the next link.
 func TestLinkDropsAfterTheLastByteWasSent(t *testing.T) {

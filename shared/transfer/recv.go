@@ -36,6 +36,7 @@ var HashAheadMin int64 = 1 << 20
 var (
 	hookReceived func(id string, done int64)   // after each write of received bytes
 	hookPush     func(id string, offset int64) // a file's bytes start moving from offset
+	hookPlacing  func(id string)               // every byte in and checked, before the sync
 )
 
 // CheckpointEvery is how many bytes a receiver writes between two records
@@ -217,13 +218,10 @@ func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer, o *pb.F
 	case sameLink && (snap.State == Accepted || snap.State == Sending):
 	case snap.State == Offered:
 		e.cfg.Events(Event{Kind: EventOffer, Transfer: snap}) // still to be answered
-	case snap.State == Done:
-		answer(l, t.ID, true, "", 0, true)
-	case snap.State.Final():
-		answer(l, t.ID, false, "not_allowed: "+snap.Why, 0, false)
-	case m != nil:
+	case m != nil && !snap.State.Final():
 		// Still moving on an older connection: stop that, then go on
-		// from where it stopped on this one.
+		// from where it stopped on this one. It may have had every byte
+		// already and put the file in place meanwhile.
 		m.stop(errSuperseded)
 		e.wg.Add(1)
 		go func() {
@@ -236,8 +234,20 @@ func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer, o *pb.F
 	}
 }
 
-// answerResume accepts a known file again on link l, from where it stopped.
+// answerResume answers a known file offered again on link l: done already,
+// over, or accepted again from where it stopped.
 func (e *Engine) answerResume(l *peer.Link, t *Transfer) {
+	e.mu.Lock()
+	state, why := t.State, t.Why
+	e.mu.Unlock()
+	switch {
+	case state == Done:
+		answer(l, t.ID, true, "", 0, true)
+		return
+	case state.Final():
+		answer(l, t.ID, false, "not_allowed: "+why, 0, false)
+		return
+	}
 	off := e.resumePoint(t)
 	e.mu.Lock()
 	e.answered[t.ID] = l
@@ -713,6 +723,9 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 			fail(why)
 			return
 		}
+	}
+	if hookPlacing != nil {
+		hookPlacing(t.ID)
 	}
 	if err := f.Sync(); err != nil {
 		fail("the receiver could not write the file: " + plainErr(err))
