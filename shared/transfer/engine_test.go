@@ -823,6 +823,88 @@ func TestLinkDropsAfterTheLastByteWasSent(t *testing.T) {
 	agent.expect(EventDone, forID(tr.ID))
 }
 
+// A customer's client that skips its own checks still gets every rule of
+// the relay's policy from the agent: invitation, type, size, count, and
+// the invitation running out.
+func TestAgentEnforcesPolicyOnRawOffers(t *testing.T) {
+	policy := Policy{Enabled: true, Extensions: []string{"pdf", "txt"}, MaxSize: 1000, MaxFiles: 2,
+		InvitationRequired: true, Invitation: 500 * time.Millisecond}
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice", func(n *end) { n.policy, n.accept = &policy, AcceptAny })
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	_, lc := connect(t, agent, cust)
+	refused := func(name string, size uint64, want string) {
+		t.Helper()
+		id := newID()
+		offerRaw(lc, id, name, size)
+		if why := agent.expect(EventRefused, forID(id)).Transfer.Why; why != want {
+			t.Fatalf("%s: the agent's reason %q, want %q", name, why, want)
+		}
+	}
+	accepted := func(name string, size uint64) {
+		t.Helper()
+		id := newID()
+		offerRaw(lc, id, name, size)
+		agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
+	}
+	refused("before.pdf", 10, "not allowed: files without an invitation (the agent has to request files first)")
+	if _, err := agent.e.Invite(session); err != nil {
+		t.Fatal(err)
+	}
+	refused("tool.exe", 10, "not allowed: files of type .exe")
+	refused("big.pdf", 5000, "not allowed: files over 1.0 KB (this one is 5.0 KB)")
+	accepted("one.pdf", 10)
+	accepted("two.txt", 10)
+	refused("three.pdf", 10, "not allowed: more than 2 files in a session")
+	time.Sleep(600 * time.Millisecond) // the invitation runs out
+	refused("late.pdf", 10, "not allowed: files without an invitation (the agent has to request files first)")
+
+	off := Policy{Enabled: false}
+	agent.e.SetPolicy(off)
+	refused("any.pdf", 10, "not allowed: files from customers (the relay does not accept any)")
+}
+
+// The customer's client counts what it sent: past the policy's number of
+// files it refuses at once, and the agent never sees those offers.
+func TestCustomerStopsAtMaxFiles(t *testing.T) {
+	policy := DefaultPolicy()
+	policy.MaxFiles = 2
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice", func(n *end) { n.policy, n.accept = &policy, AcceptAny })
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	connect(t, agent, cust)
+	cust.expect(EventPolicy, nil)
+	dir := t.TempDir()
+	for _, name := range []string{"one.txt", "two.txt"} {
+		p, data := randomFile(t, dir, name, 10)
+		checkFile(t, agent.expect(EventDone, forID(sendOne(t, cust, p).ID)).Transfer.Path, data)
+	}
+	p, _ := randomFile(t, dir, "three.txt", 10)
+	third := sendOne(t, cust, p)
+	if r := cust.expect(EventRefused, forID(third.ID)).Transfer; r.Why != "not allowed: more than 2 files in a session" {
+		t.Fatalf("customer's reason %q", r.Why)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, ok := agent.e.Get(third.ID); ok {
+		t.Fatal("the agent got an offer the customer's client should not have made")
+	}
+}
+
+// The sender reads the receiver's refusals in words, not wire codes.
+func TestRefusalWords(t *testing.T) {
+	for why, want := range map[string]string{
+		"":               "refused by the receiver",
+		"refused":        "refused by the receiver",
+		"refused_always": "the receiver refuses all files from you",
+		"blocked":        "the receiver blocked files from you",
+		"reception_off":  "the receiver has turned off receiving files",
+		"not_allowed: more than 2 files in a session": "not allowed: more than 2 files in a session",
+		"busy: too many open offers":                  "busy: too many open offers",
+	} {
+		if got := refusalWords(why); got != want {
+			t.Errorf("refusalWords(%q) = %q, want %q", why, got, want)
+		}
+	}
+}
+
 // The agent's content-type rule holds for a file that arrives in two parts:
 // the check runs on what is in the file, not only on a stream's first bytes.
 func TestResumedFileStillChecked(t *testing.T) {

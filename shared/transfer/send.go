@@ -333,6 +333,9 @@ func refusalWords(why string) string {
 	case "reception_off":
 		return "the receiver has turned off receiving files"
 	}
+	if what, ok := strings.CutPrefix(why, "not_allowed: "); ok {
+		return "not allowed: " + what // the receiver's policy, or a name it cannot use
+	}
 	return why
 }
 
