@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -381,6 +382,64 @@ func TestManySmallFilesPipelined(t *testing.T) {
 	})
 	if n != 300 {
 		t.Fatalf("%d files arrived, want 300", n)
+	}
+}
+
+// Many small files do not pay a round trip each: every offer of a batch
+// reaches the receiver before it answered any, and files move side by
+// side rather than one after another.
+func TestSmallFilesDoNotWaitForEachOther(t *testing.T) {
+	// Reset after the engines stopped (cleanups run last first): their
+	// goroutines read the hooks.
+	t.Cleanup(func() { hookPush, hookReceived = nil, nil })
+	// The first file to arrive holds its receiver until others are moving.
+	var mu sync.Mutex
+	pushed := map[string]bool{}
+	hookPush = func(id string, _ int64) {
+		mu.Lock()
+		pushed[id] = true
+		mu.Unlock()
+	}
+	var first sync.Once
+	hookReceived = func(string, int64) {
+		first.Do(func() {
+			deadline := time.Now().Add(timeout)
+			for {
+				mu.Lock()
+				n := len(pushed)
+				mu.Unlock()
+				if n >= 4 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("only %d files moving while the first one waits", n)
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob") // asks: nothing is answered yet
+	connect(t, agent, cust)
+	src := filepath.Join(t.TempDir(), "batch")
+	for i := range 40 {
+		randomFile(t, src, fmt.Sprintf("f%02d.txt", i), 4096)
+	}
+	ts, err := agent.e.Send(session, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range ts {
+		cust.expect(EventOffer, forID(tr.ID))
+	}
+	for _, tr := range ts {
+		if err := cust.e.Answer(tr.ID, Accept); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tr := range ts {
+		agent.expect(EventDone, forID(tr.ID))
 	}
 }
 
