@@ -443,6 +443,103 @@ func TestSmallFilesDoNotWaitForEachOther(t *testing.T) {
 	}
 }
 
+// Files from a second agent in the same session go to a folder named
+// after that agent; the first one's stay at the top.
+func TestSecondSenderGetsAFolder(t *testing.T) {
+	alice := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	carol := newEnd(t, pb.Role_ROLE_AGENT, "carol")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, alice, cust)
+	connect(t, carol, cust)
+	src := t.TempDir()
+	pa, da := randomFile(t, src, "a/notes.txt", 100)
+	pc, dc := randomFile(t, src, "c/notes.txt", 200)
+	fromAlice := cust.expect(EventDone, forID(sendOne(t, alice, pa).ID)).Transfer
+	fromCarol := cust.expect(EventDone, forID(sendOne(t, carol, pc).ID)).Transfer
+	folder := filepath.Join(cust.down, "Support with alice")
+	if want := filepath.Join(folder, "notes.txt"); fromAlice.Path != want {
+		t.Fatalf("alice's file at %s, want %s", fromAlice.Path, want)
+	}
+	if want := filepath.Join(folder, "carol", "notes.txt"); fromCarol.Path != want {
+		t.Fatalf("carol's file at %s, want %s", fromCarol.Path, want)
+	}
+	checkFile(t, fromAlice.Path, da)
+	checkFile(t, fromCarol.Path, dc)
+}
+
+// A file the sender never sent before, whose content the receiver holds
+// already (from another file): the sender hashes it while the person
+// decides, so accepting it moves no byte.
+func TestFirstTimeSendDedupsWhileThePersonDecides(t *testing.T) {
+	t.Cleanup(func() { hookPush = nil })
+	var moved sync.Map
+	hookPush = func(id string, _ int64) { moved.Store(id, true) }
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	connect(t, agent, cust)
+	src := t.TempDir()
+	path, data := randomFile(t, src, "setup.iso", 4<<20)
+	first := sendOne(t, agent, path)
+	cust.expect(EventOffer, forID(first.ID))
+	cust.e.Answer(first.ID, Accept)
+	kept := cust.expect(EventDone, forID(first.ID)).Transfer
+
+	// The same bytes under another name: new to the sender.
+	copyPath := filepath.Join(src, "setup-copy.iso")
+	if err := os.WriteFile(copyPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again := sendOne(t, agent, copyPath)
+	if again.SHA256 != "" {
+		t.Fatal("the sender knew the hash of a file it never sent")
+	}
+	cust.expect(EventOffer, forID(again.ID))
+	// While the person decides, the offer comes again with the hash.
+	deadline := time.Now().Add(timeout)
+	for {
+		if tr, _ := cust.e.Get(again.ID); tr.SHA256 == sum(data) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sender did not offer the hash while the receiver decided")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cust.e.Answer(again.ID, Accept)
+	got := cust.expect(EventDone, forID(again.ID)).Transfer
+	if !got.Deduped || got.Path != kept.Path {
+		t.Fatalf("deduped %v at %q, want the copy at %q", got.Deduped, got.Path, kept.Path)
+	}
+	if _, ok := moved.Load(again.ID); ok {
+		t.Fatal("the file's bytes moved although the receiver had them")
+	}
+}
+
+// A first-time send to a receiver that accepts at once does not wait for
+// the file's hash: the hashing ahead is held here until the bytes move.
+func TestFirstByteDoesNotWaitForTheHash(t *testing.T) {
+	t.Cleanup(func() { hookPush, hookHashAhead = nil, nil })
+	pushed := make(chan string, 4)
+	hookPush = func(id string, _ int64) { pushed <- id }
+	hookHashAhead = func(id string) {
+		select {
+		case got := <-pushed:
+			if got != id {
+				t.Errorf("pushed %s, hashing %s", got, id)
+			}
+		case <-time.After(timeout):
+			t.Errorf("the bytes waited for the hash")
+		}
+	}
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	path, data := randomFile(t, t.TempDir(), "disk.img", 2<<20)
+	tr := sendOne(t, agent, path)
+	checkFile(t, cust.expect(EventDone, forID(tr.ID)).Transfer.Path, data)
+	agent.expect(EventDone, forID(tr.ID))
+}
+
 func TestDedupSendsNoBytes(t *testing.T) {
 	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
 	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")

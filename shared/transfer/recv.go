@@ -34,9 +34,10 @@ var HashAheadMin int64 = 1 << 20
 
 // Test hooks.
 var (
-	hookReceived func(id string, done int64)   // after each write of received bytes
-	hookPush     func(id string, offset int64) // a file's bytes start moving from offset
-	hookPlacing  func(id string)               // every byte in and checked, before the sync
+	hookReceived  func(id string, done int64)   // after each write of received bytes
+	hookPush      func(id string, offset int64) // a file's bytes start moving from offset
+	hookPlacing   func(id string)               // every byte in and checked, before the sync
+	hookHashAhead func(id string)               // hashing a file ahead starts
 )
 
 // CheckpointEvery is how many bytes a receiver writes between two records

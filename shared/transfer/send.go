@@ -187,6 +187,9 @@ func (e *Engine) hashAhead(t *Transfer) {
 		if !offered() {
 			return
 		}
+		if hookHashAhead != nil {
+			hookHashAhead(t.ID)
+		}
 		f, err := os.Open(t.Source)
 		if err != nil {
 			return
