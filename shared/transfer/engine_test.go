@@ -313,10 +313,21 @@ func TestRefuseAndRememberedAnswers(t *testing.T) {
 		t.Fatalf("sender told %q", r.Why)
 	}
 	// The remembered answers outlive the app.
+	cust.e.SetTrust("alice", RefuseAlways)
+	cust.e.SetTrust("carol", AcceptAll)
 	cust.close()
 	cust.open()
 	if cust.e.Receiving() {
 		t.Fatal("receiving came back on after a restart")
+	}
+	if a, c := cust.e.Trust("alice"), cust.e.Trust("carol"); a != RefuseAlways || c != AcceptAll {
+		t.Fatalf("after a restart: alice %q, carol %q", a, c)
+	}
+	cust.e.SetReceiving(true)
+	connect(t, agent, cust)
+	g := sendOne(t, agent, p1)
+	if r := agent.expect(EventRefused, forID(g.ID)).Transfer; r.Why != "the receiver refuses all files from you" {
+		t.Fatalf("after a restart, sender told %q", r.Why)
 	}
 }
 

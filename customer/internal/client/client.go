@@ -86,6 +86,7 @@ type Client struct {
 	open        *consent.Open // the agent's permission requests awaiting an answer
 	agentOnline bool
 	attempt     uint64
+	probes      map[int64]chan struct{} // pings sent to check the link, by their number
 	endOnce     sync.Once
 }
 
@@ -380,6 +381,13 @@ func (c *Client) onMessage(m *pb.RelayMsg) {
 	case *pb.RelayMsg_Presence:
 		if c.rec != nil && b.Presence.Session == c.rec.ID {
 			c.agentOnline = b.Presence.Online
+			if l := c.conv.Link(); l != nil && b.Presence.Online {
+				// The agent's app attached again while this link looks
+				// up: it may be a new app, after the old one stopped
+				// without a word. Then the link is dead, yet QUIC would
+				// take its idle timeout to say so.
+				go c.probe(l)
+			}
 			c.kick()
 		}
 	case *pb.RelayMsg_SessionEnded:
@@ -554,10 +562,53 @@ func (c *Client) conversation() *chat.Conversation {
 	return c.conv
 }
 
-// peerMsg handles control messages beyond chat: the agent's permission
-// requests. The person answers through AnswerPermission; nobody answering
-// is a no when the request's time runs out.
+// ProbeWait is how long a link gets to answer the ping that checks it.
+var ProbeWait = 2 * time.Second
+
+// probe pings the agent over l and closes l when no answer comes in
+// ProbeWait: the connect loop then dials the agent's app anew.
+func (c *Client) probe(l *peer.Link) {
+	c.mu.Lock()
+	if c.probes == nil {
+		c.probes = map[int64]chan struct{}{}
+	}
+	n := time.Now().UnixNano()
+	for c.probes[n] != nil {
+		n++
+	}
+	answered := make(chan struct{})
+	c.probes[n] = answered
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.probes, n)
+		c.mu.Unlock()
+	}()
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Ping{Ping: &pb.Ping{UnixMs: n}}})
+	select {
+	case <-answered:
+	case <-l.Done():
+	case <-c.ctx.Done():
+	case <-time.After(ProbeWait):
+		c.log.Info("the agent's connection does not answer; connecting again")
+		l.Close(peer.CodeNoError, "no answer")
+	}
+}
+
+// peerMsg handles control messages beyond chat: answers to probe, and the
+// agent's permission requests. The person answers through
+// AnswerPermission; nobody answering is a no when the request's time runs
+// out.
 func (c *Client) peerMsg(m *pb.PeerMsg) {
+	if p := m.GetPong(); p != nil {
+		c.mu.Lock()
+		if answered := c.probes[p.UnixMs]; answered != nil {
+			close(answered)
+			delete(c.probes, p.UnixMs)
+		}
+		c.mu.Unlock()
+		return
+	}
 	r := m.GetPermissionRequest()
 	if r == nil {
 		return

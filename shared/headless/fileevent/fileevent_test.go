@@ -30,6 +30,10 @@ func TestFileEvents(t *testing.T) {
 	out.Dir, out.Path, out.State, out.SHA256 = transfer.Out, "", transfer.Done, "abcd"
 	refused := tr
 	refused.Dir, refused.State, refused.Why = transfer.Out, transfer.Refused, "not_allowed: files of type .exe"
+	failed := tr
+	failed.State, failed.Why = transfer.Failed, "the receiver could not write the file: the disk is full"
+	cancelled := tr
+	cancelled.State, cancelled.Why = transfer.Cancelled, "stopped by the sender"
 	until := time.Date(2026, 11, 21, 15, 29, 7, 500e6, time.UTC)
 	for _, tc := range []struct {
 		ev          transfer.Event
@@ -48,6 +52,10 @@ func TestFileEvents(t *testing.T) {
 			`{"event":"file_done","name":"a.pdf","id":"f1","size":1000,"dir":"out","sha256":"abcd"}`},
 		{transfer.Event{Kind: transfer.EventRefused, Transfer: refused}, false,
 			`{"event":"file_refused","name":"a.pdf","id":"f1","reason":"not allowed: files of type .exe","dir":"out"}`},
+		{transfer.Event{Kind: transfer.EventFailed, Transfer: failed}, false,
+			`{"event":"file_failed","name":"a.pdf","id":"f1","reason":"the receiver could not write the file: the disk is full","dir":"in"}`},
+		{transfer.Event{Kind: transfer.EventCancelled, Transfer: cancelled}, false,
+			`{"event":"file_cancelled","name":"a.pdf","id":"f1","reason":"stopped by the sender","dir":"in"}`},
 		{transfer.Event{Kind: transfer.EventInvite, Session: "s1", Until: until}, true,
 			`{"event":"file_invite","session":"s1","expires":"2026-11-21T15:29:07Z"}`},
 		{transfer.Event{Kind: transfer.EventInvite, Session: "s1", Until: until}, false,

@@ -388,6 +388,37 @@ func TestFileResumeAfterKill(t *testing.T) {
 	noPartials(t, fw.custDown)
 }
 
+// TestFileResumeAfterSenderKilled: the agent app is killed while it sends;
+// started again, it offers the file again and the customer continues from
+// where it got to.
+func TestFileResumeAfterSenderKilled(t *testing.T) {
+	fw := startFiles(t, nil, "--accept-files", "all")
+	src, sum := randomFile(t, t.TempDir(), "disk.img", bigSize)
+	id := fw.sendFromAgent(t, src)
+	cut := fw.cust.Expect("file_progress", func(e h.Event) bool { return e.S("id") == id && num(e, "done") >= 24<<20 })
+	fw.agent.Kill()
+	// Started again at once: the customer may not have noticed the old
+	// connection is gone; the new one takes over the file.
+	fw.agent = fw.world.agent(t, "--downloads", fw.agentDown)
+	fw.agent.Expect("customer_joined", func(e h.Event) bool { return e.S("session") == fw.sid })
+	d := fw.cust.Expect("file_done", fileIs(id))
+	if d.S("sha256") != sum || fileSum(t, d.S("path")) != sum {
+		t.Fatalf("file_done %v; want SHA-256 %s", d, sum)
+	}
+	fw.agent.Expect("file_done", fileIs(id))
+	var resumed int64 = -1
+	for _, e := range fw.agent.Events() {
+		if e.Name() == "file_progress" && e.S("id") == id && e.S("state") == "sending" && num(e, "rate") == 0 {
+			resumed = num(e, "done") // where the restarted sender's stream began
+		}
+	}
+	t.Logf("killed the sender at byte %d of %d; it continued from byte %d", num(cut, "done"), bigSize, resumed)
+	if resumed <= 0 {
+		t.Fatalf("the restarted sender started at %d", resumed)
+	}
+	noPartials(t, fw.custDown)
+}
+
 // TestFilePolicyRefusal: the relay's inbound_files allow PDFs only; the
 // customer's .exe is refused before any byte moves, a PDF goes.
 func TestFilePolicyRefusal(t *testing.T) {
