@@ -31,6 +31,11 @@ type sessionFiles struct {
 	head    *fyne.Container
 	box     *fyne.Container
 	offers  map[string]*desktopui.OfferDialog // open questions, by group or file id
+	// The files the customer sent, browsed (back, forward, pause) in a
+	// window of their own: the session screen has no room for a preview.
+	viewer  *desktopui.Viewer
+	view    *widget.Button // opens it, once a file arrived
+	viewWin fyne.Window
 }
 
 func newSessionFiles(sv *sessionView) *sessionFiles {
@@ -61,7 +66,10 @@ func newSessionFiles(sv *sessionView) *sessionFiles {
 	f.invite.Now = func() time.Time { return w.Now() }
 	f.invite.Hide()
 	settings := toolbarButton("Receiving…", theme.SettingsIcon(), w.showFileSettings)
-	f.head = container.NewVBox(container.NewBorder(nil, nil, bold("Files"), container.NewHBox(f.request, settings)), f.invite)
+	f.viewer = desktopui.NewViewer(w.act.Open)
+	f.view = toolbarButton("View received", theme.VisibilityIcon(), func() { w.showReceived(sv) })
+	f.view.Disable()
+	f.head = container.NewVBox(container.NewBorder(nil, nil, bold("Files"), container.NewHBox(f.view, f.request, settings)), f.invite)
 	f.box = container.NewBorder(f.head, nil, nil, nil, f.panel.Object())
 	f.applyPolicy(w.policy)
 	return f
@@ -140,6 +148,10 @@ func (w *Window) putFile(session string, f File, live bool) {
 	}
 	newOffer := f.State == "offered" && (!known || old.State != "offered")
 	arrived := f.State == "done" && (!known || old.State != "done")
+	if arrived {
+		sv.files.viewer.Add(f)
+		sv.files.view.Enable()
+	}
 	asked := false
 	if newOffer {
 		asked = w.askFile(sv, f)
@@ -154,6 +166,35 @@ func (w *Window) putFile(session string, f File, live bool) {
 	m.refresh()
 	if w.prefs.Notify && asked {
 		w.act.Notify(f.Peer+" wants to send you files", f.Name+" ("+desktopui.Size(f.Size)+")")
+	}
+}
+
+// showReceived shows the window that browses the files a session's
+// customer sent.
+func (w *Window) showReceived(sv *sessionView) {
+	f := sv.files
+	if f.viewWin == nil {
+		who := sv.s.Customer
+		if who == "" {
+			who = "the customer"
+		}
+		f.viewWin = fyne.CurrentApp().NewWindow("Files from " + who)
+		f.viewWin.SetIcon(Icon)
+		f.viewWin.SetContent(f.viewer.Object())
+		f.viewWin.Resize(fyne.NewSize(720, 560))
+		f.viewWin.SetCloseIntercept(f.viewWin.Hide) // it keeps its place
+	}
+	f.viewWin.Show()
+	f.viewWin.RequestFocus()
+}
+
+// closeViewers closes the windows of received files (signing out).
+func (m *mainView) closeViewers() {
+	for _, sv := range m.byID {
+		if sv.files.viewWin != nil {
+			sv.files.viewWin.Close()
+			sv.files.viewWin = nil
+		}
 	}
 }
 

@@ -44,6 +44,53 @@ func TestCustomerOffersAFile(t *testing.T) {
 	escape(win)
 }
 
+// The files a customer sent are browsed in a window of their own: back,
+// forward and pause, as the customer's window does.
+func TestViewReceivedFiles(t *testing.T) {
+	w, win, r := signedIn(t)
+	w.PutSession(active("a", "bob@laptop"))
+	w.OpenSession("a")
+	view := button(t, win.Content(), "View received")
+	if !view.Disabled() {
+		t.Fatal("View received works before anything arrived")
+	}
+	photo := "../../../shared/desktopui/testdata/photo.png"
+	w.PutFile("a", File{ID: "f1", Name: "photo.png", Peer: "bob@laptop", Dir: "in", State: "done", Size: 1234, Path: photo, ContentType: "image/png", At: t0})
+	w.PutFile("a", File{ID: "f2", Name: "report.pdf", Peer: "bob@laptop", Dir: "out", State: "done", Size: 99, Path: "/tmp/report.pdf", At: t0})
+	if view.Disabled() {
+		t.Fatal("View received stays off after a file arrived")
+	}
+	test.Tap(view)
+	wins := fyne.CurrentApp().Driver().AllWindows()
+	var viewer fyne.Window
+	for _, x := range wins {
+		if x.Title() == "Files from bob@laptop" {
+			viewer = x
+		}
+	}
+	if viewer == nil {
+		t.Fatal("no window of received files")
+	}
+	find(t, viewer.Content(), func(l *widget.Label) bool { return l.Text == "1 of 1" })
+	test.Tap(button(t, viewer.Content(), "Open"))
+	if len(r.opened) != 1 || r.opened[0] != photo {
+		t.Fatalf("opened %q", r.opened)
+	}
+	// Closed by the person, it only hides, and comes back as it was;
+	// signing out closes it.
+	viewer.Hide()
+	test.Tap(view)
+	if w.main.byID["a"].files.viewWin != viewer {
+		t.Fatal("a new window instead of the one hidden")
+	}
+	w.ShowBusy("Signing in again")
+	for _, x := range fyne.CurrentApp().Driver().AllWindows() {
+		if x.Title() == "Files from bob@laptop" {
+			t.Fatal("the window of received files outlived signing out")
+		}
+	}
+}
+
 func TestRequestFilesAndCountdown(t *testing.T) {
 	w, win, r := signedIn(t)
 	w.SetFilePolicy(FilePolicy{Enabled: true, InvitationRequired: true})

@@ -121,6 +121,9 @@ func (w *Window) ShowBusy(step string) {
 // dialogs and the main view.
 func (w *Window) leaveScreen() {
 	w.dialogs.CloseAll()
+	if w.main != nil {
+		w.main.closeViewers()
+	}
 	w.main = nil
 	w.win.SetOnDropped(nil)
 }

@@ -35,6 +35,7 @@ type recorder struct {
 	answers  [][2]string
 	requests []string
 	saved    [][2]string
+	opened   []string
 }
 
 func (r *recorder) actions() Actions {
@@ -57,7 +58,7 @@ func (r *recorder) actions() Actions {
 		},
 		AnswerFile:   func(id, d string) { r.answers = append(r.answers, [2]string{id, d}) },
 		RequestFiles: func(s string) { r.requests = append(r.requests, s) },
-		Open:         func(string) {},
+		Open:         func(p string) { r.opened = append(r.opened, p) },
 		SaveAs:       func(src, dst string) { r.saved = append(r.saved, [2]string{src, dst}) },
 		Folder:       func(string) string { return "/home/alice/Downloads/Porthole/Files from bob" },
 	}
