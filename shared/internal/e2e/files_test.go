@@ -370,12 +370,20 @@ func TestFileResumeAfterKill(t *testing.T) {
 		t.Fatalf("the file started again from 0: %v", first)
 	}
 	t.Logf("killed at byte %d of %d (%d B/s); continued from byte %d", num(cut, "done"), bigSize, num(cut, "rate"), num(first, "done"))
+	fw.resumedWhole(t, id, sum)
+}
+
+// resumedWhole waits until the agent's file id is done on both sides, with
+// the SHA-256 sum, and checks the sender's last stream did not start at
+// byte 0 and that no partial file is left; it returns where that stream
+// began.
+func (fw *filesWorld) resumedWhole(t *testing.T, id, sum string) int64 {
+	t.Helper()
 	d := fw.cust.Expect("file_done", fileIs(id))
 	if d.S("sha256") != sum || fileSum(t, d.S("path")) != sum {
 		t.Fatalf("file_done %v; want SHA-256 %s", d, sum)
 	}
 	fw.agent.Expect("file_done", fileIs(id))
-	// The sender's last stream began where the receiver had got to.
 	var resumed int64 = -1
 	for _, e := range fw.agent.Events() {
 		if e.Name() == "file_progress" && e.S("id") == id && e.S("state") == "sending" && num(e, "rate") == 0 {
@@ -386,6 +394,7 @@ func TestFileResumeAfterKill(t *testing.T) {
 		t.Fatalf("the sender's last stream started at %d", resumed)
 	}
 	noPartials(t, fw.custDown)
+	return resumed
 }
 
 // TestFileResumeAfterSenderKilled: the agent app is killed while it sends;
@@ -401,22 +410,8 @@ func TestFileResumeAfterSenderKilled(t *testing.T) {
 	// connection is gone; the new one takes over the file.
 	fw.agent = fw.world.agent(t, "--downloads", fw.agentDown)
 	fw.agent.Expect("customer_joined", func(e h.Event) bool { return e.S("session") == fw.sid })
-	d := fw.cust.Expect("file_done", fileIs(id))
-	if d.S("sha256") != sum || fileSum(t, d.S("path")) != sum {
-		t.Fatalf("file_done %v; want SHA-256 %s", d, sum)
-	}
-	fw.agent.Expect("file_done", fileIs(id))
-	var resumed int64 = -1
-	for _, e := range fw.agent.Events() {
-		if e.Name() == "file_progress" && e.S("id") == id && e.S("state") == "sending" && num(e, "rate") == 0 {
-			resumed = num(e, "done") // where the restarted sender's stream began
-		}
-	}
+	resumed := fw.resumedWhole(t, id, sum)
 	t.Logf("killed the sender at byte %d of %d; it continued from byte %d", num(cut, "done"), bigSize, resumed)
-	if resumed <= 0 {
-		t.Fatalf("the restarted sender started at %d", resumed)
-	}
-	noPartials(t, fw.custDown)
 }
 
 // TestFilePolicyRefusal: the relay's inbound_files allow PDFs only; the
