@@ -584,7 +584,8 @@ func (c *Client) probe(l *peer.Link) {
 		delete(c.probes, n)
 		c.mu.Unlock()
 	}()
-	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Ping{Ping: &pb.Ping{UnixMs: n}}})
+	// Sent aside: on a dead connection even a send may wait.
+	go l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Ping{Ping: &pb.Ping{UnixMs: n}}})
 	select {
 	case <-answered:
 	case <-l.Done():
