@@ -353,6 +353,9 @@ func ValidatePeerMsg(m *pb.PeerMsg) error {
 		if !validFileID(b.FileDone.Id) {
 			return fmt.Errorf("%w: file id", ErrInvalid)
 		}
+		if len(b.FileDone.Sha256) != 0 && len(b.FileDone.Sha256) != 32 {
+			return fmt.Errorf("%w: file hash", ErrInvalid)
+		}
 		return validWhy(b.FileDone.Why)
 	case *pb.PeerMsg_FileInvite:
 		if b.FileInvite.ExpiresUnixMs <= 0 {

@@ -444,6 +444,8 @@ func TestValidateFileMessages(t *testing.T) {
 		{"answer with a long reason", &pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: fileID, Why: strings.Repeat("x", protocol.MaxFileWhy+1)}}}, protocol.ErrInvalid},
 		{"cancel with a control character", &pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: fileID, Why: "a\x1bb"}}}, protocol.ErrInvalid},
 		{"done without id", &pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Ok: true}}}, protocol.ErrInvalid},
+		{"done with its hash", &pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: fileID, Ok: true, Sha256: make([]byte, 32)}}}, nil},
+		{"done with a short hash", &pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: fileID, Ok: true, Sha256: []byte{1}}}}, protocol.ErrInvalid},
 		{"invite without expiry", &pb.PeerMsg{Body: &pb.PeerMsg_FileInvite{FileInvite: &pb.FileInvite{}}}, protocol.ErrInvalid},
 		{"policy with an empty entry", &pb.PeerMsg{Body: &pb.PeerMsg_FilePolicy{FilePolicy: &pb.FilePolicy{Extensions: []string{""}}}}, protocol.ErrInvalid},
 	}

@@ -8,8 +8,9 @@
 // FileAnswer, FileCancel, FileDone in shared/protocol); no byte of a file
 // moves before the receiver accepted it. Each accepted file then gets a
 // QUIC stream of its own (StreamFile): a FileStreamHead frame naming the
-// file and the byte it starts from, the bytes, and the SHA-256 of the whole
-// file. The sender offers every file of a batch at once and the receiver
+// file, the byte it starts from and the check that ends the stream, the
+// bytes, and that check of the whole file: the CRC-32C the receiver asks
+// for (or the SHA-256, for a receiver that does not ask). The sender offers every file of a batch at once and the receiver
 // answers each as soon as it is decided, so many small files cost one round
 // trip in all, not one each.
 //
@@ -17,8 +18,9 @@
 //
 // A received file lands in a temporary file (PartialPrefix + id) at the top
 // of the session's download folder, opened through an os.Root so no name
-// can write outside it. When the last byte is in, its SHA-256 is checked,
-// the file is synced and renamed to its cleaned name (CleanName,
+// can write outside it. The receiver hashes what it writes with SHA-256
+// itself. When the last byte is in, the stream's closing check (and the
+// offer's SHA-256, if it carried one) is compared, the file is synced and renamed to its cleaned name (CleanName,
 // UniqueName), and the database records it as done in the same step, before
 // the sender hears it arrived. A partial file never has a name that looks
 // complete.
@@ -33,8 +35,16 @@
 // # Dedup and resume
 //
 // The sender offers a file's SHA-256 when it knows it (it remembers the hash
-// of every file it sent, by path, size and modification time); a first-time
-// send hashes while it streams, so the first byte moves at once. A receiver
+// of every file it sent, by path, size and modification time). A first-time
+// send does not wait for it: the first byte moves at once. While the
+// receiver decides, the sender hashes ahead and offers again with the hash
+// if that is done first. A small file is hashed as it streams; a big one,
+// whose bytes end with a CRC-32C, is hashed after the receiver has it (the
+// two ends of a connection often share a machine's cores, and the hash
+// would slow the transfer). The receiver's FileDone carries its own SHA-256
+// of what it stored; the sender shows it but never offers it, as a hostile
+// receiver could lie. Engine.Settle waits for this background hashing. A
+// receiver
 // that holds that content already answers "have" and no byte moves; the
 // existing copy is shown. The sender learns this only from an accepting
 // answer, so it cannot probe what the receiver holds.

@@ -91,7 +91,7 @@ type Engine struct {
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	sem     chan struct{} // bounds the files sent at once
-	hashSem chan struct{} // bounds the files hashed ahead at once
+	hashSem chan struct{} // bounds the files hashed in the background at once
 
 	namer Namer // remembers the download folders' names
 
@@ -107,6 +107,16 @@ type Engine struct {
 	invites        map[string]time.Time // session -> invitation expiry (both sides)
 	policies       map[string]Policy    // customer side: session -> the agent's policy
 	policy         Policy               // agent side: what customers may send
+	hashing        int                  // files hashed in the background, running or waiting
+	hashIdle       chan struct{}        // closed when hashing falls to 0
+	behind         map[string]*behind   // hashKey -> a sent file's hash after it arrived (hashBehind)
+}
+
+// behind is one file hashBehind hashes or hashed. Until it is done, an
+// offer of the same file waits for the hash (withheld).
+type behind struct {
+	done bool
+	sum  string // when done: the hash, or "" (the file could not be read, or changed)
 }
 
 // SendConcurrency is how many files of one engine move at once.
@@ -133,6 +143,7 @@ func New(cfg Config) (*Engine, error) {
 		sem: make(chan struct{}, SendConcurrency), hashSem: make(chan struct{}, 2),
 		links: map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{}, pendingCancels: map[string][]*pb.PeerMsg{}, inCount: map[string]int{},
 		invites: map[string]time.Time{}, policies: map[string]Policy{}, policy: DefaultPolicy(),
+		behind: map[string]*behind{},
 	}
 	if cfg.Policy != nil {
 		e.policy = *cfg.Policy
@@ -199,7 +210,7 @@ func (e *Engine) Attach(session string, l *peer.Link) {
 	policy := e.policy
 	var again []*Transfer
 	for _, t := range e.live {
-		if t.Session == session && t.Dir == Out {
+		if t.Session == session && t.Dir == Out && !e.withheld(t) {
 			again = append(again, t)
 		}
 	}

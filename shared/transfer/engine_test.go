@@ -1,12 +1,15 @@
 package transfer
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -561,6 +564,10 @@ func TestDedupSendsNoBytes(t *testing.T) {
 	cust.e.Answer(first.ID, Accept)
 	kept := cust.expect(EventDone, forID(first.ID)).Transfer
 	agent.expect(EventDone, forID(first.ID))
+	// The sender hashes a file of this size after it arrived.
+	if err := agent.e.Settle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 
 	var moved sync.Map
 	hookPush = func(id string, _ int64) { moved.Store(id, true) }
@@ -589,6 +596,68 @@ func TestDedupSendsNoBytes(t *testing.T) {
 	cust.expect(EventOffer, forID(third.ID))
 	cust.e.Answer(third.ID, Accept)
 	checkFile(t, cust.expect(EventDone, forID(third.ID)).Transfer.Path, data)
+}
+
+// hashAheadAfterPush holds hashing ahead until a file's bytes move, when it
+// stops: for tests in which the sender must not know a big file's hash
+// before it moves. onPush, if not nil, hears of every push too.
+func hashAheadAfterPush(t *testing.T, onPush func(id string)) {
+	pushed := make(chan struct{})
+	closePushed := sync.OnceFunc(func() { close(pushed) })
+	t.Cleanup(func() { hookPush, hookHashAhead = nil, nil })
+	hookPush = func(id string, _ int64) {
+		closePushed()
+		if onPush != nil {
+			onPush(id)
+		}
+	}
+	hookHashAhead = func(string) {
+		select {
+		case <-pushed:
+		case <-time.After(timeout):
+		}
+	}
+}
+
+// Sending a file again right after it arrived, while the sender still
+// hashes it, waits for that hash: the receiver that kept the file gets no
+// byte of it again.
+func TestSendAgainWhileHashingBehind(t *testing.T) {
+	holding, hold := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var moved sync.Map
+	t.Cleanup(func() { hookHashBehind = nil })
+	hookHashBehind = func(string) { once.Do(func() { close(holding); <-hold }) }
+	hashAheadAfterPush(t, func(id string) { moved.Store(id, true) })
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	release := sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release) // before the engines close
+	connect(t, agent, cust)
+	path, _ := randomFile(t, t.TempDir(), "disk.img", int(HashAheadMin)+1)
+	first := sendOne(t, agent, path)
+	kept := cust.expect(EventDone, forID(first.ID)).Transfer
+	agent.expect(EventDone, forID(first.ID))
+	<-holding
+	again := sendOne(t, agent, path)
+	if again.SHA256 != "" {
+		t.Fatal("the sender knew the hash before hashing the file")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, offered := cust.e.Get(again.ID); offered {
+		t.Fatal("the file was offered again before the sender knew its hash")
+	}
+	release()
+	got := cust.expect(EventDone, forID(again.ID)).Transfer
+	if !got.Deduped || got.Path != kept.Path {
+		t.Fatalf("deduped %v at %q, want the copy at %q", got.Deduped, got.Path, kept.Path)
+	}
+	if _, ok := moved.Load(again.ID); ok {
+		t.Fatal("the file's bytes moved again")
+	}
+	if done := agent.expect(EventDone, forID(again.ID)).Transfer; done.SHA256 != kept.SHA256 {
+		t.Fatalf("the sender's done shows %q, want %q", done.SHA256, kept.SHA256)
+	}
 }
 
 func TestCollidingNamesGetNumbers(t *testing.T) {
@@ -627,7 +696,7 @@ func TestHostileOffers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeHead(t, str, id2, 0)
+	writeHead(t, str, id2, 0, pb.FileCheck_FILE_CHECK_SHA256)
 	str.Write([]byte("payload"))
 	str.Close()
 	if _, ok := cust.e.Get(id2); ok {
@@ -857,25 +926,26 @@ func TestDeleteSessionFiles(t *testing.T) {
 	}
 }
 
-func writeHead(t *testing.T, w io.Writer, id string, offset uint64) {
+func writeHead(t *testing.T, w io.Writer, id string, offset uint64, check pb.FileCheck) {
 	t.Helper()
 	if err := protocol.WriteHeader(w, protocol.StreamFile); err != nil {
 		t.Fatal(err)
 	}
-	if err := protocol.WriteFrame(w, &pb.FileStreamHead{Id: id, Offset: offset}, protocol.MaxControlFrame); err != nil {
+	if err := protocol.WriteFrame(w, &pb.FileStreamHead{Id: id, Offset: offset, Check: check}, protocol.MaxControlFrame); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // sendStream plays a sender by hand: one whole file stream for id from
-// offset, with body and then tail (where the sender puts the file's hash).
-func sendStream(t *testing.T, l *peer.Link, id string, offset uint64, body, tail []byte) {
+// offset, with body and then tail (where the sender puts the check its
+// head names).
+func sendStream(t *testing.T, l *peer.Link, id string, offset uint64, check pb.FileCheck, body, tail []byte) {
 	t.Helper()
 	str, err := l.Conn.OpenStreamSync(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeHead(t, str, id, offset)
+	writeHead(t, str, id, offset, check)
 	str.Write(body)
 	str.Write(tail)
 	str.Close()
@@ -895,21 +965,164 @@ func TestHostileAnswerOffset(t *testing.T) {
 	}
 }
 
-// The stream's closing hash catches bytes that are not the sender's.
+// The check that closes a stream catches bytes that are not the sender's,
+// in either form: the CRC-32C receivers ask for, and the SHA-256 that
+// senders which do not know CRC-32C send.
 func TestDamagedStreamFails(t *testing.T) {
-	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice", func(n *end) { n.accept = AcceptAny })
-	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
-	_, lc := connect(t, agent, cust)
 	content := []byte("the customer's log file")
-	id := newID()
-	lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: id, Name: "log.txt", Size: uint64(len(content))}}})
-	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
-	wrong := sha256.Sum256([]byte("another file"))
-	sendStream(t, lc, id, 0, content, wrong[:])
-	if f := agent.expect(EventFailed, forID(id)).Transfer; !strings.Contains(f.Why, "damaged") {
-		t.Fatalf("receiver's reason %q", f.Why)
+	another := []byte("another file")
+	good, bad := sha256.Sum256(content), sha256.Sum256(another)
+	crc := func(b []byte) []byte { return binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, castagnoli)) }
+	for _, tt := range []struct {
+		name    string
+		check   pb.FileCheck
+		tail    []byte
+		damaged bool
+	}{
+		{"CRC-32C", pb.FileCheck_FILE_CHECK_CRC32C, crc(content), false},
+		{"wrong CRC-32C", pb.FileCheck_FILE_CHECK_CRC32C, crc(another), true},
+		{"SHA-256", pb.FileCheck_FILE_CHECK_SHA256, good[:], false},
+		{"wrong SHA-256", pb.FileCheck_FILE_CHECK_SHA256, bad[:], true},
+		{"SHA-256 where a CRC-32C belongs", pb.FileCheck_FILE_CHECK_CRC32C, good[:], true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			agent := newEnd(t, pb.Role_ROLE_AGENT, "alice", func(n *end) { n.accept = AcceptAny })
+			cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+			_, lc := connect(t, agent, cust)
+			id := newID()
+			lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: id, Name: "log.txt", Size: uint64(len(content))}}})
+			agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
+			sendStream(t, lc, id, 0, tt.check, content, tt.tail)
+			if !tt.damaged {
+				got := agent.expect(EventDone, forID(id)).Transfer
+				checkFile(t, got.Path, content)
+				if got.SHA256 != sum(content) {
+					t.Fatalf("the receiver's SHA-256 is %q", got.SHA256)
+				}
+				return
+			}
+			f := agent.expect(EventFailed, forID(id)).Transfer
+			if !strings.Contains(f.Why, "damaged") && !strings.Contains(f.Why, "more bytes") {
+				t.Fatalf("receiver's reason %q", f.Why)
+			}
+			noPartials(t, agent.down)
+		})
 	}
-	noPartials(t, agent.down)
+}
+
+// rawReceiver plays a receiver by hand on lc: it accepts the next offer,
+// asking for check, reads the file's stream, and answers FileDone with
+// claim as the hash of what it stored. It returns the bytes, the stream's
+// head and its closing check.
+func rawReceiver(t *testing.T, lc *peer.Link, check pb.FileCheck, claim []byte) (body []byte, head *pb.FileStreamHead, tail []byte) {
+	t.Helper()
+	var offer *pb.FileOffer
+	for offer == nil {
+		m, err := lc.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		offer = m.GetFileOffer()
+	}
+	lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: offer.Id, Accepted: true, Check: check}}})
+	str, err := lc.Conn.AcceptStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(str)
+	if kind, err := protocol.ReadHeader(r); err != nil || kind != protocol.StreamFile {
+		t.Fatalf("stream kind %v, %v", kind, err)
+	}
+	head = &pb.FileStreamHead{}
+	if err := protocol.ReadFrame(r, head, 1024); err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(len(all)) < offer.Size {
+		t.Fatalf("got %d bytes of %d", len(all), offer.Size)
+	}
+	body, tail = all[:offer.Size], all[offer.Size:]
+	lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: offer.Id, Ok: true, Sha256: claim}}})
+	return body, head, tail
+}
+
+// attachOnly links the agent's engine to a link whose other end the test
+// plays by hand.
+func attachOnly(t *testing.T, agent *end) (lc *peer.Link) {
+	t.Helper()
+	la, lc := testpeer.LinkPair(t, agent.name, "mallory")
+	agent.links = append(agent.links, la, lc)
+	agent.e.Attach(session, la)
+	go func() {
+		for {
+			m, err := la.Recv()
+			if err != nil {
+				agent.e.Detach(session, la)
+				return
+			}
+			agent.e.Handle(session, la, m)
+		}
+	}()
+	return lc
+}
+
+// A big file leaves the sender with a CRC-32C after it, unhashed: the
+// receiver asked for that, and hashes what it stores itself. The sender
+// hashes the file after it arrived, on its own, for its next offers: what
+// the receiver says the hash is shows in the done event, and is never
+// offered to anyone. A receiver that asks for no CRC-32C gets the SHA-256.
+func TestSenderHashesBigFilesAfterTheyArrive(t *testing.T) {
+	for _, check := range []pb.FileCheck{pb.FileCheck_FILE_CHECK_CRC32C, pb.FileCheck_FILE_CHECK_SHA256} {
+		t.Run(check.String(), func(t *testing.T) {
+			behind := make(chan string, 1)
+			t.Cleanup(func() { hookHashBehind = nil })
+			hookHashBehind = func(source string) { behind <- source }
+			hashAheadAfterPush(t, nil)
+			agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+			lc := attachOnly(t, agent)
+			path, data := randomFile(t, t.TempDir(), "disk.img", int(HashAheadMin)+1)
+			lie := sha256.Sum256([]byte("a file the receiver would like sent as this one"))
+			tr := sendOne(t, agent, path)
+			body, head, tail := rawReceiver(t, lc, check, lie[:])
+			if !bytes.Equal(body, data) {
+				t.Fatal("the stream's bytes are not the file's")
+			}
+			want := sha256.Sum256(data)
+			wantTail := want[:]
+			if check == pb.FileCheck_FILE_CHECK_CRC32C {
+				wantTail = binary.BigEndian.AppendUint32(nil, crc32.Checksum(data, castagnoli))
+			}
+			if head.Check != check || !bytes.Equal(tail, wantTail) {
+				t.Fatalf("the stream ends with %s %x, want %s %x", head.Check, tail, check, wantTail)
+			}
+			done := agent.expect(EventDone, forID(tr.ID)).Transfer
+			if check == pb.FileCheck_FILE_CHECK_CRC32C {
+				if done.SHA256 != hex.EncodeToString(lie[:]) {
+					t.Fatalf("done shows %q, not the receiver's word", done.SHA256)
+				}
+				select {
+				case <-behind:
+				case <-time.After(timeout):
+					t.Fatal("the sender did not hash the file after it arrived")
+				}
+			} else if done.SHA256 != sum(data) {
+				t.Fatalf("done shows %q, not the hash the sender sent", done.SHA256)
+			}
+			if err := agent.e.Settle(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if check == pb.FileCheck_FILE_CHECK_SHA256 && len(behind) > 0 {
+				t.Fatal("the sender hashed the file again after sending its hash")
+			}
+			again := sendOne(t, agent, path)
+			if again.SHA256 != sum(data) {
+				t.Fatalf("the next offer carries %q, want the file's own hash", again.SHA256)
+			}
+		})
+	}
 }
 
 // A file bigger than the free space fails at once, with both sizes, before
@@ -924,7 +1137,7 @@ func TestFileLargerThanTheDisk(t *testing.T) {
 	id := newID()
 	offerRaw(la, id, "huge.img", 1<<60)
 	cust.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
-	sendStream(t, la, id, 0, []byte("the first bytes"), nil)
+	sendStream(t, la, id, 0, pb.FileCheck_FILE_CHECK_CRC32C, []byte("the first bytes"), nil)
 	f := cust.expect(EventFailed, forID(id)).Transfer
 	if !strings.Contains(f.Why, "the disk is full (the file needs 1.2 EB, ") {
 		t.Fatalf("receiver's reason %q", f.Why)
@@ -1091,7 +1304,7 @@ func TestResumedFileStillChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeHead(t, str, id, 0)
+	writeHead(t, str, id, 0, pb.FileCheck_FILE_CHECK_SHA256)
 	str.Write(content[:1])
 	time.Sleep(200 * time.Millisecond)
 	str.CancelWrite(0x99)
@@ -1103,7 +1316,7 @@ func TestResumedFileStillChecked(t *testing.T) {
 	lie(lc)
 	time.Sleep(200 * time.Millisecond) // the answer: from byte 1
 	whole := sha256.Sum256(content)
-	sendStream(t, lc, id, 1, content[1:], whole[:])
+	sendStream(t, lc, id, 1, pb.FileCheck_FILE_CHECK_SHA256, content[1:], whole[:])
 	if f := agent.expect(EventFailed, forID(id)).Transfer; !strings.Contains(f.Why, "not allowed") {
 		t.Fatalf("agent's reason %q", f.Why)
 	}

@@ -6,10 +6,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -34,10 +36,11 @@ var HashAheadMin int64 = 1 << 20
 
 // Test hooks.
 var (
-	hookReceived  func(id string, done int64)   // after each write of received bytes
-	hookPush      func(id string, offset int64) // a file's bytes start moving from offset
-	hookPlacing   func(id string)               // every byte in and checked, before the sync
-	hookHashAhead func(id string)               // hashing a file ahead starts
+	hookReceived   func(id string, done int64)   // after each write of received bytes
+	hookPush       func(id string, offset int64) // a file's bytes start moving from offset
+	hookPlacing    func(id string)               // every byte in and checked, before the sync
+	hookHashAhead  func(id string)               // hashing a file ahead starts
+	hookHashBehind func(source string)           // hashing a sent file after it arrived starts
 )
 
 // CheckpointEvery is how many bytes a receiver writes between two records
@@ -271,8 +274,15 @@ func (e *Engine) resumePoint(t *Transfer) int64 {
 	return t.Done
 }
 
+// answer answers an offer. An accepting answer asks for a CRC-32C after
+// the bytes: the receiver hashes what it stores with SHA-256 itself, so
+// the sender need not hash the file on its way out (see push).
 func answer(l *peer.Link, id string, ok bool, why string, offset uint64, have bool) {
-	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: id, Accepted: ok, Why: why, Offset: offset, Have: have}}})
+	a := &pb.FileAnswer{Id: id, Accepted: ok, Why: why, Offset: offset, Have: have}
+	if ok && !have {
+		a.Check = pb.FileCheck_FILE_CHECK_CRC32C
+	}
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: a}})
 }
 
 // refuse says no to an offer and records it.
@@ -537,12 +547,12 @@ func (e *Engine) receive(session string, l *peer.Link, str *quic.Stream) {
 	defer e.endMover(t, m)
 	stop := context.AfterFunc(m.ctx, func() { str.CancelRead(stopCode(m)) })
 	defer stop()
-	e.take(m, l, t, str, r, int64(head.Offset))
+	e.take(m, l, t, str, r, int64(head.Offset), head.Check)
 }
 
 // take writes a file's bytes into its partial file, checks them, and puts
 // the file in place.
-func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r io.Reader, offset int64) {
+func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r io.Reader, offset int64, check pb.FileCheck) {
 	var f *os.File
 	fail := func(why string) {
 		str.CancelRead(codeFailed) // the sender stops; FileDone says why
@@ -570,7 +580,22 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		return
 	}
 	defer f.Close()
+	var trailer []byte // the check that ends the stream
+	switch check {
+	case pb.FileCheck_FILE_CHECK_SHA256:
+		trailer = make([]byte, sha256.Size)
+	case pb.FileCheck_FILE_CHECK_CRC32C:
+		trailer = make([]byte, 4)
+	default:
+		fail("the sender's version of Porthole checks files in a way this one does not know; update Porthole")
+		return
+	}
 	h := sha256.New()
+	// The CRC-32C of a resumed file is taken when it is read back whole.
+	var crc hash.Hash32
+	if check == pb.FileCheck_FILE_CHECK_CRC32C && offset == 0 {
+		crc = crc32.New(castagnoli)
+	}
 	if offset > 0 {
 		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(t.HashState); err != nil {
 			fail("the receiver lost track of the part it had; send the file again")
@@ -627,6 +652,9 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 					writeFail.Store(true)
 				} else {
 					h.Write(c.b[:c.n])
+					if crc != nil {
+						crc.Write(c.b[:c.n])
+					}
 					written += int64(c.n)
 					if hookReceived != nil {
 						hookReceived(t.ID, written)
@@ -689,8 +717,7 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		e.cut(m, t, f, written, h, readErr)
 		return
 	}
-	var sum [sha256.Size]byte
-	if _, err := io.ReadFull(r, sum[:]); err != nil {
+	if _, err := io.ReadFull(r, trailer); err != nil {
 		e.cut(m, t, f, done, h, err)
 		return
 	}
@@ -698,22 +725,26 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		fail("the sender sent more bytes than it offered")
 		return
 	}
-	if got := h.Sum(nil); !bytes.Equal(got, sum[:]) {
-		fail("the file arrived damaged (its checksum does not match); send it again")
-		return
-	}
-	if t.SHA256 != "" && t.SHA256 != hex.EncodeToString(sum[:]) {
-		fail("the file is not the one offered (its checksum differs from the offer)")
-		return
-	}
+	sum := h.Sum(nil)
 	// The hash so far covered what an earlier run wrote, not what is on the
 	// disk now: a resumed file is read back whole, so a part lost when the
 	// computer stopped, or changed meanwhile, cannot pass for the file.
 	if offset > 0 {
-		if ok, err := sameOnDisk(f, t.Size, sum[:]); err != nil || !ok {
+		if check == pb.FileCheck_FILE_CHECK_CRC32C {
+			crc = crc32.New(castagnoli)
+		}
+		if ok, err := sameOnDisk(f, t.Size, sum, crc); err != nil || !ok {
 			fail("the part received before the break was damaged; send the file again")
 			return
 		}
+	}
+	if !checkMatches(check, trailer, sum, crc) {
+		fail("the file arrived damaged (its checksum does not match); send it again")
+		return
+	}
+	if t.SHA256 != "" && t.SHA256 != hex.EncodeToString(sum) {
+		fail("the file is not the one offered (its checksum differs from the offer)")
+		return
 	}
 	// A resumed stream did not start with the first bytes: the content
 	// check runs on what is in the file.
@@ -737,23 +768,41 @@ func (e *Engine) take(m *mover, l *peer.Link, t *Transfer, str *quic.Stream, r i
 		mod = info.ModTime() // a rename keeps it; dedup later checks the file is unchanged
 	}
 	f.Close()
-	if err := e.place(root, t, hex.EncodeToString(sum[:]), mod); err != nil {
+	if err := e.place(root, t, hex.EncodeToString(sum), mod); err != nil {
 		fail("the receiver could not put the file in place: " + plainErr(err))
 		return
 	}
-	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: t.ID, Ok: true}}})
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: t.ID, Ok: true, Sha256: sum}}})
 	e.finishPlaced(t)
 }
 
 // checkContent checks the first bytes of a customer's file against this
 // side's policy (the offer's content type is the sender's word).
-// sameOnDisk reports whether the first size bytes of f hash to sum.
-func sameOnDisk(f *os.File, size int64, sum []byte) (bool, error) {
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, size), make([]byte, 1<<20)); err != nil {
+// sameOnDisk reports whether the first size bytes of f hash to sum. When
+// crc is not nil, those bytes go through it too.
+func sameOnDisk(f *os.File, size int64, sum []byte, crc hash.Hash32) (bool, error) {
+	var h hash.Hash = sha256.New()
+	var w io.Writer = h
+	if crc != nil {
+		w = io.MultiWriter(h, crc)
+	}
+	if _, err := io.CopyBuffer(w, io.NewSectionReader(f, 0, size), make([]byte, 1<<20)); err != nil {
 		return false, err
 	}
 	return bytes.Equal(h.Sum(nil), sum), nil
+}
+
+// castagnoli is CRC-32C's table: the hardware computes it.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checkMatches reports whether the trailer a sender ended a file stream
+// with is the check of the file received: its SHA-256 sum, or the CRC-32C
+// in crc.
+func checkMatches(check pb.FileCheck, trailer, sum []byte, crc hash.Hash32) bool {
+	if check == pb.FileCheck_FILE_CHECK_CRC32C {
+		return binary.BigEndian.Uint32(trailer) == crc.Sum32()
+	}
+	return bytes.Equal(trailer, sum)
 }
 
 func (e *Engine) checkContent(t *Transfer, head []byte, offset int64) string {

@@ -3,10 +3,12 @@ package transfer
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -140,16 +142,25 @@ func (e *Engine) Send(session, path string) ([]Transfer, error) {
 		}
 		l := e.link(session)
 		for _, t := range ts {
-			out = append(out, *t)
 			if t.State == Refused {
+				out = append(out, *t)
 				e.cfg.Events(Event{Kind: EventRefused, Transfer: *t})
 				continue
 			}
-			snap := *t // once live, the movers own t
 			e.mu.Lock()
-			e.live[t.ID] = t
+			e.live[t.ID] = t // once live, the movers own t
+			learnt := t.SHA256 == "" && e.hashedBehind(t)
+			withheld := e.withheld(t)
+			snap := *t
 			e.mu.Unlock()
+			out = append(out, snap)
+			if learnt {
+				e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, nil)
+			}
 			e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
+			if withheld {
+				continue // offered when its hash is known (hashBehind)
+			}
 			if l != nil {
 				l.Send(offerMsg(&snap))
 			}
@@ -168,17 +179,9 @@ const offerChunk = 64
 // hashAhead hashes a file while the receiver decides on its offer, and
 // offers it again with its SHA-256 when that is done first: a receiver that
 // holds the content then need not get it again. The first byte never waits
-// for this: once the file moves, hashing ahead stops (the sending hashes).
+// for this: once the file moves, hashing ahead stops.
 func (e *Engine) hashAhead(t *Transfer) {
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		select {
-		case e.hashSem <- struct{}{}:
-			defer func() { <-e.hashSem }()
-		case <-e.ctx.Done():
-			return
-		}
+	e.inBackground(func() {
 		offered := func() bool {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -190,27 +193,10 @@ func (e *Engine) hashAhead(t *Transfer) {
 		if hookHashAhead != nil {
 			hookHashAhead(t.ID)
 		}
-		f, err := os.Open(t.Source)
-		if err != nil {
+		sum := hashFile(t.Source, t.Size, t.ModTime, offered)
+		if sum == "" {
 			return
 		}
-		defer f.Close()
-		h := sha256.New()
-		buf := make([]byte, 1<<20)
-		for {
-			n, err := f.Read(buf)
-			h.Write(buf[:n])
-			if err == io.EOF {
-				break
-			}
-			if err != nil || !offered() {
-				return
-			}
-		}
-		if info, err := f.Stat(); err != nil || info.Size() != t.Size || !info.ModTime().Equal(t.ModTime) {
-			return // changed: sending it will say so
-		}
-		sum := hex.EncodeToString(h.Sum(nil))
 		e.mu.Lock()
 		if t.State != Offered || t.SHA256 != "" {
 			e.mu.Unlock()
@@ -229,7 +215,150 @@ func (e *Engine) hashAhead(t *Transfer) {
 		if l := e.link(snap.Session); l != nil {
 			l.Send(offerMsg(&snap))
 		}
+	})
+}
+
+// hashBehind hashes a file this side sent without knowing its hash, once
+// the receiver has it, and remembers the hash: the next offer of the same
+// file, to any receiver, carries it. The receiver's own report of the hash
+// is not used for that, as a hostile receiver could lie. An offer of the
+// same file made meanwhile waits for the hash (withheld), so sending a file
+// again right after it arrived still moves no bytes to a receiver that
+// kept it.
+func (e *Engine) hashBehind(source string, size int64, mod time.Time) {
+	key := hashKey(source, size, mod)
+	b := &behind{}
+	e.mu.Lock()
+	if old := e.behind[string(key)]; old != nil && !old.done {
+		e.mu.Unlock()
+		return // already at it
+	}
+	e.behind[string(key)] = b
+	e.mu.Unlock()
+	e.inBackground(func() {
+		if hookHashBehind != nil {
+			hookHashBehind(source)
+		}
+		sum := hashFile(source, size, mod, func() bool { return e.ctx.Err() == nil })
+		if sum != "" {
+			e.commit.async(func(tx *bolt.Tx) error { return tx.Bucket(bucketHashes).Put(key, []byte(sum)) }, nil)
+		}
+		e.mu.Lock()
+		b.done, b.sum = true, sum
+		var offers []Transfer
+		for _, t := range e.live {
+			if t.Dir == Out && t.State == Offered && t.SHA256 == "" && string(hashKey(t.Source, t.Size, t.ModTime)) == string(key) {
+				t.SHA256 = sum
+				offers = append(offers, *t)
+			}
+		}
+		e.mu.Unlock()
+		for _, snap := range offers {
+			if snap.SHA256 != "" {
+				e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, nil)
+			}
+			if l := e.link(snap.Session); l != nil {
+				l.Send(offerMsg(&snap))
+			}
+		}
+	})
+}
+
+// withheld says whether t's offer waits for hashBehind to hash its file.
+// Callers hold e.mu.
+func (e *Engine) withheld(t *Transfer) bool {
+	if t.Dir != Out || t.State != Offered || t.SHA256 != "" {
+		return false
+	}
+	b := e.behind[string(hashKey(t.Source, t.Size, t.ModTime))]
+	return b != nil && !b.done
+}
+
+// hashedBehind gives t the hash hashBehind found for its file, if it just
+// did (the database may not have it yet), and says whether it did.
+// Callers hold e.mu.
+func (e *Engine) hashedBehind(t *Transfer) bool {
+	b := e.behind[string(hashKey(t.Source, t.Size, t.ModTime))]
+	if b == nil || !b.done || b.sum == "" {
+		return false
+	}
+	t.SHA256 = b.sum
+	return true
+}
+
+// inBackground runs fn on a goroutine of its own, at most two at once
+// (hashSem), and lets Settle wait for it.
+func (e *Engine) inBackground(fn func()) {
+	e.mu.Lock()
+	if e.hashing == 0 {
+		e.hashIdle = make(chan struct{})
+	}
+	e.hashing++
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer func() {
+			e.mu.Lock()
+			if e.hashing--; e.hashing == 0 {
+				close(e.hashIdle)
+			}
+			e.mu.Unlock()
+		}()
+		select {
+		case e.hashSem <- struct{}{}:
+			defer func() { <-e.hashSem }()
+		case <-e.ctx.Done():
+			return
+		}
+		fn()
 	}()
+}
+
+// Settle waits until this side hashes no file in the background (hashAhead,
+// hashBehind): every file it sent is then known by its hash, and offering
+// it again costs no bytes to a receiver that holds it.
+func (e *Engine) Settle(ctx context.Context) error {
+	for {
+		e.mu.Lock()
+		n, idle := e.hashing, e.hashIdle
+		e.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// hashFile returns the SHA-256 of the file at path in hex, or "" when it
+// cannot be read, going says to stop, or the file is not the one of that
+// size and modification time.
+func hashFile(path string, size int64, mod time.Time, going func() bool) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil || !going() {
+			return ""
+		}
+	}
+	if info, err := f.Stat(); err != nil || info.Size() != size || !info.ModTime().Equal(mod) {
+		return "" // changed: sending it will say so
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // mayOffer says why this side may not send files in a session, if so.
@@ -319,7 +448,7 @@ func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
 			defer close(m.done)
 			defer e.endMover(t, m)
 			e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
-			e.push(m, l, t, int64(a.Offset))
+			e.push(m, l, t, int64(a.Offset), a.Check)
 		}()
 	}
 }
@@ -342,9 +471,16 @@ func refusalWords(why string) string {
 	return why
 }
 
-// push sends a file's bytes from offset on a stream of its own, then its
-// SHA-256; the receiver's FileDone finishes it.
-func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64) {
+// push sends a file's bytes from offset on a stream of its own, then the
+// check the receiver asked for; the receiver's FileDone finishes it.
+//
+// A receiver that asks for a CRC-32C hashes the file with SHA-256 itself,
+// and the sender does not hash a big file on its way out: the two hashes
+// were most of the processor time a transfer adds to its connection, and
+// a connection's two ends often share a machine's cores. hashBehind hashes
+// it once it arrived. A small file costs less to hash now than to read
+// again later.
+func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64, check pb.FileCheck) {
 	ctx := m.ctx
 	select {
 	case e.sem <- struct{}{}:
@@ -364,19 +500,30 @@ func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64) {
 		return
 	}
 	var sum []byte
-	var h hash.Hash
+	var h hash.Hash     // SHA-256, when this side does not know it yet and hashes it now
+	var crc hash.Hash32 // CRC-32C, when the receiver asked for it
+	var sums []io.Writer
 	e.mu.Lock()
 	known := t.SHA256
 	e.mu.Unlock()
 	if known != "" {
 		sum, _ = hex.DecodeString(known)
-	} else {
+	}
+	if check != pb.FileCheck_FILE_CHECK_CRC32C {
+		check = pb.FileCheck_FILE_CHECK_SHA256 // what every receiver knows
+	}
+	if check == pb.FileCheck_FILE_CHECK_CRC32C {
+		crc = crc32.New(castagnoli)
+		sums = append(sums, crc)
+	}
+	if known == "" && (check == pb.FileCheck_FILE_CHECK_SHA256 || t.Size < HashAheadMin) {
 		h = sha256.New()
-		if offset > 0 { // the bytes already there count too
-			if _, err := io.Copy(h, io.NewSectionReader(f, 0, offset)); err != nil {
-				e.sendFail(l, t, "cannot read the file: "+plainErr(err))
-				return
-			}
+		sums = append(sums, h)
+	}
+	if offset > 0 && len(sums) > 0 { // the bytes already there count too
+		if _, err := io.Copy(io.MultiWriter(sums...), io.NewSectionReader(f, 0, offset)); err != nil {
+			e.sendFail(l, t, "cannot read the file: "+plainErr(err))
+			return
 		}
 	}
 	str, err := l.Conn.OpenStreamSync(ctx)
@@ -391,12 +538,16 @@ func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64) {
 	defer stop()
 	err = protocol.WriteHeader(str, protocol.StreamFile)
 	if err == nil {
-		err = protocol.WriteFrame(str, &pb.FileStreamHead{Id: t.ID, Offset: uint64(offset)}, protocol.MaxControlFrame)
+		err = protocol.WriteFrame(str, &pb.FileStreamHead{Id: t.ID, Offset: uint64(offset), Check: check}, protocol.MaxControlFrame)
 	}
 	if err == nil {
 		var src io.Reader = io.NewSectionReader(f, offset, t.Size-offset)
-		if h != nil {
-			src = io.TeeReader(src, h)
+		switch len(sums) {
+		case 0:
+		case 1:
+			src = io.TeeReader(src, sums[0])
+		default:
+			src = io.TeeReader(src, io.MultiWriter(sums...))
 		}
 		err = e.copyCounting(str, src, t, offset)
 	}
@@ -407,7 +558,11 @@ func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64) {
 			t.SHA256 = hex.EncodeToString(sum)
 			e.mu.Unlock()
 		}
-		_, err = str.Write(sum)
+		if crc != nil {
+			_, err = str.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
+		} else {
+			_, err = str.Write(sum)
+		}
 	}
 	if err == nil {
 		err = str.Close()
@@ -587,12 +742,21 @@ func (e *Engine) onDone(session string, d *pb.FileDone) {
 	}
 	e.mu.Lock()
 	t.Done = t.Size
-	key, sum := hashKey(t.Source, t.Size, t.ModTime), t.SHA256
+	source, size, mod, sum := t.Source, t.Size, t.ModTime, t.SHA256
+	if sum == "" && len(d.Sha256) == sha256.Size {
+		// Shown as the receiver's word on what it stored; never trusted.
+		t.SHA256 = hex.EncodeToString(d.Sha256)
+	}
 	e.mu.Unlock()
-	if sum != "" { // remember the hash: sending it again costs no bytes
+	// Remember the hash: sending the file again costs no bytes.
+	if sum != "" {
+		key := hashKey(source, size, mod)
 		e.commit.async(func(tx *bolt.Tx) error { return tx.Bucket(bucketHashes).Put(key, []byte(sum)) }, nil)
 	}
 	e.finish(t, Done, "")
+	if sum == "" {
+		e.hashBehind(source, size, mod)
+	}
 }
 
 // onCancel: the other side stopped a file, either direction.

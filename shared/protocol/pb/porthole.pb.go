@@ -74,6 +74,55 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 	return file_porthole_proto_rawDescGZIP(), []int{0}
 }
 
+// FileCheck is what ends a file stream, after the bytes: the receiver asks
+// for one in its answer, and the sender names the one it sends in the
+// stream's head. A receiver hashes what it stores with SHA-256 either way.
+type FileCheck int32
+
+const (
+	FileCheck_FILE_CHECK_SHA256 FileCheck = 0 // the 32-byte SHA-256 of the whole file
+	FileCheck_FILE_CHECK_CRC32C FileCheck = 1 // the 4-byte CRC-32C (Castagnoli) of the whole file, big endian
+)
+
+// Enum value maps for FileCheck.
+var (
+	FileCheck_name = map[int32]string{
+		0: "FILE_CHECK_SHA256",
+		1: "FILE_CHECK_CRC32C",
+	}
+	FileCheck_value = map[string]int32{
+		"FILE_CHECK_SHA256": 0,
+		"FILE_CHECK_CRC32C": 1,
+	}
+)
+
+func (x FileCheck) Enum() *FileCheck {
+	p := new(FileCheck)
+	*p = x
+	return p
+}
+
+func (x FileCheck) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FileCheck) Descriptor() protoreflect.EnumDescriptor {
+	return file_porthole_proto_enumTypes[1].Descriptor()
+}
+
+func (FileCheck) Type() protoreflect.EnumType {
+	return &file_porthole_proto_enumTypes[1]
+}
+
+func (x FileCheck) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FileCheck.Descriptor instead.
+func (FileCheck) EnumDescriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{1}
+}
+
 type ClientMsg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Request id chosen by the client; the relay echoes it in its reply.
@@ -2745,9 +2794,10 @@ type FileAnswer struct {
 	Accepted bool                   `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	// Why not: "refused", "refused_always", "blocked", "reception_off",
 	// "not_allowed: <what>", "busy"...; shown to the sender.
-	Why           string `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
-	Offset        uint64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"` // accepted: send from this byte (a resumed file)
-	Have          bool   `protobuf:"varint,5,opt,name=have,proto3" json:"have,omitempty"`     // accepted: the receiver holds this content already
+	Why           string    `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
+	Offset        uint64    `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`                          // accepted: send from this byte (a resumed file)
+	Have          bool      `protobuf:"varint,5,opt,name=have,proto3" json:"have,omitempty"`                              // accepted: the receiver holds this content already
+	Check         FileCheck `protobuf:"varint,6,opt,name=check,proto3,enum=porthole.v1.FileCheck" json:"check,omitempty"` // accepted: the check the receiver wants after the bytes
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2817,6 +2867,13 @@ func (x *FileAnswer) GetHave() bool {
 	return false
 }
 
+func (x *FileAnswer) GetCheck() FileCheck {
+	if x != nil {
+		return x.Check
+	}
+	return FileCheck_FILE_CHECK_SHA256
+}
+
 // FileCancel stops a file, from either side.
 type FileCancel struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2877,6 +2934,7 @@ type FileDone struct {
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Ok            bool                   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
 	Why           string                 `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
+	Sha256        []byte                 `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"` // ok: the SHA-256 of what the receiver stored
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2930,6 +2988,13 @@ func (x *FileDone) GetWhy() string {
 		return x.Why
 	}
 	return ""
+}
+
+func (x *FileDone) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
 }
 
 // FileInvite (agent to customer) lets the customer send files until it
@@ -3074,12 +3139,13 @@ func (x *FilePolicy) GetInvitationMs() int64 {
 }
 
 // FileStreamHead opens a file stream, after the stream header: which file,
-// from which byte. Then come the bytes up to the offer's size, then the
-// 32-byte SHA-256 of the whole file.
+// from which byte, and which check ends it. Then come the bytes up to the
+// offer's size, then the check of the whole file.
 type FileStreamHead struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Offset        uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Check         FileCheck              `protobuf:"varint,3,opt,name=check,proto3,enum=porthole.v1.FileCheck" json:"check,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3126,6 +3192,13 @@ func (x *FileStreamHead) GetOffset() uint64 {
 		return x.Offset
 	}
 	return 0
+}
+
+func (x *FileStreamHead) GetCheck() FileCheck {
+	if x != nil {
+		return x.Check
+	}
+	return FileCheck_FILE_CHECK_SHA256
 }
 
 var File_porthole_proto protoreflect.FileDescriptor
@@ -3318,22 +3391,24 @@ const file_porthole_proto_rawDesc = "" +
 	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x16\n" +
 	"\x06sha256\x18\x05 \x01(\fR\x06sha256\x12(\n" +
 	"\x10modified_unix_ms\x18\x06 \x01(\x03R\x0emodifiedUnixMs\x12\x14\n" +
-	"\x05group\x18\a \x01(\tR\x05group\"v\n" +
+	"\x05group\x18\a \x01(\tR\x05group\"\xa4\x01\n" +
 	"\n" +
 	"FileAnswer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\baccepted\x18\x02 \x01(\bR\baccepted\x12\x10\n" +
 	"\x03why\x18\x03 \x01(\tR\x03why\x12\x16\n" +
 	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x12\n" +
-	"\x04have\x18\x05 \x01(\bR\x04have\".\n" +
+	"\x04have\x18\x05 \x01(\bR\x04have\x12,\n" +
+	"\x05check\x18\x06 \x01(\x0e2\x16.porthole.v1.FileCheckR\x05check\".\n" +
 	"\n" +
 	"FileCancel\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
-	"\x03why\x18\x02 \x01(\tR\x03why\"<\n" +
+	"\x03why\x18\x02 \x01(\tR\x03why\"T\n" +
 	"\bFileDone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x10\n" +
-	"\x03why\x18\x03 \x01(\tR\x03why\"4\n" +
+	"\x03why\x18\x03 \x01(\tR\x03why\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\fR\x06sha256\"4\n" +
 	"\n" +
 	"FileInvite\x12&\n" +
 	"\x0fexpires_unix_ms\x18\x01 \x01(\x03R\rexpiresUnixMs\"\xf9\x01\n" +
@@ -3347,15 +3422,19 @@ const file_porthole_proto_rawDesc = "" +
 	"\bmax_size\x18\x04 \x01(\x04R\amaxSize\x12\x1b\n" +
 	"\tmax_files\x18\x05 \x01(\rR\bmaxFiles\x12/\n" +
 	"\x13invitation_required\x18\x06 \x01(\bR\x12invitationRequired\x12#\n" +
-	"\rinvitation_ms\x18\a \x01(\x03R\finvitationMs\"8\n" +
+	"\rinvitation_ms\x18\a \x01(\x03R\finvitationMs\"f\n" +
 	"\x0eFileStreamHead\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06offset\x18\x02 \x01(\x04R\x06offset*?\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12,\n" +
+	"\x05check\x18\x03 \x01(\x0e2\x16.porthole.v1.FileCheckR\x05check*?\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"ROLE_AGENT\x10\x01\x12\x11\n" +
-	"\rROLE_CUSTOMER\x10\x02B5Z3github.com/porthole-dev/porthole/shared/protocol/pbb\x06proto3"
+	"\rROLE_CUSTOMER\x10\x02*9\n" +
+	"\tFileCheck\x12\x15\n" +
+	"\x11FILE_CHECK_SHA256\x10\x00\x12\x15\n" +
+	"\x11FILE_CHECK_CRC32C\x10\x01B5Z3github.com/porthole-dev/porthole/shared/protocol/pbb\x06proto3"
 
 var (
 	file_porthole_proto_rawDescOnce sync.Once
@@ -3369,103 +3448,106 @@ func file_porthole_proto_rawDescGZIP() []byte {
 	return file_porthole_proto_rawDescData
 }
 
-var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_porthole_proto_goTypes = []any{
 	(Role)(0),                 // 0: porthole.v1.Role
-	(*ClientMsg)(nil),         // 1: porthole.v1.ClientMsg
-	(*RelayMsg)(nil),          // 2: porthole.v1.RelayMsg
-	(*Hello)(nil),             // 3: porthole.v1.Hello
-	(*Welcome)(nil),           // 4: porthole.v1.Welcome
-	(*SignIn)(nil),            // 5: porthole.v1.SignIn
-	(*SignedIn)(nil),          // 6: porthole.v1.SignedIn
-	(*NewSession)(nil),        // 7: porthole.v1.NewSession
-	(*SessionCreated)(nil),    // 8: porthole.v1.SessionCreated
-	(*Attach)(nil),            // 9: porthole.v1.Attach
-	(*Attached)(nil),          // 10: porthole.v1.Attached
-	(*AttachedSession)(nil),   // 11: porthole.v1.AttachedSession
-	(*EndSession)(nil),        // 12: porthole.v1.EndSession
-	(*Join)(nil),              // 13: porthole.v1.Join
-	(*Rejoin)(nil),            // 14: porthole.v1.Rejoin
-	(*Joined)(nil),            // 15: porthole.v1.Joined
-	(*Signal)(nil),            // 16: porthole.v1.Signal
-	(*PeerPresence)(nil),      // 17: porthole.v1.PeerPresence
-	(*SessionEnded)(nil),      // 18: porthole.v1.SessionEnded
-	(*Error)(nil),             // 19: porthole.v1.Error
-	(*Ping)(nil),              // 20: porthole.v1.Ping
-	(*Pong)(nil),              // 21: porthole.v1.Pong
-	(*Ok)(nil),                // 22: porthole.v1.Ok
-	(*PeerSignal)(nil),        // 23: porthole.v1.PeerSignal
-	(*Pake)(nil),              // 24: porthole.v1.Pake
-	(*KeyConfirm)(nil),        // 25: porthole.v1.KeyConfirm
-	(*Candidates)(nil),        // 26: porthole.v1.Candidates
-	(*UseRelay)(nil),          // 27: porthole.v1.UseRelay
-	(*RelayReady)(nil),        // 28: porthole.v1.RelayReady
-	(*Abort)(nil),             // 29: porthole.v1.Abort
-	(*PeerMsg)(nil),           // 30: porthole.v1.PeerMsg
-	(*PermissionRequest)(nil), // 31: porthole.v1.PermissionRequest
-	(*PermissionAnswer)(nil),  // 32: porthole.v1.PermissionAnswer
-	(*Chat)(nil),              // 33: porthole.v1.Chat
-	(*ChatAck)(nil),           // 34: porthole.v1.ChatAck
-	(*Bye)(nil),               // 35: porthole.v1.Bye
-	(*FileOffer)(nil),         // 36: porthole.v1.FileOffer
-	(*FileAnswer)(nil),        // 37: porthole.v1.FileAnswer
-	(*FileCancel)(nil),        // 38: porthole.v1.FileCancel
-	(*FileDone)(nil),          // 39: porthole.v1.FileDone
-	(*FileInvite)(nil),        // 40: porthole.v1.FileInvite
-	(*FilePolicy)(nil),        // 41: porthole.v1.FilePolicy
-	(*FileStreamHead)(nil),    // 42: porthole.v1.FileStreamHead
+	(FileCheck)(0),            // 1: porthole.v1.FileCheck
+	(*ClientMsg)(nil),         // 2: porthole.v1.ClientMsg
+	(*RelayMsg)(nil),          // 3: porthole.v1.RelayMsg
+	(*Hello)(nil),             // 4: porthole.v1.Hello
+	(*Welcome)(nil),           // 5: porthole.v1.Welcome
+	(*SignIn)(nil),            // 6: porthole.v1.SignIn
+	(*SignedIn)(nil),          // 7: porthole.v1.SignedIn
+	(*NewSession)(nil),        // 8: porthole.v1.NewSession
+	(*SessionCreated)(nil),    // 9: porthole.v1.SessionCreated
+	(*Attach)(nil),            // 10: porthole.v1.Attach
+	(*Attached)(nil),          // 11: porthole.v1.Attached
+	(*AttachedSession)(nil),   // 12: porthole.v1.AttachedSession
+	(*EndSession)(nil),        // 13: porthole.v1.EndSession
+	(*Join)(nil),              // 14: porthole.v1.Join
+	(*Rejoin)(nil),            // 15: porthole.v1.Rejoin
+	(*Joined)(nil),            // 16: porthole.v1.Joined
+	(*Signal)(nil),            // 17: porthole.v1.Signal
+	(*PeerPresence)(nil),      // 18: porthole.v1.PeerPresence
+	(*SessionEnded)(nil),      // 19: porthole.v1.SessionEnded
+	(*Error)(nil),             // 20: porthole.v1.Error
+	(*Ping)(nil),              // 21: porthole.v1.Ping
+	(*Pong)(nil),              // 22: porthole.v1.Pong
+	(*Ok)(nil),                // 23: porthole.v1.Ok
+	(*PeerSignal)(nil),        // 24: porthole.v1.PeerSignal
+	(*Pake)(nil),              // 25: porthole.v1.Pake
+	(*KeyConfirm)(nil),        // 26: porthole.v1.KeyConfirm
+	(*Candidates)(nil),        // 27: porthole.v1.Candidates
+	(*UseRelay)(nil),          // 28: porthole.v1.UseRelay
+	(*RelayReady)(nil),        // 29: porthole.v1.RelayReady
+	(*Abort)(nil),             // 30: porthole.v1.Abort
+	(*PeerMsg)(nil),           // 31: porthole.v1.PeerMsg
+	(*PermissionRequest)(nil), // 32: porthole.v1.PermissionRequest
+	(*PermissionAnswer)(nil),  // 33: porthole.v1.PermissionAnswer
+	(*Chat)(nil),              // 34: porthole.v1.Chat
+	(*ChatAck)(nil),           // 35: porthole.v1.ChatAck
+	(*Bye)(nil),               // 36: porthole.v1.Bye
+	(*FileOffer)(nil),         // 37: porthole.v1.FileOffer
+	(*FileAnswer)(nil),        // 38: porthole.v1.FileAnswer
+	(*FileCancel)(nil),        // 39: porthole.v1.FileCancel
+	(*FileDone)(nil),          // 40: porthole.v1.FileDone
+	(*FileInvite)(nil),        // 41: porthole.v1.FileInvite
+	(*FilePolicy)(nil),        // 42: porthole.v1.FilePolicy
+	(*FileStreamHead)(nil),    // 43: porthole.v1.FileStreamHead
 }
 var file_porthole_proto_depIdxs = []int32{
-	3,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
-	5,  // 1: porthole.v1.ClientMsg.sign_in:type_name -> porthole.v1.SignIn
-	7,  // 2: porthole.v1.ClientMsg.new_session:type_name -> porthole.v1.NewSession
-	9,  // 3: porthole.v1.ClientMsg.attach:type_name -> porthole.v1.Attach
-	12, // 4: porthole.v1.ClientMsg.end_session:type_name -> porthole.v1.EndSession
-	13, // 5: porthole.v1.ClientMsg.join:type_name -> porthole.v1.Join
-	14, // 6: porthole.v1.ClientMsg.rejoin:type_name -> porthole.v1.Rejoin
-	16, // 7: porthole.v1.ClientMsg.signal:type_name -> porthole.v1.Signal
-	20, // 8: porthole.v1.ClientMsg.ping:type_name -> porthole.v1.Ping
-	4,  // 9: porthole.v1.RelayMsg.welcome:type_name -> porthole.v1.Welcome
-	6,  // 10: porthole.v1.RelayMsg.signed_in:type_name -> porthole.v1.SignedIn
-	8,  // 11: porthole.v1.RelayMsg.session_created:type_name -> porthole.v1.SessionCreated
-	10, // 12: porthole.v1.RelayMsg.attached:type_name -> porthole.v1.Attached
-	15, // 13: porthole.v1.RelayMsg.joined:type_name -> porthole.v1.Joined
-	16, // 14: porthole.v1.RelayMsg.signal:type_name -> porthole.v1.Signal
-	17, // 15: porthole.v1.RelayMsg.presence:type_name -> porthole.v1.PeerPresence
-	18, // 16: porthole.v1.RelayMsg.session_ended:type_name -> porthole.v1.SessionEnded
-	19, // 17: porthole.v1.RelayMsg.error:type_name -> porthole.v1.Error
-	21, // 18: porthole.v1.RelayMsg.pong:type_name -> porthole.v1.Pong
-	22, // 19: porthole.v1.RelayMsg.ok:type_name -> porthole.v1.Ok
+	4,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
+	6,  // 1: porthole.v1.ClientMsg.sign_in:type_name -> porthole.v1.SignIn
+	8,  // 2: porthole.v1.ClientMsg.new_session:type_name -> porthole.v1.NewSession
+	10, // 3: porthole.v1.ClientMsg.attach:type_name -> porthole.v1.Attach
+	13, // 4: porthole.v1.ClientMsg.end_session:type_name -> porthole.v1.EndSession
+	14, // 5: porthole.v1.ClientMsg.join:type_name -> porthole.v1.Join
+	15, // 6: porthole.v1.ClientMsg.rejoin:type_name -> porthole.v1.Rejoin
+	17, // 7: porthole.v1.ClientMsg.signal:type_name -> porthole.v1.Signal
+	21, // 8: porthole.v1.ClientMsg.ping:type_name -> porthole.v1.Ping
+	5,  // 9: porthole.v1.RelayMsg.welcome:type_name -> porthole.v1.Welcome
+	7,  // 10: porthole.v1.RelayMsg.signed_in:type_name -> porthole.v1.SignedIn
+	9,  // 11: porthole.v1.RelayMsg.session_created:type_name -> porthole.v1.SessionCreated
+	11, // 12: porthole.v1.RelayMsg.attached:type_name -> porthole.v1.Attached
+	16, // 13: porthole.v1.RelayMsg.joined:type_name -> porthole.v1.Joined
+	17, // 14: porthole.v1.RelayMsg.signal:type_name -> porthole.v1.Signal
+	18, // 15: porthole.v1.RelayMsg.presence:type_name -> porthole.v1.PeerPresence
+	19, // 16: porthole.v1.RelayMsg.session_ended:type_name -> porthole.v1.SessionEnded
+	20, // 17: porthole.v1.RelayMsg.error:type_name -> porthole.v1.Error
+	22, // 18: porthole.v1.RelayMsg.pong:type_name -> porthole.v1.Pong
+	23, // 19: porthole.v1.RelayMsg.ok:type_name -> porthole.v1.Ok
 	0,  // 20: porthole.v1.Hello.role:type_name -> porthole.v1.Role
-	41, // 21: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
-	11, // 22: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
-	24, // 23: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
-	25, // 24: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
-	26, // 25: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
-	27, // 26: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
-	28, // 27: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
-	29, // 28: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
-	3,  // 29: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
-	33, // 30: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
-	34, // 31: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
-	35, // 32: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
-	20, // 33: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
-	21, // 34: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
-	31, // 35: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
-	32, // 36: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
-	36, // 37: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
-	37, // 38: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
-	38, // 39: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
-	39, // 40: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
-	40, // 41: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
-	41, // 42: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
+	42, // 21: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
+	12, // 22: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
+	25, // 23: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
+	26, // 24: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
+	27, // 25: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
+	28, // 26: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
+	29, // 27: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
+	30, // 28: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
+	4,  // 29: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
+	34, // 30: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
+	35, // 31: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
+	36, // 32: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
+	21, // 33: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
+	22, // 34: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
+	32, // 35: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
+	33, // 36: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
+	37, // 37: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
+	38, // 38: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
+	39, // 39: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
+	40, // 40: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
+	41, // 41: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
+	42, // 42: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
 	0,  // 43: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	1,  // 44: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
+	1,  // 45: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_porthole_proto_init() }
@@ -3526,7 +3608,7 @@ func file_porthole_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_porthole_proto_rawDesc), len(file_porthole_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
