@@ -75,8 +75,13 @@ func touch(b *testing.B, paths ...string) {
 	}
 }
 
-// emptyFolder deletes what the receiver received in the session.
+// emptyFolder waits until the sender has hashed what it sent (not timed:
+// it comes after the receiver has the file), then deletes what the
+// receiver received in the session.
 func (p *benchPair) emptyFolder(b *testing.B) {
+	if err := p.snd.Engine.Settle(b.Context()); err != nil {
+		b.Fatal(err)
+	}
 	f := p.rcv.Engine.SessionFolder(p.session)
 	if f == "" {
 		return

@@ -509,12 +509,11 @@ func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64, check p
 	if known != "" {
 		sum, _ = hex.DecodeString(known)
 	}
-	if check != pb.FileCheck_FILE_CHECK_CRC32C {
-		check = pb.FileCheck_FILE_CHECK_SHA256 // what every receiver knows
-	}
 	if check == pb.FileCheck_FILE_CHECK_CRC32C {
 		crc = crc32.New(castagnoli)
 		sums = append(sums, crc)
+	} else {
+		check = pb.FileCheck_FILE_CHECK_SHA256 // what every receiver knows
 	}
 	if known == "" && (check == pb.FileCheck_FILE_CHECK_SHA256 || t.Size < HashAheadMin) {
 		h = sha256.New()
@@ -542,11 +541,7 @@ func (e *Engine) push(m *mover, l *peer.Link, t *Transfer, offset int64, check p
 	}
 	if err == nil {
 		var src io.Reader = io.NewSectionReader(f, offset, t.Size-offset)
-		switch len(sums) {
-		case 0:
-		case 1:
-			src = io.TeeReader(src, sums[0])
-		default:
+		if len(sums) > 0 {
 			src = io.TeeReader(src, io.MultiWriter(sums...))
 		}
 		err = e.copyCounting(str, src, t, offset)

@@ -42,12 +42,13 @@ type Side struct {
 	opts  SideOptions
 	loops sync.WaitGroup
 
-	mu       sync.Mutex
-	links    []*peer.Link
-	finals   map[string]Final
-	order    []string // ids in the order they finished
-	answered map[string]time.Time
-	changed  chan struct{}
+	mu        sync.Mutex
+	links     []*peer.Link
+	finals    map[string]Final
+	order     []string // ids in the order they finished
+	answered  map[string]time.Time
+	offerHash map[string]string // file id -> the SHA-256 its offer carried ("" none)
+	changed   chan struct{}
 }
 
 // SideOptions configure a Side.
@@ -75,7 +76,7 @@ type Final struct {
 func NewSide(o SideOptions) (*Side, error) {
 	s := &Side{
 		Name: o.Name, Downloads: filepath.Join(o.Dir, "downloads"), opts: o,
-		finals: map[string]Final{}, answered: map[string]time.Time{}, changed: make(chan struct{}, 1),
+		finals: map[string]Final{}, answered: map[string]time.Time{}, offerHash: map[string]string{}, changed: make(chan struct{}, 1),
 	}
 	db, err := appdb.Open(filepath.Join(o.Dir, "data"))
 	if err != nil {
@@ -99,6 +100,9 @@ func (s *Side) event(ev transfer.Event) {
 	}
 	switch ev.Kind {
 	case transfer.EventOffer:
+		s.mu.Lock()
+		s.offerHash[ev.Transfer.ID] = ev.Transfer.SHA256
+		s.mu.Unlock()
 		if s.opts.AutoAnswer {
 			id := ev.Transfer.ID
 			go func() {
@@ -158,6 +162,14 @@ func (s *Side) Answered(id string) (time.Time, bool) {
 	defer s.mu.Unlock()
 	t, ok := s.answered[id]
 	return t, ok
+}
+
+// OfferHash is the SHA-256 the offer of id carried when this side reported
+// it ("" when none, or not offered to this side).
+func (s *Side) OfferHash(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.offerHash[id]
 }
 
 // WaitDone waits until every file of ids is final on this side and returns
