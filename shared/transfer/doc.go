@@ -34,17 +34,19 @@
 //
 // # Dedup and resume
 //
-// The sender offers a file's SHA-256 when it knows it (it remembers the hash
-// of every file it sent, by path, size and modification time). A first-time
-// send does not wait for it: the first byte moves at once. While the
+// The sender offers a file's SHA-256 when it knows it (it remembers the
+// hashes of the files it sent, by path, size and modification time). A
+// first-time send does not wait for it: the first byte moves at once. While the
 // receiver decides, the sender hashes ahead and offers again with the hash
 // if that is done first. A small file is hashed as it streams; a big one,
 // whose bytes end with a CRC-32C, is hashed after the receiver has it (the
 // two ends of a connection often share a machine's cores, and the hash
 // would slow the transfer). The receiver's FileDone carries its own SHA-256
 // of what it stored; the sender shows it but never offers it, as a hostile
-// receiver could lie. Engine.Settle waits for this background hashing. A
-// receiver
+// receiver could lie. An offer of a file that is being hashed so waits for
+// the hash (about a second per GB), so sending it again right after it
+// arrived moves no bytes; a hash cut short by the app quitting is not taken
+// up again. Engine.Settle waits for this background hashing. A receiver
 // that holds that content already answers "have" and no byte moves; the
 // existing copy is shown. The sender learns this only from an accepting
 // answer, so it cannot probe what the receiver holds.

@@ -107,16 +107,18 @@ type Engine struct {
 	invites        map[string]time.Time // session -> invitation expiry (both sides)
 	policies       map[string]Policy    // customer side: session -> the agent's policy
 	policy         Policy               // agent side: what customers may send
+	closed         bool                 // Close was called: no new background work
 	hashing        int                  // files hashed in the background, running or waiting
 	hashIdle       chan struct{}        // closed when hashing falls to 0
 	behind         map[string]*behind   // hashKey -> a sent file's hash after it arrived (hashBehind)
 }
 
-// behind is one file hashBehind hashes or hashed. Until it is done, an
-// offer of the same file waits for the hash (withheld).
+// behind is one file hashBehind hashes or hashed. Until it is done, new
+// offers of the same file wait for the hash (withheld).
 type behind struct {
-	done bool
-	sum  string // when done: the hash, or "" (the file could not be read, or changed)
+	done    bool
+	sum     string               // when done: the hash, or "" (the file could not be read, or changed)
+	waiting map[string]*Transfer // until done: the offers withheld, by id
 }
 
 // SendConcurrency is how many files of one engine move at once.
@@ -177,6 +179,7 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Close() {
 	e.stop()
 	e.mu.Lock()
+	e.closed = true
 	for _, m := range e.movers {
 		m.stop(errStopped)
 	}

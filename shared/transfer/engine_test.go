@@ -619,6 +619,57 @@ func hashAheadAfterPush(t *testing.T, onPush func(id string)) {
 	}
 }
 
+// A resumed stream's closing CRC-32C covers the whole file, the part kept
+// from before the break too: the receiver reads that part back for it.
+func TestResumedStreamCRCCoversTheKeptPart(t *testing.T) {
+	content := []byte("the customer's log file, sent in two parts")
+	const kept = 10
+	for _, tt := range []struct {
+		name  string
+		crcOf []byte
+		ok    bool
+	}{
+		{"whole file", content, true},
+		{"the resumed part only", content[kept:], false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			agent := newEnd(t, pb.Role_ROLE_AGENT, "alice", func(n *end) { n.accept = AcceptAny })
+			cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+			_, lc := connect(t, agent, cust)
+			id := newID()
+			offer := func(l *peer.Link) {
+				l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: id, Name: "log.txt", Size: uint64(len(content))}}})
+			}
+			offer(lc)
+			agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
+			str, err := lc.Conn.OpenStreamSync(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeHead(t, str, id, 0, pb.FileCheck_FILE_CHECK_CRC32C)
+			str.Write(content[:kept])
+			time.Sleep(200 * time.Millisecond)
+			str.CancelWrite(0x99)
+			if w := agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Waiting }); w.Transfer.Done != kept {
+				t.Fatalf("kept %d bytes", w.Transfer.Done)
+			}
+			_, lc = connect(t, agent, cust)
+			offer(lc)
+			time.Sleep(200 * time.Millisecond) // the answer: from byte kept
+			crc := binary.BigEndian.AppendUint32(nil, crc32.Checksum(tt.crcOf, castagnoli))
+			sendStream(t, lc, id, kept, pb.FileCheck_FILE_CHECK_CRC32C, content[kept:], crc)
+			if tt.ok {
+				checkFile(t, agent.expect(EventDone, forID(id)).Transfer.Path, content)
+				return
+			}
+			if f := agent.expect(EventFailed, forID(id)).Transfer; !strings.Contains(f.Why, "damaged") {
+				t.Fatalf("receiver's reason %q", f.Why)
+			}
+			noPartials(t, agent.down)
+		})
+	}
+}
+
 // Sending a file again right after it arrived, while the sender still
 // hashes it, waits for that hash: the receiver that kept the file gets no
 // byte of it again.
@@ -638,7 +689,11 @@ func TestSendAgainWhileHashingBehind(t *testing.T) {
 	first := sendOne(t, agent, path)
 	kept := cust.expect(EventDone, forID(first.ID)).Transfer
 	agent.expect(EventDone, forID(first.ID))
-	<-holding
+	select {
+	case <-holding:
+	case <-time.After(timeout):
+		t.Fatal("the sender did not hash the file after it arrived")
+	}
 	again := sendOne(t, agent, path)
 	if again.SHA256 != "" {
 		t.Fatal("the sender knew the hash before hashing the file")
@@ -1010,11 +1065,11 @@ func TestDamagedStreamFails(t *testing.T) {
 	}
 }
 
-// rawReceiver plays a receiver by hand on lc: it accepts the next offer,
-// asking for check, reads the file's stream, and answers FileDone with
-// claim as the hash of what it stored. It returns the bytes, the stream's
-// head and its closing check.
-func rawReceiver(t *testing.T, lc *peer.Link, check pb.FileCheck, claim []byte) (body []byte, head *pb.FileStreamHead, tail []byte) {
+// rawReceiver plays a receiver by hand on lc: it accepts the next offer
+// from byte offset, asking for check, reads the file's stream, and answers
+// FileDone with claim as the hash of what it stored. It returns the bytes,
+// the stream's head and its closing check.
+func rawReceiver(t *testing.T, lc *peer.Link, offset uint64, check pb.FileCheck, claim []byte) (body []byte, head *pb.FileStreamHead, tail []byte) {
 	t.Helper()
 	var offer *pb.FileOffer
 	for offer == nil {
@@ -1024,7 +1079,7 @@ func rawReceiver(t *testing.T, lc *peer.Link, check pb.FileCheck, claim []byte) 
 		}
 		offer = m.GetFileOffer()
 	}
-	lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: offer.Id, Accepted: true, Check: check}}})
+	lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{Id: offer.Id, Accepted: true, Offset: offset, Check: check}}})
 	str, err := lc.Conn.AcceptStream(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -1041,10 +1096,10 @@ func rawReceiver(t *testing.T, lc *peer.Link, check pb.FileCheck, claim []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if uint64(len(all)) < offer.Size {
-		t.Fatalf("got %d bytes of %d", len(all), offer.Size)
+	if uint64(len(all)) < offer.Size-offset {
+		t.Fatalf("got %d bytes of %d", len(all), offer.Size-offset)
 	}
-	body, tail = all[:offer.Size], all[offer.Size:]
+	body, tail = all[:offer.Size-offset], all[offer.Size-offset:]
 	lc.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: offer.Id, Ok: true, Sha256: claim}}})
 	return body, head, tail
 }
@@ -1074,10 +1129,12 @@ func attachOnly(t *testing.T, agent *end) (lc *peer.Link) {
 // hashes the file after it arrived, on its own, for its next offers: what
 // the receiver says the hash is shows in the done event, and is never
 // offered to anyone. A receiver that asks for no CRC-32C gets the SHA-256.
+// Either check covers the whole file, also when the receiver asks for the
+// bytes from an offset only (a resume).
 func TestSenderHashesBigFilesAfterTheyArrive(t *testing.T) {
 	for _, check := range []pb.FileCheck{pb.FileCheck_FILE_CHECK_CRC32C, pb.FileCheck_FILE_CHECK_SHA256} {
 		t.Run(check.String(), func(t *testing.T) {
-			behind := make(chan string, 1)
+			behind := make(chan string, 4)
 			t.Cleanup(func() { hookHashBehind = nil })
 			hookHashBehind = func(source string) { behind <- source }
 			hashAheadAfterPush(t, nil)
@@ -1086,8 +1143,9 @@ func TestSenderHashesBigFilesAfterTheyArrive(t *testing.T) {
 			path, data := randomFile(t, t.TempDir(), "disk.img", int(HashAheadMin)+1)
 			lie := sha256.Sum256([]byte("a file the receiver would like sent as this one"))
 			tr := sendOne(t, agent, path)
-			body, head, tail := rawReceiver(t, lc, check, lie[:])
-			if !bytes.Equal(body, data) {
+			const offset = 1000
+			body, head, tail := rawReceiver(t, lc, offset, check, lie[:])
+			if !bytes.Equal(body, data[offset:]) {
 				t.Fatal("the stream's bytes are not the file's")
 			}
 			want := sha256.Sum256(data)

@@ -149,8 +149,7 @@ func (e *Engine) Send(session, path string) ([]Transfer, error) {
 			}
 			e.mu.Lock()
 			e.live[t.ID] = t // once live, the movers own t
-			learnt := t.SHA256 == "" && e.hashedBehind(t)
-			withheld := e.withheld(t)
+			learnt, withheld := e.askBehindLocked(t)
 			snap := *t
 			e.mu.Unlock()
 			out = append(out, snap)
@@ -181,7 +180,13 @@ const offerChunk = 64
 // holds the content then need not get it again. The first byte never waits
 // for this: once the file moves, hashing ahead stops.
 func (e *Engine) hashAhead(t *Transfer) {
-	e.inBackground(func() {
+	e.mu.Lock()
+	ok := e.holdLocked()
+	e.mu.Unlock()
+	if !ok {
+		return
+	}
+	e.background(func() {
 		offered := func() bool {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -218,40 +223,49 @@ func (e *Engine) hashAhead(t *Transfer) {
 	})
 }
 
-// hashBehind hashes a file this side sent without knowing its hash, once
-// the receiver has it, and remembers the hash: the next offer of the same
-// file, to any receiver, carries it. The receiver's own report of the hash
-// is not used for that, as a hostile receiver could lie. An offer of the
-// same file made meanwhile waits for the hash (withheld), so sending a file
-// again right after it arrived still moves no bytes to a receiver that
-// kept it.
-func (e *Engine) hashBehind(source string, size int64, mod time.Time) {
-	key := hashKey(source, size, mod)
-	b := &behind{}
-	e.mu.Lock()
-	if old := e.behind[string(key)]; old != nil && !old.done {
-		e.mu.Unlock()
-		return // already at it
+// behindLocked starts to count the hashing of a file this side sent
+// without knowing its hash, once the receiver has it (hashBehind): Settle
+// waits for it, and an offer of the same file made meanwhile waits for its
+// hash (askBehindLocked), so sending a file again right after it arrived
+// still moves no bytes to a receiver that kept it. It returns nil when that
+// file is being hashed already, or the engine has stopped. Callers hold
+// e.mu.
+func (e *Engine) behindLocked(key string) *behind {
+	if old := e.behind[key]; old != nil && !old.done {
+		return nil
 	}
-	e.behind[string(key)] = b
-	e.mu.Unlock()
-	e.inBackground(func() {
+	if !e.holdLocked() {
+		return nil
+	}
+	b := &behind{waiting: map[string]*Transfer{}}
+	e.behind[key] = b
+	return b
+}
+
+// hashBehind hashes the file b stands for and remembers its hash: the next
+// offer of the same file, to any receiver, carries it. The receiver's own
+// report of the hash is not used for that, as a hostile receiver could
+// lie. The offers that waited for the hash go out then.
+func (e *Engine) hashBehind(b *behind, source string, size int64, mod time.Time) {
+	e.background(func() {
 		if hookHashBehind != nil {
 			hookHashBehind(source)
 		}
 		sum := hashFile(source, size, mod, func() bool { return e.ctx.Err() == nil })
 		if sum != "" {
+			key := hashKey(source, size, mod)
 			e.commit.async(func(tx *bolt.Tx) error { return tx.Bucket(bucketHashes).Put(key, []byte(sum)) }, nil)
 		}
 		e.mu.Lock()
 		b.done, b.sum = true, sum
 		var offers []Transfer
-		for _, t := range e.live {
-			if t.Dir == Out && t.State == Offered && t.SHA256 == "" && string(hashKey(t.Source, t.Size, t.ModTime)) == string(key) {
-				t.SHA256 = sum
+		for _, t := range b.waiting {
+			if t.State == Offered && t.SHA256 == "" {
+				t.SHA256 = sum // "" if the file could not be hashed: offered without
 				offers = append(offers, *t)
 			}
 		}
+		b.waiting = nil
 		e.mu.Unlock()
 		for _, snap := range offers {
 			if snap.SHA256 != "" {
@@ -264,38 +278,55 @@ func (e *Engine) hashBehind(source string, size int64, mod time.Time) {
 	})
 }
 
-// withheld says whether t's offer waits for hashBehind to hash its file.
-// Callers hold e.mu.
+// askBehindLocked looks for a new offer t's file among the files hashed
+// after they were sent: when its hash was just found (the database may not
+// have it yet), t gets it (learnt); while it is being found, t's offer waits
+// for it (withheld). Callers hold e.mu.
+func (e *Engine) askBehindLocked(t *Transfer) (learnt, withheld bool) {
+	if t.SHA256 != "" {
+		return false, false
+	}
+	b := e.behind[string(hashKey(t.Source, t.Size, t.ModTime))]
+	switch {
+	case b == nil:
+		return false, false
+	case !b.done:
+		b.waiting[t.ID] = t
+		return false, true
+	case b.sum != "":
+		t.SHA256 = b.sum
+		return true, false
+	}
+	return false, false
+}
+
+// withheld says whether t's offer waits for hashBehind. Callers hold e.mu.
 func (e *Engine) withheld(t *Transfer) bool {
 	if t.Dir != Out || t.State != Offered || t.SHA256 != "" {
 		return false
 	}
 	b := e.behind[string(hashKey(t.Source, t.Size, t.ModTime))]
-	return b != nil && !b.done
+	return b != nil && !b.done && b.waiting[t.ID] != nil
 }
 
-// hashedBehind gives t the hash hashBehind found for its file, if it just
-// did (the database may not have it yet), and says whether it did.
-// Callers hold e.mu.
-func (e *Engine) hashedBehind(t *Transfer) bool {
-	b := e.behind[string(hashKey(t.Source, t.Size, t.ModTime))]
-	if b == nil || !b.done || b.sum == "" {
+// holdLocked counts a piece of background hashing about to start, for
+// Settle and Close; it says no once the engine has stopped. Callers hold
+// e.mu, and start the work with background.
+func (e *Engine) holdLocked() bool {
+	if e.closed {
 		return false
 	}
-	t.SHA256 = b.sum
-	return true
-}
-
-// inBackground runs fn on a goroutine of its own, at most two at once
-// (hashSem), and lets Settle wait for it.
-func (e *Engine) inBackground(fn func()) {
-	e.mu.Lock()
 	if e.hashing == 0 {
 		e.hashIdle = make(chan struct{})
 	}
 	e.hashing++
-	e.mu.Unlock()
 	e.wg.Add(1)
+	return true
+}
+
+// background runs fn, counted by holdLocked, on a goroutine of its own, at
+// most two at once (hashSem).
+func (e *Engine) background(fn func()) {
 	go func() {
 		defer e.wg.Done()
 		defer func() {
@@ -738,19 +769,30 @@ func (e *Engine) onDone(session string, d *pb.FileDone) {
 	e.mu.Lock()
 	t.Done = t.Size
 	source, size, mod, sum := t.Source, t.Size, t.ModTime, t.SHA256
-	if sum == "" && len(d.Sha256) == sha256.Size {
-		// Shown as the receiver's word on what it stored; never trusted.
-		t.SHA256 = hex.EncodeToString(d.Sha256)
+	snap, ok := e.finishLocked(t, Done, "")
+	var b *behind
+	if ok && sum == "" {
+		if len(d.Sha256) == sha256.Size {
+			// Shown as the receiver's word on what it stored, in the
+			// event and the record; never offered.
+			snap.SHA256 = hex.EncodeToString(d.Sha256)
+		}
+		// Counted before the done is told: who reacts to it finds
+		// the hashing under way.
+		b = e.behindLocked(string(hashKey(source, size, mod)))
 	}
 	e.mu.Unlock()
+	if !ok {
+		return
+	}
 	// Remember the hash: sending the file again costs no bytes.
 	if sum != "" {
 		key := hashKey(source, size, mod)
 		e.commit.async(func(tx *bolt.Tx) error { return tx.Bucket(bucketHashes).Put(key, []byte(sum)) }, nil)
 	}
-	e.finish(t, Done, "")
-	if sum == "" {
-		e.hashBehind(source, size, mod)
+	e.publish(snap)
+	if b != nil {
+		e.hashBehind(b, source, size, mod)
 	}
 }
 
