@@ -106,8 +106,8 @@ func BenchmarkSendFile(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
+		p.emptyFolder(b) // first: it waits for the hashing of the last send
 		touch(b, src)
-		p.emptyFolder(b)
 		b.StartTimer()
 		p.send(b, src)
 	}
@@ -126,8 +126,8 @@ func BenchmarkSendSmallFiles(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		touch(b, paths...)
 		p.emptyFolder(b)
+		touch(b, paths...)
 		b.StartTimer()
 		p.send(b, src)
 	}
