@@ -211,10 +211,10 @@ func (e *Engine) Attach(session string, l *peer.Link) {
 	cancels := e.pendingCancels[session]
 	delete(e.pendingCancels, session)
 	policy := e.policy
-	var again []*Transfer
+	var again []Transfer // copies: the movers and the hashing change the live ones
 	for _, t := range e.live {
 		if t.Session == session && t.Dir == Out && !e.withheld(t) {
-			again = append(again, t)
+			again = append(again, *t)
 		}
 	}
 	e.mu.Unlock()
@@ -225,8 +225,8 @@ func (e *Engine) Attach(session string, l *peer.Link) {
 		l.Send(c)
 	}
 	sort.Slice(again, func(i, j int) bool { return again[i].Created.Before(again[j].Created) })
-	for _, t := range again {
-		l.Send(offerMsg(t))
+	for i := range again {
+		l.Send(offerMsg(&again[i]))
 	}
 	e.wg.Add(1)
 	go func() {
