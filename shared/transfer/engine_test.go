@@ -619,6 +619,33 @@ func hashAheadAfterPush(t *testing.T, onPush func(id string)) {
 	}
 }
 
+// cutRawSend plays, on lc, a customer's sender that offers file id with
+// offer, sends first on a stream whose head names check, and is cut off:
+// the agent keeps those bytes. It then connects again and offers the file
+// again, and returns the new link, on which the agent has answered to go
+// on from len(first).
+func cutRawSend(t *testing.T, agent, cust *end, lc *peer.Link, id string, offer func(*peer.Link), check pb.FileCheck, first []byte) *peer.Link {
+	t.Helper()
+	offer(lc)
+	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
+	str, err := lc.Conn.OpenStreamSync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeHead(t, str, id, 0, check)
+	str.Write(first)
+	time.Sleep(200 * time.Millisecond)
+	str.CancelWrite(0x99)
+	w := agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Waiting })
+	if w.Transfer.Done != int64(len(first)) {
+		t.Fatalf("kept %d bytes, not %d", w.Transfer.Done, len(first))
+	}
+	_, lc = connect(t, agent, cust)
+	offer(lc)
+	time.Sleep(200 * time.Millisecond) // the answer: from byte len(first)
+	return lc
+}
+
 // A resumed stream's closing CRC-32C covers the whole file, the part kept
 // from before the break too: the receiver reads that part back for it.
 func TestResumedStreamCRCCoversTheKeptPart(t *testing.T) {
@@ -640,22 +667,7 @@ func TestResumedStreamCRCCoversTheKeptPart(t *testing.T) {
 			offer := func(l *peer.Link) {
 				l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: id, Name: "log.txt", Size: uint64(len(content))}}})
 			}
-			offer(lc)
-			agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
-			str, err := lc.Conn.OpenStreamSync(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeHead(t, str, id, 0, pb.FileCheck_FILE_CHECK_CRC32C)
-			str.Write(content[:kept])
-			time.Sleep(200 * time.Millisecond)
-			str.CancelWrite(0x99)
-			if w := agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Waiting }); w.Transfer.Done != kept {
-				t.Fatalf("kept %d bytes", w.Transfer.Done)
-			}
-			_, lc = connect(t, agent, cust)
-			offer(lc)
-			time.Sleep(200 * time.Millisecond) // the answer: from byte kept
+			lc = cutRawSend(t, agent, cust, lc, id, offer, pb.FileCheck_FILE_CHECK_CRC32C, content[:kept])
 			crc := binary.BigEndian.AppendUint32(nil, crc32.Checksum(tt.crcOf, castagnoli))
 			sendStream(t, lc, id, kept, pb.FileCheck_FILE_CHECK_CRC32C, content[kept:], crc)
 			if tt.ok {
@@ -1356,23 +1368,7 @@ func TestResumedFileStillChecked(t *testing.T) {
 	lie := func(l *peer.Link) { // the offer says it is a picture
 		l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: id, Name: "cat.png", Size: uint64(len(content)), ContentType: "image/png"}}})
 	}
-	lie(lc)
-	agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Accepted })
-	str, err := lc.Conn.OpenStreamSync(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeHead(t, str, id, 0, pb.FileCheck_FILE_CHECK_SHA256)
-	str.Write(content[:1])
-	time.Sleep(200 * time.Millisecond)
-	str.CancelWrite(0x99)
-	w := agent.expect(EventProgress, func(ev Event) bool { return ev.Transfer.ID == id && ev.Transfer.State == Waiting })
-	if w.Transfer.Done != 1 {
-		t.Fatalf("kept %d bytes", w.Transfer.Done)
-	}
-	_, lc = connect(t, agent, cust)
-	lie(lc)
-	time.Sleep(200 * time.Millisecond) // the answer: from byte 1
+	lc = cutRawSend(t, agent, cust, lc, id, lie, pb.FileCheck_FILE_CHECK_SHA256, content[:1])
 	whole := sha256.Sum256(content)
 	sendStream(t, lc, id, 1, pb.FileCheck_FILE_CHECK_SHA256, content[1:], whole[:])
 	if f := agent.expect(EventFailed, forID(id)).Transfer; !strings.Contains(f.Why, "not allowed") {
