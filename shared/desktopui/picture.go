@@ -34,19 +34,46 @@ const (
 	keptPictures = 48
 )
 
+// inlinePixels is the most pixels a picture may have to be decoded on the
+// window's goroutine when it is first shown, which takes a few
+// milliseconds. A bigger one (a phone photo takes about 0.2 s) is decoded
+// aside and appears when it is ready.
+const inlinePixels = 2_000_000
+
+// hookPictureReady, in tests, hears that a picture decoded aside is done.
+var hookPictureReady func(path string)
+
 // picture is f as an image shown at least show big, decoded to fit within
 // sharp pixels; nil when f is not a picture this can show.
 func picture(f File, show fyne.Size, sharp image.Point) *canvas.Image {
 	if !f.IsImage() || f.Path == "" || f.Size > maxPicture {
 		return nil
 	}
-	img, err := loadPicture(f.Path, sharp)
+	img, pixels, err := probePicture(f.Path, sharp)
 	if err != nil {
 		return nil
 	}
-	c := canvas.NewImageFromImage(img)
+	if img == nil && pixels <= inlinePixels {
+		if img, err = loadPicture(f.Path, sharp); err != nil {
+			return nil
+		}
+	}
+	c := canvas.NewImageFromImage(img) // empty until decoded aside
 	c.FillMode = canvas.ImageFillContain
 	c.SetMinSize(show)
+	if img == nil {
+		go func() {
+			if img, err := loadPicture(f.Path, sharp); err == nil {
+				fyne.Do(func() {
+					c.Image = img
+					c.Refresh()
+				})
+			}
+			if hookPictureReady != nil {
+				hookPictureReady(f.Path)
+			}
+		}()
+	}
 	return c
 }
 
@@ -59,63 +86,110 @@ type pictureKey struct {
 
 var pictures struct {
 	sync.Mutex
-	kept  map[pictureKey]image.Image
-	order []pictureKey // oldest first
+	kept    map[pictureKey]image.Image
+	order   []pictureKey // oldest first
+	loading map[pictureKey]*loading
+}
+
+// loading is a picture being decoded: who wants it too waits for it.
+type loading struct {
+	done chan struct{}
+	img  image.Image
+	err  error
+}
+
+// openPicture opens the picture at path: its key among the pictures kept,
+// the picture itself when it is kept, else the file with its header read
+// and the pixels it claims checked. The caller closes the file.
+func openPicture(path string, sharp image.Point) (pictureKey, image.Image, *os.File, image.Config, error) {
+	var key pictureKey
+	var cfg image.Config
+	fh, err := os.Open(path)
+	if err != nil {
+		return key, nil, nil, cfg, err
+	}
+	info, err := fh.Stat()
+	if err == nil && info.Size() > maxPicture {
+		err = errors.New("too big to show")
+	}
+	if err == nil {
+		key = pictureKey{path, info.Size(), info.ModTime(), sharp}
+		pictures.Lock()
+		img, ok := pictures.kept[key]
+		pictures.Unlock()
+		if ok {
+			fh.Close()
+			return key, img, nil, cfg, nil
+		}
+		cfg, _, err = image.DecodeConfig(bufio.NewReader(fh))
+	}
+	if err == nil && (cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels) {
+		err = fmt.Errorf("a picture of %d × %d pixels is too big to show", cfg.Width, cfg.Height)
+	}
+	if err != nil {
+		fh.Close()
+		return key, nil, nil, cfg, err
+	}
+	return key, nil, fh, cfg, nil
+}
+
+// probePicture gives the picture at path fitted within sharp when it is
+// kept, else the pixels it has (from its header).
+func probePicture(path string, sharp image.Point) (image.Image, int64, error) {
+	_, img, fh, cfg, err := openPicture(path, sharp)
+	if fh != nil {
+		fh.Close()
+	}
+	return img, int64(cfg.Width) * int64(cfg.Height), err
 }
 
 // loadPicture decodes the picture at path to fit within sharp, or takes it
-// from the ones kept.
+// from the ones kept, or waits for the decoding of it under way.
 func loadPicture(path string, sharp image.Point) (image.Image, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	key, img, fh, _, err := openPicture(path, sharp)
+	if err != nil || img != nil {
+		return img, err
 	}
 	defer fh.Close()
-	info, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if info.Size() > maxPicture {
-		return nil, errors.New("too big to show")
-	}
-	key := pictureKey{path, info.Size(), info.ModTime(), sharp}
 	pictures.Lock()
-	img, ok := pictures.kept[key]
+	if l := pictures.loading[key]; l != nil {
+		pictures.Unlock()
+		<-l.done
+		return l.img, l.err
+	}
+	if pictures.loading == nil {
+		pictures.loading = map[pictureKey]*loading{}
+	}
+	l := &loading{done: make(chan struct{})}
+	pictures.loading[key] = l
 	pictures.Unlock()
-	if ok {
-		return img, nil
-	}
-	r := bufio.NewReader(fh)
-	cfg, _, err := image.DecodeConfig(r)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, fmt.Errorf("a picture of %d × %d pixels is too big to show", cfg.Width, cfg.Height)
-	}
+
 	if _, err := fh.Seek(0, 0); err != nil {
-		return nil, err
+		l.err = err
+	} else if src, _, err := image.Decode(bufio.NewReader(fh)); err != nil {
+		l.err = err
+	} else {
+		l.img = fit(src, sharp)
 	}
-	r.Reset(fh)
-	src, _, err := image.Decode(r)
-	if err != nil {
-		return nil, err
-	}
-	img = fit(src, sharp)
 	pictures.Lock()
 	defer pictures.Unlock()
+	delete(pictures.loading, key)
+	close(l.done)
+	if l.err != nil {
+		return nil, l.err
+	}
 	if pictures.kept == nil {
 		pictures.kept = map[pictureKey]image.Image{}
 	}
 	if _, ok := pictures.kept[key]; !ok {
-		pictures.kept[key] = img
+		pictures.kept[key] = l.img
 		pictures.order = append(pictures.order, key)
 		for len(pictures.order) > keptPictures {
 			delete(pictures.kept, pictures.order[0])
 			pictures.order = pictures.order[1:]
 		}
 	}
-	return img, nil
+	return l.img, nil
 }
 
 // fit is src scaled down, keeping its shape, to fit within box; src itself

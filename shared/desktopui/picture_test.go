@@ -38,13 +38,25 @@ func photo(path string) File {
 	return File{ID: "1", Name: filepath.Base(path), Dir: "in", State: "done", Path: path, ContentType: "image/png", Size: info.Size()}
 }
 
-// A picture is kept no bigger than it is shown, and decoded once.
+// A picture is kept no bigger than it is shown, and decoded once. A big
+// one is decoded aside: the window does not wait for it.
 func TestPictureScaledDownAndKept(t *testing.T) {
+	ready := make(chan string, 1)
+	hookPictureReady = func(path string) { ready <- path }
+	t.Cleanup(func() { hookPictureReady = nil })
 	path := filepath.Join(t.TempDir(), "big.png")
 	writePNG(t, path, 3000, 2000, color.NRGBA{200, 30, 30, 255})
 	c := picture(photo(path), fyne.NewSize(200, 140), image.Pt(400, 280))
 	if c == nil {
 		t.Fatal("no picture")
+	}
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the picture was not decoded")
+	}
+	if c.Image == nil {
+		t.Fatal("the picture decoded aside is not shown")
 	}
 	if got := c.Image.Bounds().Size(); got != image.Pt(400, 266) {
 		t.Fatalf("decoded to %v, want 400x266", got)
@@ -55,11 +67,35 @@ func TestPictureScaledDownAndKept(t *testing.T) {
 	if again := picture(photo(path), fyne.NewSize(200, 140), image.Pt(400, 280)); again.Image != c.Image {
 		t.Fatal("decoded a second time")
 	}
-	// A changed file is decoded again.
+	// A changed file is decoded again; a small picture at once.
 	writePNG(t, path, 30, 20, color.NRGBA{30, 30, 200, 255})
 	os.Chtimes(path, time.Now().Add(time.Minute), time.Now().Add(time.Minute))
-	if changed := picture(photo(path), fyne.NewSize(200, 140), image.Pt(400, 280)); changed.Image.Bounds().Size() != image.Pt(30, 20) {
-		t.Fatalf("the changed file shows as %v", changed.Image.Bounds().Size())
+	if changed := picture(photo(path), fyne.NewSize(200, 140), image.Pt(400, 280)); changed.Image == nil || changed.Image.Bounds().Size() != image.Pt(30, 20) {
+		t.Fatal("the changed file is not shown at once at its new size")
+	}
+	if len(ready) > 0 {
+		t.Fatal("a small picture was decoded aside")
+	}
+}
+
+// Asked for again while it is being decoded, a picture is decoded once:
+// both get the same one.
+func TestPictureDecodedOnceWhileWanted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.png")
+	writePNG(t, path, 3000, 2000, color.NRGBA{20, 130, 30, 255})
+	got := make(chan image.Image, 2)
+	for range 2 {
+		go func() {
+			img, err := loadPicture(path, image.Pt(400, 280))
+			if err != nil {
+				t.Error(err)
+			}
+			got <- img
+		}()
+	}
+	a, b := <-got, <-got
+	if a == nil || a != b {
+		t.Fatal("two decodings of one picture")
 	}
 }
 
