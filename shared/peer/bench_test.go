@@ -16,7 +16,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/porthole-dev/porthole/shared/internal/benchcmd/benchkit"
+	"github.com/porthole-dev/porthole/shared/internal/benchkit"
 )
 
 // bulkChunk is what one benchmark operation moves over a fresh stream.

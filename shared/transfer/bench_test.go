@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/porthole-dev/porthole/shared/internal/benchcmd/benchkit"
+	"github.com/porthole-dev/porthole/shared/internal/benchkit"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/testpeer"
 	"github.com/porthole-dev/porthole/shared/transfer"

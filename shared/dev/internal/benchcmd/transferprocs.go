@@ -19,7 +19,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/porthole-dev/porthole/shared/internal/benchcmd/benchkit"
+	"github.com/porthole-dev/porthole/shared/internal/benchkit"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	h "github.com/porthole-dev/porthole/shared/internal/harness"
+	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
 )
 
 // writeCA makes a CA and a server certificate for 127.0.0.1 signed by it,

@@ -39,7 +39,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/porthole-dev/porthole/shared/internal/harness"
+	"github.com/porthole-dev/porthole/shared/dev/internal/harness"
 )
 
 type config struct {

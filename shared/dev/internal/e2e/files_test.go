@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	h "github.com/porthole-dev/porthole/shared/internal/harness"
+	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
 	"github.com/porthole-dev/porthole/shared/transfer"
 )
 

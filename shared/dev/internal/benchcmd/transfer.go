@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/porthole-dev/porthole/shared/internal/benchcmd/benchkit"
+	"github.com/porthole-dev/porthole/shared/internal/benchkit"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/transfer"

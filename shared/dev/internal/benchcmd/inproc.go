@@ -10,7 +10,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/porthole-dev/porthole/shared/internal/benchcmd/benchkit"
+	"github.com/porthole-dev/porthole/shared/internal/benchkit"
 )
 
 const (

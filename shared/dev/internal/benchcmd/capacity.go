@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/porthole-dev/porthole/shared/internal/benchcmd/benchkit"
-	h "github.com/porthole-dev/porthole/shared/internal/harness"
+	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
+	"github.com/porthole-dev/porthole/shared/internal/benchkit"
 )
 
 const capacityTarget = 300e6 // bytes

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	h "github.com/porthole-dev/porthole/shared/internal/harness"
+	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
 )
 
 type world struct {

@@ -3,7 +3,7 @@ package e2e
 import (
 	"testing"
 
-	h "github.com/porthole-dev/porthole/shared/internal/harness"
+	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
 )
 
 // TestPermissionRequests: the agent asks, the customer answers yes or no,

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/porthole-dev/porthole/shared/internal/benchcmd/benchkit"
-	h "github.com/porthole-dev/porthole/shared/internal/harness"
+	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
+	"github.com/porthole-dev/porthole/shared/internal/benchkit"
 )
 
 // procSections measures with the real binaries, driven through their

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	h "github.com/porthole-dev/porthole/shared/internal/harness"
+	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
 )
 
 func say(format string, args ...any) { fmt.Printf(format+"\n", args...) }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	h "github.com/porthole-dev/porthole/shared/internal/harness"
+	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
 )
 
 // needDisplay skips unless an X display and xdotool are there (make test
