@@ -1,6 +1,9 @@
 # Porthole — run `make help` for the targets.
 SHELL := /bin/bash
-MODULES := shared agent customer
+# shared/desktopui (the Fyne pieces both windows use) and shared/dev (the
+# end-to-end tests, the demo, the screenshots and the benchmark driver) are
+# modules of their own, so that shared itself never requires Fyne.
+MODULES := shared shared/desktopui shared/dev agent customer
 BIN := $(CURDIR)/bin
 GO ?= go
 export GOTOOLCHAIN := local
@@ -19,10 +22,10 @@ FUZZTIME ?= 150000x
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1280x800x24")
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help deps build demo test test-unit test-e2e fuzz bench screenshots lint proto package clean
+.PHONY: help deps build demo test check-layering test-unit test-e2e fuzz bench screenshots lint proto package clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 deps: ## Install the Debian packages the build and tests need (idempotent)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -40,20 +43,46 @@ build: ## Build porthole-relay, porthole-agent and porthole-customer into bin/
 	$(GO) build -trimpath -o $(BIN)/ ./shared/cmd/porthole-relay ./agent/cmd/porthole-agent ./customer/cmd/porthole-customer
 
 demo: deps build ## Open the agent console (relay inside) and a customer window joined to it; headless without a display
-	@cd shared && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/democmd
+	@cd shared/dev && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/democmd
 
-test: deps build test-unit fuzz test-e2e ## Run every test: unit (race), fuzz (briefly), end-to-end with the real binaries
+test: check-layering deps build test-unit fuzz test-e2e ## Run every test: the layering check, unit (race), fuzz (briefly), end-to-end with the real binaries
+
+# The UI toolkit's module paths: Fyne, and the GL and D-Bus bindings it brings.
+UI_PATHS := ^(fyne[.]io|github[.]com/go-gl|github[.]com/godbus)(/|$$)
+# The relay and the apps' logic, which never link the UI toolkit.
+NO_UI_PACKAGES := ./shared/cmd/porthole-relay ./agent/internal/console ./customer/internal/client
+
+# shared's module graph is listed with GOWORK=off: in the workspace, go list -m
+# all lists the modules of the whole workspace, the apps' Fyne among them.
+check-layering: ## Fail if shared's module graph, a shared package, the relay or the apps' logic reaches Fyne, go-gl or godbus
+	@set -eo pipefail; fail=0; \
+	mods=$$(cd shared && GOWORK=off $(GO) list -m all | awk -v re='$(UI_PATHS)' '$$1 ~ re {print "    " $$1}'); \
+	if [ -n "$$mods" ]; then \
+		echo "check-layering: shared/go.mod requires UI modules (cd shared && GOWORK=off go list -m all):"; echo "$$mods"; fail=1; \
+	fi; \
+	imports='{{range .Imports}}{{$$.ImportPath}}{{"\t"}}{{.}}{{"\n"}}{{end}}'; \
+	for p in "shared:./..." $(addprefix .:,$(NO_UI_PACKAGES)); do \
+		dir=$${p%%:*} pkgs=$${p#*:}; \
+		bad=$$(cd $$dir && $(GO) list -deps -test -f "$$imports" $$pkgs | sed 's/ \[[^]]*\]//g' | \
+			awk -F'\t' -v re='$(UI_PATHS)' '$$2 ~ re && $$1 !~ re {print "    " $$1 " imports " $$2}' | sort -u); \
+		if [ -n "$$bad" ]; then \
+			[ $$dir = . ] && what=$$pkgs || what="the shared module"; \
+			echo "check-layering: $$what must not link Fyne, go-gl or godbus, but:"; echo "$$bad"; fail=1; \
+		fi; \
+	done; \
+	if [ $$fail != 0 ]; then echo "check-layering: failed; see the module layering in docs/architecture.md"; exit 1; fi; \
+	echo "check-layering: shared, the relay and the apps' logic are free of Fyne, go-gl and godbus"
 
 test-unit: ## Unit and in-process integration tests of every module, with the race detector
 	@set -e; for m in $(MODULES); do \
 		echo "== go test -race ($$m)"; \
-		(cd $$m && $(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /internal/e2e)); \
+		(cd $$m && $(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/shared/dev/internal/e2e$$')); \
 	done
 
 # -count=1: the test cache does not know the binaries the tests start.
 test-e2e: build ## End-to-end tests: the real binaries over loopback, windows under Xvfb
 	@echo "== end-to-end"
-	cd shared && PORTHOLE_BIN=$(BIN) $(XVFB) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./internal/e2e/
+	cd shared/dev && PORTHOLE_BIN=$(BIN) $(XVFB) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./internal/e2e/
 
 fuzz: ## Run each fuzz target briefly (FUZZTIME=150000x inputs each)
 	@set -e; cd shared && log=$$(mktemp) && for p in protocol transfer; do \
@@ -65,15 +94,15 @@ fuzz: ## Run each fuzz target briefly (FUZZTIME=150000x inputs each)
 	done; rm -f $$log; echo "fuzz: all targets ran without a crash"
 
 bench: build ## Benchmarks against a same-run baseline, printed as a table
-	cd shared && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/benchcmd
+	cd shared/dev && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/benchcmd
 
 # Always its own Xvfb, so the pictures do not depend on the desktop they are made on.
 SHOT_SCREEN ?= 1280x800
 screenshots: build ## Render each main screen of both apps under Xvfb into docs/screenshots/
-	cd shared && PORTHOLE_BIN=$(BIN) xvfb-run -a -s "-screen 0 $(SHOT_SCREEN)x24" $(GO) run ./internal/shotcmd -out ../docs/screenshots
+	cd shared/dev && PORTHOLE_BIN=$(BIN) xvfb-run -a -s "-screen 0 $(SHOT_SCREEN)x24" $(GO) run ./internal/shotcmd -out ../../docs/screenshots
 
 lint: ## gofmt, go vet and staticcheck on every module
-	@out=$$(gofmt -l $(MODULES) | grep -v '\.pb\.go$$' || true); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $(MODULES) | sort -u | grep -v '\.pb\.go$$' || true); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@set -e; for m in $(MODULES); do echo "== vet + staticcheck ($$m)"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...); done
 
 proto: ## Regenerate shared/protocol/pb from porthole.proto

@@ -4,7 +4,7 @@ package peer_test
 // relayed through an in-process relay.Server, and a plain quic-go baseline
 // with the same settings), chat round trips over a Link, and pairing (key
 // entered to link up). They report numbers only; the driver in
-// shared/internal/benchcmd compares them with the targets.
+// shared/dev/internal/benchcmd compares them with the targets.
 //
 //	go test ./peer -run '^$' -bench . -benchtime 1x   # smoke
 //	go test ./peer -run '^$' -bench Bulk              # throughput

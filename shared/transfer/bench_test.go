@@ -3,7 +3,7 @@ package transfer_test
 // Benchmarks of the file-transfer engine: agent -> customer over a real
 // direct peer link on loopback (testpeer.LinkPair), each side with its own
 // database and downloads folder. They report numbers only; `make bench`
-// (shared/internal/benchcmd) compares the engine with plain quic-go and the
+// (shared/dev/internal/benchcmd) compares the engine with plain quic-go and the
 // targets, with a 1 GiB file, the relayed path, memory, dedup and resume.
 //
 //	go test ./transfer -run '^$' -bench . -benchtime 3x

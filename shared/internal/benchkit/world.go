@@ -4,7 +4,7 @@
 // and the measurements (pairing phases, chat round trips, bulk transfers).
 //
 // The testing.B benchmarks in package peer and the benchmark driver
-// (shared/internal/benchcmd) both use it.
+// (shared/dev/internal/benchcmd) both use it.
 package benchkit
 
 import (

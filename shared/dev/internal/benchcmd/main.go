@@ -15,9 +15,9 @@
 //     its own, many small files, a file the receiver has, and a resume after
 //     a cut (transfer.go, transferprocs.go).
 //
-// Run it from the shared module:
+// Run it from the shared/dev module:
 //
-//	cd shared && go run ./internal/benchcmd [-quick] [-only transfer] [-bulk-mib 256] [-file-mib 1024] [-sessions 1000] [-samples 300]
+//	cd shared/dev && go run ./internal/benchcmd [-quick] [-only transfer] [-bulk-mib 256] [-file-mib 1024] [-sessions 1000] [-samples 300]
 //
 // It is a report: missing a target still exits 0. It exits non-zero only
 // when a measurement could not be made. Every process it starts is killed
