@@ -75,6 +75,9 @@ func sampleMessages() []proto.Message {
 		&pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: fileID, Why: "stopped"}}},
 		&pb.PeerMsg{Body: &pb.PeerMsg_FileDone{FileDone: &pb.FileDone{Id: fileID, Ok: true}}},
 		&pb.PeerMsg{Body: &pb.PeerMsg_FileInvite{FileInvite: &pb.FileInvite{ExpiresUnixMs: 1700000000000}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_PermissionRequest{PermissionRequest: &pb.PermissionRequest{Id: "p-1", Kind: "files", Reason: "to send the new driver", TimeoutMs: 60000}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_PermissionAnswer{PermissionAnswer: &pb.PermissionAnswer{Id: "p-1", Allowed: true}}},
+		&pb.PeerMsg{Body: &pb.PeerMsg_PermissionRevoked{PermissionRevoked: &pb.PermissionRevoked{Id: "p-1", Kind: "files", Why: "revoked"}}},
 		&pb.PeerMsg{Body: &pb.PeerMsg_FilePolicy{FilePolicy: &pb.FilePolicy{Enabled: true, Extensions: []string{"png", "pdf"}, ContentTypes: []string{"image/*"}, MaxSize: 10 << 20, MaxFiles: 5, InvitationRequired: true, InvitationMs: 300000}}},
 	}
 }

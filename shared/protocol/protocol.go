@@ -27,8 +27,11 @@ import (
 //
 // History:
 //   - 1: first version: relay control, PAKE pairing, direct and relayed paths,
-//     chat.
-const Version = 1
+//     chat, permission requests, file transfer.
+//   - 2: PermissionRevoked: the customer ends a grant it gave. Peer streams
+//     are dispatched by kind, and one of an unknown kind is refused with
+//     stream error 0x01.
+const Version = 2
 
 // MinVersion is the oldest peer version this build still talks to.
 const MinVersion = 1

@@ -323,6 +323,15 @@ func ValidatePeerMsg(m *pb.PeerMsg) error {
 			return fmt.Errorf("%w: permission answer", ErrInvalid)
 		}
 		return validText(a.Why, "why", false)
+	case *pb.PeerMsg_PermissionRevoked:
+		r := b.PermissionRevoked
+		if r.Id == "" || len(r.Id) > 64 || len(r.Why) > 32 {
+			return fmt.Errorf("%w: permission revoked", ErrInvalid)
+		}
+		if err := validKind(r.Kind); err != nil {
+			return err
+		}
+		return validText(r.Why, "why", false)
 	case *pb.PeerMsg_FileOffer:
 		o := b.FileOffer
 		switch {

@@ -288,6 +288,9 @@ func TestValidatePeerMsg(t *testing.T) {
 	ack := func(id string) *pb.PeerMsg {
 		return &pb.PeerMsg{Body: &pb.PeerMsg_ChatAck{ChatAck: &pb.ChatAck{Id: id}}}
 	}
+	revoked := func(id, kind, why string) *pb.PeerMsg {
+		return &pb.PeerMsg{Body: &pb.PeerMsg_PermissionRevoked{PermissionRevoked: &pb.PermissionRevoked{Id: id, Kind: kind, Why: why}}}
+	}
 	bye := func(reason string) *pb.PeerMsg {
 		return &pb.PeerMsg{Body: &pb.PeerMsg_Bye{Bye: &pb.Bye{Reason: reason, SessionEnded: true}}}
 	}
@@ -337,6 +340,15 @@ func TestValidatePeerMsg(t *testing.T) {
 
 		{"ping", &pb.PeerMsg{Body: &pb.PeerMsg_Ping{Ping: &pb.Ping{UnixMs: 1}}}, nil},
 		{"pong", &pb.PeerMsg{Body: &pb.PeerMsg_Pong{Pong: &pb.Pong{UnixMs: 1}}}, nil},
+
+		{"revoked", revoked("p1", "screen", "revoked"), nil},
+		{"revoked no why", revoked("p1", "files", ""), nil},
+		{"revoked empty id", revoked("", "screen", "revoked"), inv},
+		{"revoked id 65", revoked(strings.Repeat("i", 65), "screen", "revoked"), inv},
+		{"revoked no kind", revoked("p1", "", "revoked"), inv},
+		{"revoked kind upper", revoked("p1", "Screen", "revoked"), inv},
+		{"revoked why 33", revoked("p1", "screen", strings.Repeat("w", 33)), inv},
+		{"revoked why control", revoked("p1", "screen", "revoked"), inv},
 	}
 	for _, tt := range tests {
 		checkValidation(t, tt.name, protocol.ValidatePeerMsg(tt.m), tt.want)

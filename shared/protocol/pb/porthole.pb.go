@@ -2127,6 +2127,7 @@ type PeerMsg struct {
 	//	*PeerMsg_FileDone
 	//	*PeerMsg_FileInvite
 	//	*PeerMsg_FilePolicy
+	//	*PeerMsg_PermissionRevoked
 	Body          isPeerMsg_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2295,6 +2296,15 @@ func (x *PeerMsg) GetFilePolicy() *FilePolicy {
 	return nil
 }
 
+func (x *PeerMsg) GetPermissionRevoked() *PermissionRevoked {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_PermissionRevoked); ok {
+			return x.PermissionRevoked
+		}
+	}
+	return nil
+}
+
 type isPeerMsg_Body interface {
 	isPeerMsg_Body()
 }
@@ -2355,6 +2365,10 @@ type PeerMsg_FilePolicy struct {
 	FilePolicy *FilePolicy `protobuf:"bytes,14,opt,name=file_policy,json=filePolicy,proto3,oneof"`
 }
 
+type PeerMsg_PermissionRevoked struct {
+	PermissionRevoked *PermissionRevoked `protobuf:"bytes,15,opt,name=permission_revoked,json=permissionRevoked,proto3,oneof"`
+}
+
 func (*PeerMsg_Hello) isPeerMsg_Body() {}
 
 func (*PeerMsg_Chat) isPeerMsg_Body() {}
@@ -2382,6 +2396,8 @@ func (*PeerMsg_FileDone) isPeerMsg_Body() {}
 func (*PeerMsg_FileInvite) isPeerMsg_Body() {}
 
 func (*PeerMsg_FilePolicy) isPeerMsg_Body() {}
+
+func (*PeerMsg_PermissionRevoked) isPeerMsg_Body() {}
 
 // PermissionRequest asks the customer for something beyond chat (seeing the
 // screen, control, a shell, ...). The customer's client asks its user and
@@ -2458,7 +2474,7 @@ type PermissionAnswer struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Allowed       bool                   `protobuf:"varint,2,opt,name=allowed,proto3" json:"allowed,omitempty"`
-	Why           string                 `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"` // when not allowed: "denied", "timeout" or "ended"
+	Why           string                 `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"` // when not allowed: "denied", "timeout", "ended" or "unsupported"
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2514,6 +2530,68 @@ func (x *PermissionAnswer) GetWhy() string {
 	return ""
 }
 
+// PermissionRevoked (customer to agent) ends a grant: what the request id
+// allowed is no longer allowed. The agent's services stop at once.
+type PermissionRevoked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`     // the request the grant answered
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // what it allowed
+	Why           string                 `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`   // "revoked" (the customer took it back) or "ended"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PermissionRevoked) Reset() {
+	*x = PermissionRevoked{}
+	mi := &file_porthole_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PermissionRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PermissionRevoked) ProtoMessage() {}
+
+func (x *PermissionRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PermissionRevoked.ProtoReflect.Descriptor instead.
+func (*PermissionRevoked) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PermissionRevoked) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PermissionRevoked) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PermissionRevoked) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
+
 type Chat struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`     // unique per message, chosen by the sender
@@ -2528,7 +2606,7 @@ type Chat struct {
 
 func (x *Chat) Reset() {
 	*x = Chat{}
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2540,7 +2618,7 @@ func (x *Chat) String() string {
 func (*Chat) ProtoMessage() {}
 
 func (x *Chat) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2553,7 +2631,7 @@ func (x *Chat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chat.ProtoReflect.Descriptor instead.
 func (*Chat) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{32}
+	return file_porthole_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Chat) GetId() string {
@@ -2607,7 +2685,7 @@ type ChatAck struct {
 
 func (x *ChatAck) Reset() {
 	*x = ChatAck{}
-	mi := &file_porthole_proto_msgTypes[33]
+	mi := &file_porthole_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2619,7 +2697,7 @@ func (x *ChatAck) String() string {
 func (*ChatAck) ProtoMessage() {}
 
 func (x *ChatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[33]
+	mi := &file_porthole_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2632,7 +2710,7 @@ func (x *ChatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatAck.ProtoReflect.Descriptor instead.
 func (*ChatAck) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{33}
+	return file_porthole_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ChatAck) GetId() string {
@@ -2652,7 +2730,7 @@ type Bye struct {
 
 func (x *Bye) Reset() {
 	*x = Bye{}
-	mi := &file_porthole_proto_msgTypes[34]
+	mi := &file_porthole_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2742,7 @@ func (x *Bye) String() string {
 func (*Bye) ProtoMessage() {}
 
 func (x *Bye) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[34]
+	mi := &file_porthole_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2755,7 @@ func (x *Bye) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bye.ProtoReflect.Descriptor instead.
 func (*Bye) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{34}
+	return file_porthole_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Bye) GetReason() string {
@@ -2711,7 +2789,7 @@ type FileOffer struct {
 
 func (x *FileOffer) Reset() {
 	*x = FileOffer{}
-	mi := &file_porthole_proto_msgTypes[35]
+	mi := &file_porthole_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2801,7 @@ func (x *FileOffer) String() string {
 func (*FileOffer) ProtoMessage() {}
 
 func (x *FileOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[35]
+	mi := &file_porthole_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2814,7 @@ func (x *FileOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileOffer.ProtoReflect.Descriptor instead.
 func (*FileOffer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{35}
+	return file_porthole_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FileOffer) GetId() string {
@@ -2804,7 +2882,7 @@ type FileAnswer struct {
 
 func (x *FileAnswer) Reset() {
 	*x = FileAnswer{}
-	mi := &file_porthole_proto_msgTypes[36]
+	mi := &file_porthole_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2816,7 +2894,7 @@ func (x *FileAnswer) String() string {
 func (*FileAnswer) ProtoMessage() {}
 
 func (x *FileAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[36]
+	mi := &file_porthole_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2829,7 +2907,7 @@ func (x *FileAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileAnswer.ProtoReflect.Descriptor instead.
 func (*FileAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{36}
+	return file_porthole_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *FileAnswer) GetId() string {
@@ -2885,7 +2963,7 @@ type FileCancel struct {
 
 func (x *FileCancel) Reset() {
 	*x = FileCancel{}
-	mi := &file_porthole_proto_msgTypes[37]
+	mi := &file_porthole_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +2975,7 @@ func (x *FileCancel) String() string {
 func (*FileCancel) ProtoMessage() {}
 
 func (x *FileCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[37]
+	mi := &file_porthole_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +2988,7 @@ func (x *FileCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileCancel.ProtoReflect.Descriptor instead.
 func (*FileCancel) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{37}
+	return file_porthole_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *FileCancel) GetId() string {
@@ -2941,7 +3019,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_porthole_proto_msgTypes[38]
+	mi := &file_porthole_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2953,7 +3031,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[38]
+	mi := &file_porthole_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2966,7 +3044,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{38}
+	return file_porthole_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FileDone) GetId() string {
@@ -3008,7 +3086,7 @@ type FileInvite struct {
 
 func (x *FileInvite) Reset() {
 	*x = FileInvite{}
-	mi := &file_porthole_proto_msgTypes[39]
+	mi := &file_porthole_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3020,7 +3098,7 @@ func (x *FileInvite) String() string {
 func (*FileInvite) ProtoMessage() {}
 
 func (x *FileInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[39]
+	mi := &file_porthole_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3033,7 +3111,7 @@ func (x *FileInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInvite.ProtoReflect.Descriptor instead.
 func (*FileInvite) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{39}
+	return file_porthole_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FileInvite) GetExpiresUnixMs() int64 {
@@ -3061,7 +3139,7 @@ type FilePolicy struct {
 
 func (x *FilePolicy) Reset() {
 	*x = FilePolicy{}
-	mi := &file_porthole_proto_msgTypes[40]
+	mi := &file_porthole_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3073,7 +3151,7 @@ func (x *FilePolicy) String() string {
 func (*FilePolicy) ProtoMessage() {}
 
 func (x *FilePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[40]
+	mi := &file_porthole_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3086,7 +3164,7 @@ func (x *FilePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePolicy.ProtoReflect.Descriptor instead.
 func (*FilePolicy) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{40}
+	return file_porthole_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FilePolicy) GetEnabled() bool {
@@ -3152,7 +3230,7 @@ type FileStreamHead struct {
 
 func (x *FileStreamHead) Reset() {
 	*x = FileStreamHead{}
-	mi := &file_porthole_proto_msgTypes[41]
+	mi := &file_porthole_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3164,7 +3242,7 @@ func (x *FileStreamHead) String() string {
 func (*FileStreamHead) ProtoMessage() {}
 
 func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[41]
+	mi := &file_porthole_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3177,7 +3255,7 @@ func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStreamHead.ProtoReflect.Descriptor instead.
 func (*FileStreamHead) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{41}
+	return file_porthole_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FileStreamHead) GetId() string {
@@ -3338,7 +3416,7 @@ const file_porthole_proto_rawDesc = "" +
 	"\aattempt\x18\x01 \x01(\x04R\aattempt\"5\n" +
 	"\x05Abort\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x8f\x06\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xe0\x06\n" +
 	"\aPeerMsg\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.porthole.v1.HelloH\x00R\x05hello\x12'\n" +
 	"\x04chat\x18\x02 \x01(\v2\x11.porthole.v1.ChatH\x00R\x04chat\x121\n" +
@@ -3359,7 +3437,8 @@ const file_porthole_proto_rawDesc = "" +
 	"\vfile_invite\x18\r \x01(\v2\x17.porthole.v1.FileInviteH\x00R\n" +
 	"fileInvite\x12:\n" +
 	"\vfile_policy\x18\x0e \x01(\v2\x17.porthole.v1.FilePolicyH\x00R\n" +
-	"filePolicyB\x06\n" +
+	"filePolicy\x12O\n" +
+	"\x12permission_revoked\x18\x0f \x01(\v2\x1e.porthole.v1.PermissionRevokedH\x00R\x11permissionRevokedB\x06\n" +
 	"\x04body\"n\n" +
 	"\x11PermissionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -3370,6 +3449,10 @@ const file_porthole_proto_rawDesc = "" +
 	"\x10PermissionAnswer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x10\n" +
+	"\x03why\x18\x03 \x01(\tR\x03why\"I\n" +
+	"\x11PermissionRevoked\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03why\x18\x03 \x01(\tR\x03why\"\x9c\x01\n" +
 	"\x04Chat\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -3449,7 +3532,7 @@ func file_porthole_proto_rawDescGZIP() []byte {
 }
 
 var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_porthole_proto_goTypes = []any{
 	(Role)(0),                 // 0: porthole.v1.Role
 	(FileCheck)(0),            // 1: porthole.v1.FileCheck
@@ -3485,16 +3568,17 @@ var file_porthole_proto_goTypes = []any{
 	(*PeerMsg)(nil),           // 31: porthole.v1.PeerMsg
 	(*PermissionRequest)(nil), // 32: porthole.v1.PermissionRequest
 	(*PermissionAnswer)(nil),  // 33: porthole.v1.PermissionAnswer
-	(*Chat)(nil),              // 34: porthole.v1.Chat
-	(*ChatAck)(nil),           // 35: porthole.v1.ChatAck
-	(*Bye)(nil),               // 36: porthole.v1.Bye
-	(*FileOffer)(nil),         // 37: porthole.v1.FileOffer
-	(*FileAnswer)(nil),        // 38: porthole.v1.FileAnswer
-	(*FileCancel)(nil),        // 39: porthole.v1.FileCancel
-	(*FileDone)(nil),          // 40: porthole.v1.FileDone
-	(*FileInvite)(nil),        // 41: porthole.v1.FileInvite
-	(*FilePolicy)(nil),        // 42: porthole.v1.FilePolicy
-	(*FileStreamHead)(nil),    // 43: porthole.v1.FileStreamHead
+	(*PermissionRevoked)(nil), // 34: porthole.v1.PermissionRevoked
+	(*Chat)(nil),              // 35: porthole.v1.Chat
+	(*ChatAck)(nil),           // 36: porthole.v1.ChatAck
+	(*Bye)(nil),               // 37: porthole.v1.Bye
+	(*FileOffer)(nil),         // 38: porthole.v1.FileOffer
+	(*FileAnswer)(nil),        // 39: porthole.v1.FileAnswer
+	(*FileCancel)(nil),        // 40: porthole.v1.FileCancel
+	(*FileDone)(nil),          // 41: porthole.v1.FileDone
+	(*FileInvite)(nil),        // 42: porthole.v1.FileInvite
+	(*FilePolicy)(nil),        // 43: porthole.v1.FilePolicy
+	(*FileStreamHead)(nil),    // 44: porthole.v1.FileStreamHead
 }
 var file_porthole_proto_depIdxs = []int32{
 	4,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
@@ -3518,7 +3602,7 @@ var file_porthole_proto_depIdxs = []int32{
 	22, // 18: porthole.v1.RelayMsg.pong:type_name -> porthole.v1.Pong
 	23, // 19: porthole.v1.RelayMsg.ok:type_name -> porthole.v1.Ok
 	0,  // 20: porthole.v1.Hello.role:type_name -> porthole.v1.Role
-	42, // 21: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
+	43, // 21: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
 	12, // 22: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
 	25, // 23: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
 	26, // 24: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
@@ -3527,27 +3611,28 @@ var file_porthole_proto_depIdxs = []int32{
 	29, // 27: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
 	30, // 28: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
 	4,  // 29: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
-	34, // 30: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
-	35, // 31: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
-	36, // 32: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
+	35, // 30: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
+	36, // 31: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
+	37, // 32: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
 	21, // 33: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
 	22, // 34: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
 	32, // 35: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
 	33, // 36: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
-	37, // 37: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
-	38, // 38: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
-	39, // 39: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
-	40, // 40: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
-	41, // 41: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
-	42, // 42: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
-	0,  // 43: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
-	1,  // 44: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
-	1,  // 45: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	38, // 37: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
+	39, // 38: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
+	40, // 39: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
+	41, // 40: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
+	42, // 41: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
+	43, // 42: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
+	34, // 43: porthole.v1.PeerMsg.permission_revoked:type_name -> porthole.v1.PermissionRevoked
+	0,  // 44: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
+	1,  // 45: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
+	1,  // 46: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_porthole_proto_init() }
@@ -3602,6 +3687,7 @@ func file_porthole_proto_init() {
 		(*PeerMsg_FileDone)(nil),
 		(*PeerMsg_FileInvite)(nil),
 		(*PeerMsg_FilePolicy)(nil),
+		(*PeerMsg_PermissionRevoked)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3609,7 +3695,7 @@ func file_porthole_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_porthole_proto_rawDesc), len(file_porthole_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
