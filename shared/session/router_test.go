@@ -79,7 +79,7 @@ func TestControlDispatch(t *testing.T) {
 // theirs.
 func TestRegistrationMistakesPanic(t *testing.T) {
 	for name, f := range map[string]func(r *session.Router){
-		"ping":         func(r *session.Router) { r.HandleControl((*pb.PeerMsg_Ping)(nil), nil) },
+		"ping": func(r *session.Router) { r.HandleControl((*pb.PeerMsg_Ping)(nil), nil) },
 		"twice": func(r *session.Router) {
 			r.HandleControl((*pb.PeerMsg_Chat)(nil), func(*peer.Link, *pb.PeerMsg) {})
 			r.HandleControl((*pb.PeerMsg_Chat)(nil), func(*peer.Link, *pb.PeerMsg) {})
