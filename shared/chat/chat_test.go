@@ -2,6 +2,7 @@ package chat_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/porthole-dev/porthole/shared/chat"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
+	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
@@ -37,6 +39,8 @@ func linkPair(t *testing.T) (agent, customer *peer.Link) {
 
 // side is one conversation with its own database and event channels.
 type side struct {
+	name    string
+	r       *session.Router
 	conv    *chat.Conversation
 	db      *appdb.DB
 	session string
@@ -46,7 +50,7 @@ type side struct {
 	down    chan error
 }
 
-const session = "0123456789abcdef0123456789abcdef"
+const sessionID = "0123456789abcdef0123456789abcdef"
 
 func newSide(t *testing.T, name string, role pb.Role) *side {
 	t.Helper()
@@ -54,9 +58,13 @@ func newSide(t *testing.T, name string, role pb.Role) *side {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &side{db: db, session: session, got: make(chan appdb.Message, 64), sent: make(chan appdb.Message, 64),
+	s := &side{name: name, db: db, session: sessionID, got: make(chan appdb.Message, 64), sent: make(chan appdb.Message, 64),
 		ended: make(chan string, 4), down: make(chan error, 4)}
-	s.conv = chat.New(db, session, name, role, chat.Handlers{
+	s.r = session.New(session.Config{Session: sessionID, Log: quiet,
+		Gone: func(_ *peer.Link, err error) { s.down <- err },
+		Bye:  func(_ *peer.Link, r string) { s.ended <- r },
+	})
+	s.conv = chat.New(db, s.r, name, role, chat.Handlers{
 		Message: func(m appdb.Message) {
 			if m.Outgoing {
 				s.sent <- m
@@ -64,11 +72,9 @@ func newSide(t *testing.T, name string, role pb.Role) *side {
 				s.got <- m
 			}
 		},
-		Ended: func(r string) { s.ended <- r },
-		Down:  func(err error) { s.down <- err },
 	}, quiet)
 	t.Cleanup(func() {
-		s.conv.Detach("test over")
+		s.r.Close("test over")
 		db.Close()
 	})
 	return s
@@ -111,8 +117,8 @@ func TestSayWhileDisconnectedIsStoredAndDeliveredOnAttach(t *testing.T) {
 	}
 
 	al, cl := linkPair(t)
-	cust.conv.Attach(cl)
-	agent.conv.Attach(al)
+	cust.r.Attach(cl)
+	agent.r.Attach(al)
 	for i, text := range []string{"one", "two"} {
 		if m := cust.wantGot(t, text, "alice", "agent"); m.ID != said[i].ID || !m.At.Equal(said[i].At) {
 			t.Fatalf("delivered %+v, said %+v", m, said[i])
@@ -131,7 +137,7 @@ func TestSayWhileDisconnectedIsStoredAndDeliveredOnAttach(t *testing.T) {
 	if p := agent.pending(t); len(p) != 0 {
 		t.Fatalf("still pending after the acks: %+v", p)
 	}
-	hist, err := cust.db.Messages(session)
+	hist, err := cust.db.Messages(sessionID)
 	if err != nil || len(hist) != 4 {
 		t.Fatalf("customer history: %d messages, %v", len(hist), err)
 	}
@@ -142,7 +148,7 @@ func TestUnacknowledgedMessageIsResentOnTheNextLink(t *testing.T) {
 	// First link: the other end reads the message but never acknowledges
 	// it, then the connection drops.
 	al1, raw := linkPair(t)
-	agent.conv.Attach(al1)
+	agent.r.Attach(al1)
 	m, err := agent.conv.Say("are you there?")
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +159,7 @@ func TestUnacknowledgedMessageIsResentOnTheNextLink(t *testing.T) {
 	}
 	raw.Close(peer.CodeNoError, "")
 	recv(t, agent.down, "link down")
-	if agent.conv.Link() != nil {
+	if agent.r.Only() != nil {
 		t.Fatal("conversation kept a dead link")
 	}
 	if p := agent.pending(t); len(p) != 1 || p[0].ID != m.ID {
@@ -163,8 +169,8 @@ func TestUnacknowledgedMessageIsResentOnTheNextLink(t *testing.T) {
 	// Second link, to a real conversation: the message goes again.
 	cust := newSide(t, "bob", pb.Role_ROLE_CUSTOMER)
 	al2, cl2 := linkPair(t)
-	cust.conv.Attach(cl2)
-	agent.conv.Attach(al2)
+	cust.r.Attach(cl2)
+	agent.r.Attach(al2)
 	if got := cust.wantGot(t, "are you there?", "alice", "agent"); got.ID != m.ID {
 		t.Fatalf("resent with id %s, want %s", got.ID, m.ID)
 	}
@@ -182,7 +188,7 @@ func chatFrame(id, text string, role pb.Role) *pb.PeerMsg {
 func TestDuplicatesAreAcknowledgedButStoredOnce(t *testing.T) {
 	cust := newSide(t, "bob", pb.Role_ROLE_CUSTOMER)
 	raw, cl := linkPair(t)
-	cust.conv.Attach(cl)
+	cust.r.Attach(cl)
 	for _, m := range []*pb.PeerMsg{
 		chatFrame("m-1", "first", pb.Role_ROLE_AGENT),
 		chatFrame("m-1", "first", pb.Role_ROLE_AGENT),
@@ -204,97 +210,56 @@ func TestDuplicatesAreAcknowledgedButStoredOnce(t *testing.T) {
 	// order, so a duplicate would have come before "second".
 	cust.wantGot(t, "first", "alice", "agent")
 	cust.wantGot(t, "second", "alice", "agent")
-	hist, err := cust.db.Messages(session)
+	hist, err := cust.db.Messages(sessionID)
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("history has %d messages (%v), want 2", len(hist), err)
 	}
 }
 
-func TestControlMessages(t *testing.T) {
+func TestBlankLinesAreRefused(t *testing.T) {
 	cust := newSide(t, "bob", pb.Role_ROLE_CUSTOMER)
-	raw, cl := linkPair(t)
-	cust.conv.Attach(cl)
-	raw.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Ping{Ping: &pb.Ping{UnixMs: 42}}})
-	if in, err := raw.Recv(); err != nil || in.GetPong().GetUnixMs() != 42 {
-		t.Fatalf("pong: %v, %v", in, err)
-	}
 	if _, err := cust.conv.Say("   "); err == nil {
 		t.Fatal("a blank message was accepted")
 	}
-	raw.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Bye{Bye: &pb.Bye{Reason: "all done", SessionEnded: true}}})
-	if r := recv(t, cust.ended, "end of session"); r != "all done" {
-		t.Fatalf("ended with %q", r)
-	}
-	// A blank Say stored nothing.
-	if hist, _ := cust.db.Messages(session); len(hist) != 0 {
+	if hist, _ := cust.db.Messages(sessionID); len(hist) != 0 {
 		t.Fatalf("history: %+v", hist)
 	}
 }
 
-// TestLinkHooksAndControl: Linked and Unlinked see every link, replaced
-// ones too; Control sees non-chat messages with their link first, and
-// Other only those Control leaves.
-func TestLinkHooksAndControl(t *testing.T) {
-	db, err := appdb.Open(t.TempDir())
-	if err != nil {
+// A customer with two agents in the session says each line to both, and
+// hears each agent's lines in that agent's order, each from the name its
+// link's hello gave.
+func TestLinesGoToEveryAgent(t *testing.T) {
+	cust := newSide(t, "bob", pb.Role_ROLE_CUSTOMER)
+	alice, carol := newSide(t, "alice", pb.Role_ROLE_AGENT), newSide(t, "carol", pb.Role_ROLE_AGENT)
+	for _, a := range []*side{alice, carol} {
+		al, cl := testpeer.LinkPair(t, a.name, "bob")
+		a.r.Attach(al)
+		cust.r.Attach(cl)
+	}
+	if _, err := cust.conv.Say("hello both"); err != nil {
 		t.Fatal(err)
 	}
-	type seen struct {
-		l *peer.Link
-		m *pb.PeerMsg
+	alice.wantGot(t, "hello both", "bob", "customer")
+	carol.wantGot(t, "hello both", "bob", "customer")
+	const n = 50
+	done := make(chan struct{})
+	for _, a := range []*side{alice, carol} {
+		go func() {
+			for i := range n {
+				a.conv.Say(fmt.Sprintf("%s %d", a.name, i))
+			}
+			done <- struct{}{}
+		}()
 	}
-	linked, unlinked := make(chan *peer.Link, 4), make(chan *peer.Link, 4)
-	control, other := make(chan seen, 4), make(chan *pb.PeerMsg, 4)
-	down := make(chan error, 4)
-	conv := chat.New(db, session, "bob", pb.Role_ROLE_CUSTOMER, chat.Handlers{
-		Linked:   func(l *peer.Link) { linked <- l },
-		Unlinked: func(l *peer.Link) { unlinked <- l },
-		Control: func(l *peer.Link, m *pb.PeerMsg) bool {
-			control <- seen{l, m}
-			return m.GetFileCancel() != nil
-		},
-		Other: func(m *pb.PeerMsg) { other <- m },
-		Down:  func(err error) { down <- err },
-	}, quiet)
-	t.Cleanup(func() {
-		conv.Detach("test over")
-		db.Close()
-	})
-
-	raw1, l1 := linkPair(t)
-	conv.Attach(l1)
-	if l := recv(t, linked, "Linked"); l != l1 {
-		t.Fatal("Linked saw another link")
-	}
-	raw1.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: "0123456789abcdef0123456789abcdef", Why: "stopped"}}})
-	raw1.Send(&pb.PeerMsg{Body: &pb.PeerMsg_PermissionRequest{PermissionRequest: &pb.PermissionRequest{Id: "p1", Kind: "screen", TimeoutMs: 1000}}})
-	if s := recv(t, control, "Control"); s.l != l1 || s.m.GetFileCancel() == nil {
-		t.Fatalf("Control saw %v", s.m)
-	}
-	if s := recv(t, control, "Control"); s.m.GetPermissionRequest() == nil {
-		t.Fatalf("Control saw %v", s.m)
-	}
-	if m := recv(t, other, "Other"); m.GetPermissionRequest() == nil {
-		t.Fatalf("Other saw %v, want only the permission request", m)
-	}
-
-	// A newer link replaces l1: both hooks fire, Down does not (the
-	// conversation is still connected).
-	_, l2 := linkPair(t)
-	conv.Attach(l2)
-	if l := recv(t, linked, "Linked"); l != l2 {
-		t.Fatal("Linked saw another link")
-	}
-	if l := recv(t, unlinked, "Unlinked"); l != l1 {
-		t.Fatal("Unlinked saw another link")
-	}
-	select {
-	case err := <-down:
-		t.Fatalf("Down (%v) for a replaced link", err)
-	default:
-	}
-	conv.Detach("bye")
-	if l := recv(t, unlinked, "Unlinked"); l != l2 {
-		t.Fatal("Unlinked saw another link")
+	<-done
+	<-done
+	next := map[string]int{}
+	for range 2 * n {
+		m := recv(t, cust.got, "an agent's line")
+		if want := fmt.Sprintf("%s %d", m.From, next[m.From]); m.Text != want {
+			t.Fatalf("got %q from %s, want %q", m.Text, m.From, want)
+		}
+		next[m.From]++
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/relay"
 	"github.com/porthole-dev/porthole/shared/relayclient"
+	"github.com/porthole-dev/porthole/shared/session"
 )
 
 // The agent account StartRelay creates.
@@ -268,16 +269,22 @@ func offer[T any](ch chan T, v T) {
 	}
 }
 
-func (s *side) conversation(session, me string, role pb.Role) *chat.Conversation {
-	return chat.New(s.DB, session, me, role, chat.Handlers{
+// conversation makes the session's router, as the apps do, with the chat
+// as its one service; Down and Ended hear what the router says.
+func (s *side) conversation(id, me string, role pb.Role) (*session.Router, *chat.Conversation) {
+	r := session.New(session.Config{
+		Session: id, Log: s.log,
+		Gone: func(_ *peer.Link, err error) { offer(s.down, err) },
+		Bye:  func(_ *peer.Link, reason string) { offer(s.ended, reason) },
+	})
+	conv := chat.New(s.DB, r, me, role, chat.Handlers{
 		Message: func(m appdb.Message) {
 			if !m.Outgoing {
 				s.messages <- m
 			}
 		},
-		Ended: func(reason string) { offer(s.ended, reason) },
-		Down:  func(err error) { offer(s.down, err) },
 	}, s.log)
+	return r, conv
 }
 
 func hello(role pb.Role, name string) *pb.Hello {
@@ -313,9 +320,10 @@ type Customer struct {
 	// Set by Join.
 	Session    string
 	Channel    uint64
-	AgentName  string // the session owner, as the relay names it
-	SessionKey []byte // the PAKE result
-	Conv       *chat.Conversation
+	AgentName  string             // the session owner, as the relay names it
+	SessionKey []byte             // the PAKE result
+	Router     *session.Router    // the session's links: Connect attaches each
+	Conv       *chat.Conversation // the chat, a service of Router
 
 	// Set by each successful Connect.
 	Link *peer.Link
@@ -375,12 +383,12 @@ func (c *Customer) Join(ctx context.Context) error {
 		return err
 	}
 	c.SessionKey = key
-	c.Conv = c.conversation(j.Session, c.opts.Name, pb.Role_ROLE_CUSTOMER)
+	c.Router, c.Conv = c.conversation(j.Session, c.opts.Name, pb.Role_ROLE_CUSTOMER)
 	return nil
 }
 
 // Connect makes one connection attempt (direct, then relayed unless
-// ForceRelay), opens the control stream and attaches it to Conv. It may be
+// ForceRelay), opens the control stream and attaches it to Router. It may be
 // called again to reconnect. An impostor's attempt fails with an error
 // matching peer.ErrWrongPeer.
 func (c *Customer) Connect(ctx context.Context) error {
@@ -405,7 +413,7 @@ func (c *Customer) Connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Conv.Attach(l)
+	c.Router.Attach(l)
 	c.Link, c.Path = l, l.Path
 	return nil
 }
@@ -440,7 +448,8 @@ type Agent struct {
 	Secret    string // made here, never sent anywhere
 	Key       string // nameplate-secret, what a customer types
 	Channel   uint64
-	Conv      *chat.Conversation // attached to every accepted link
+	Router    *session.Router    // every accepted link is attached to it
+	Conv      *chat.Conversation // the chat, a service of Router
 
 	links     chan *peer.Link
 	agentSide *peer.AgentSide // the session's signalling, as the console runs it
@@ -481,7 +490,7 @@ func StartAgent(tb testing.TB, o AgentOptions) *Agent {
 	a.Session, a.Nameplate, a.Channel = sc.Session, sc.Nameplate, sc.RelayChannel
 	a.Secret = fmt.Sprintf("%06d", n.Int64())
 	a.Key = protocol.FormatKey(a.Nameplate, a.Secret)
-	a.Conv = a.conversation(a.Session, o.Name, pb.Role_ROLE_AGENT)
+	a.Router, a.Conv = a.conversation(a.Session, o.Name, pb.Role_ROLE_AGENT)
 	a.agentSide = peer.NewAgentSide(peer.AgentSideConfig{
 		Endpoint: a.EP, Signaler: a.setSession(a.Session), Session: a.Session, Channel: a.Channel,
 		Relay: a.RC.RelayAddr, Observed: a.RC.Observed, ForceRelay: o.ForceRelay, IdentityKey: o.IdentityKey,
@@ -506,7 +515,7 @@ func (a *Agent) Paired(ctx context.Context) ([]byte, error) {
 }
 
 // NextLink waits for the next customer connection the agent accepted (and
-// attached to Conv).
+// attached to Router).
 func (a *Agent) NextLink(ctx context.Context) (*peer.Link, error) {
 	select {
 	case l := <-a.links:
@@ -566,14 +575,14 @@ func (a *Agent) accepted(conn *quic.Conn, path peer.Path) {
 		l.Close(peer.CodeProtocol, "expected a customer")
 		return
 	}
-	a.Conv.Attach(l)
+	a.Router.Attach(l)
 	offer(a.links, l)
 }
 
 // End ends the session as the console does: a Bye on the link, then the
 // relay's EndSession.
 func (a *Agent) End(ctx context.Context, reason string) error {
-	a.Conv.SaySessionEnded(reason)
+	a.Router.SayBye(reason)
 	_, err := a.RC.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: a.Session, Reason: reason}}})
 	return err
 }

@@ -177,7 +177,7 @@ func TestImpostorIsRefused(t *testing.T) {
 			if err == nil {
 				t.Fatalf("connected over the %s path with mismatched identities", c.Path)
 			}
-			if l := a.Conv.Link(); l != nil {
+			if l := a.Router.Only(); l != nil {
 				t.Fatalf("the agent accepted a link from an impostor (path %s)", l.Path)
 			}
 			if !errors.Is(err, peer.ErrWrongPeer) {

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,7 +19,9 @@ import (
 
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/peer"
+	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
+	router "github.com/porthole-dev/porthole/shared/session"
 )
 
 // Decisions a receiver can take on an offer.
@@ -96,9 +99,9 @@ type Engine struct {
 	namer Namer // remembers the download folders' names
 
 	mu       sync.Mutex
-	links    map[string]*peer.Link // session -> current link
-	live     map[string]*Transfer  // unfinished transfers, by id
-	answered map[string]*peer.Link // In: the link an accepting answer went on
+	links    map[string]map[string]*peer.Link // session -> peer name -> current link
+	live     map[string]*Transfer             // unfinished transfers, by id
+	answered map[string]*peer.Link            // In: the link an accepting answer went on
 	// pendingCancels are cancels made while a session was not connected,
 	// sent on its next link.
 	pendingCancels map[string][]*pb.PeerMsg
@@ -143,7 +146,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, db: cfg.DB.Bolt(), ctx: ctx, stop: stop,
 		sem: make(chan struct{}, SendConcurrency), hashSem: make(chan struct{}, 2),
-		links: map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{}, pendingCancels: map[string][]*pb.PeerMsg{}, inCount: map[string]int{},
+		links: map[string]map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{}, pendingCancels: map[string][]*pb.PeerMsg{}, inCount: map[string]int{},
 		invites: map[string]time.Time{}, policies: map[string]Policy{}, policy: DefaultPolicy(),
 		behind: map[string]*behind{},
 	}
@@ -192,9 +195,11 @@ func (e *Engine) Close() {
 func (e *Engine) SetPolicy(p Policy) {
 	e.mu.Lock()
 	e.policy = p
-	links := make([]*peer.Link, 0, len(e.links))
-	for _, l := range e.links {
-		links = append(links, l)
+	var links []*peer.Link
+	for _, ls := range e.links {
+		for _, l := range ls {
+			links = append(links, l)
+		}
 	}
 	e.mu.Unlock()
 	for _, l := range links {
@@ -202,18 +207,57 @@ func (e *Engine) SetPolicy(p Policy) {
 	}
 }
 
-// Attach gives a session's new link to the engine: it accepts file
-// streams on it, tells a customer the policy, and offers again every
-// unfinished file this side sends in the session.
+// Serve makes the engine the file service of a session's router: it takes
+// the file messages of the control stream, the file streams, and the links
+// as they come and go.
+func (e *Engine) Serve(r *router.Router) {
+	id := r.Session()
+	handle := func(l *peer.Link, m *pb.PeerMsg) { e.Handle(id, l, m) }
+	for _, body := range []any{
+		(*pb.PeerMsg_FileOffer)(nil), (*pb.PeerMsg_FileAnswer)(nil), (*pb.PeerMsg_FileCancel)(nil),
+		(*pb.PeerMsg_FileDone)(nil), (*pb.PeerMsg_FileInvite)(nil), (*pb.PeerMsg_FilePolicy)(nil),
+	} {
+		r.HandleControl(body, handle)
+	}
+	r.HandleStream(protocol.StreamFile, func(l *peer.Link, str *quic.Stream, br *bufio.Reader) {
+		e.mu.Lock()
+		if e.closed { // Close waits for the receivers it knows
+			e.mu.Unlock()
+			str.CancelRead(codePaused)
+			str.Close()
+			return
+		}
+		e.wg.Add(1)
+		e.mu.Unlock()
+		defer e.wg.Done()
+		e.receive(id, l, str, br)
+	})
+	r.Watch(router.WatchFuncs{
+		Up:   func(l *peer.Link) { e.Attach(id, l) },
+		Down: func(l *peer.Link, _ error) { e.Detach(id, l) },
+	})
+}
+
+// Attach gives a session's new link to the engine: it tells a customer
+// the policy, and offers again every unfinished file this side sends to
+// that peer in the session. (Serve calls it; the file streams come through
+// the router.)
 func (e *Engine) Attach(session string, l *peer.Link) {
+	name := l.Remote.Name
 	e.mu.Lock()
-	e.links[session] = l
+	if e.links[session] == nil {
+		e.links[session] = map[string]*peer.Link{}
+	}
+	e.links[session][name] = l
 	cancels := e.pendingCancels[session]
 	delete(e.pendingCancels, session)
 	policy := e.policy
 	var again []Transfer // copies: the movers and the hashing change the live ones
 	for _, t := range e.live {
-		if t.Session == session && t.Dir == Out && !e.withheld(t) {
+		if t.Session == session && t.Dir == Out && t.Peer == "" {
+			t.Peer = name // offered while nobody was connected: the first peer's
+		}
+		if t.Session == session && t.Dir == Out && t.Peer == name && !e.withheld(t) {
 			again = append(again, *t)
 		}
 	}
@@ -228,26 +272,25 @@ func (e *Engine) Attach(session string, l *peer.Link) {
 	for i := range again {
 		l.Send(offerMsg(&again[i]))
 	}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		e.acceptStreams(session, l)
-	}()
 }
 
 // Detach says a session's link is gone: moving files wait for the next.
 func (e *Engine) Detach(session string, l *peer.Link) {
+	name := l.Remote.Name
 	e.mu.Lock()
-	if e.links[session] != l {
+	if e.links[session][name] != l {
 		e.mu.Unlock()
 		return
 	}
-	delete(e.links, session)
+	delete(e.links[session], name)
+	if len(e.links[session]) == 0 {
+		delete(e.links, session)
+	}
 	// A file whose bytes all went out still waits for the receiver's word;
 	// it comes on the next link.
 	var waiting []Transfer
 	for _, t := range e.live {
-		if t.Session == session && t.Dir == Out && t.State == Sending && (e.movers[t.ID] == nil || e.movers[t.ID].link == l) {
+		if t.Session == session && t.Dir == Out && t.Peer == name && t.State == Sending && (e.movers[t.ID] == nil || e.movers[t.ID].link == l) {
 			t.State = Waiting
 			waiting = append(waiting, *t)
 		}
@@ -258,24 +301,32 @@ func (e *Engine) Detach(session string, l *peer.Link) {
 	}
 }
 
-func (e *Engine) link(session string) *peer.Link {
+// link is the current link to a peer of a session ("": the session's only
+// link, if it has exactly one).
+func (e *Engine) link(session, name string) *peer.Link {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.links[session]
+	ls := e.links[session]
+	if name != "" {
+		return ls[name]
+	}
+	if len(ls) == 1 {
+		for _, l := range ls {
+			return l
+		}
+	}
+	return nil
 }
 
-func (e *Engine) acceptStreams(session string, l *peer.Link) {
-	for {
-		str, err := l.Conn.AcceptStream(e.ctx)
-		if err != nil {
-			return
-		}
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			e.receive(session, l, str)
-		}()
+// sessionLinks are a session's current links.
+func (e *Engine) sessionLinks(session string) []*peer.Link {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*peer.Link, 0, len(e.links[session]))
+	for _, l := range e.links[session] {
+		out = append(out, l)
 	}
+	return out
 }
 
 // Handle takes the file messages of a session's control stream; it
@@ -315,8 +366,8 @@ func (e *Engine) Handle(session string, l *peer.Link, m *pb.PeerMsg) bool {
 // Invite lets the customer of a session send files for the policy's
 // invitation time (agent side); it returns when the invitation expires.
 func (e *Engine) Invite(session string) (time.Time, error) {
-	l := e.link(session)
-	if l == nil {
+	links := e.sessionLinks(session)
+	if len(links) == 0 {
 		return time.Time{}, errors.New("the customer is not connected")
 	}
 	e.mu.Lock()
@@ -326,8 +377,18 @@ func (e *Engine) Invite(session string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: files from customers (the relay does not accept any)", ErrNotAllowed)
 	}
 	until := time.Now().Add(p.Invitation).Truncate(time.Millisecond)
-	if err := l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileInvite{FileInvite: &pb.FileInvite{ExpiresUnixMs: until.UnixMilli()}}}); err != nil {
-		return time.Time{}, err
+	invite := &pb.PeerMsg{Body: &pb.PeerMsg_FileInvite{FileInvite: &pb.FileInvite{ExpiresUnixMs: until.UnixMilli()}}}
+	var sendErr error
+	sent := 0
+	for _, l := range links {
+		if err := l.Send(invite); err != nil {
+			sendErr = err
+		} else {
+			sent++
+		}
+	}
+	if sent == 0 {
+		return time.Time{}, sendErr
 	}
 	e.mu.Lock()
 	e.invites[session] = until
@@ -475,10 +536,10 @@ func (e *Engine) Cancel(id, why string) error {
 	if m == nil { // final at once: a stream arriving now is turned away
 		snap, finished = e.finishLocked(t, Cancelled, why)
 	}
-	session := t.Session
+	session, peerName := t.Session, t.Peer
 	e.mu.Unlock()
 	msg := &pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: id, Why: why}}}
-	if l := e.link(session); l != nil {
+	if l := e.link(session, peerName); l != nil {
 		l.Send(msg)
 	} else { // told when the other side is back
 		e.mu.Lock()

@@ -23,6 +23,7 @@ import (
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
+	router "github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
@@ -134,32 +135,26 @@ func (n *end) has(kind, id string) bool {
 
 func forID(id string) func(Event) bool { return func(ev Event) bool { return ev.Transfer.ID == id } }
 
-// connect links two ends' engines over a new real peer connection, as the
-// chat conversation does: control messages go to Handle, a link that ends
-// is detached.
+// connect links two ends' engines over a new real peer connection, each
+// through a session router of its own, as the apps do.
 func connect(t *testing.T, agent, customer *end) (la, lc *peer.Link) {
 	t.Helper()
 	la, lc = testpeer.LinkPair(t, agent.name, customer.name)
-	for _, x := range []struct {
-		n *end
-		l *peer.Link
-	}{{agent, la}, {customer, lc}} {
-		e, l := x.n.e, x.l
-		x.n.links = append(x.n.links, l)
-		e.Attach(session, l)
-		go func() {
-			for {
-				m, err := l.Recv()
-				if err != nil {
-					e.Detach(session, l)
-					l.Close(0, "")
-					return
-				}
-				e.Handle(session, l, m)
-			}
-		}()
-	}
+	serve(t, agent, la)
+	serve(t, customer, lc)
 	return la, lc
+}
+
+// serve gives l to a new router of n's session, with n's engine as its
+// file service.
+func serve(t *testing.T, n *end, l *peer.Link) {
+	t.Helper()
+	r := router.New(router.Config{Session: session})
+	n.e.Serve(r)
+	n.links = append(n.links, l)
+	if err := r.Attach(l); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func randomFile(t *testing.T, dir, name string, size int) (string, []byte) {
@@ -1121,18 +1116,8 @@ func rawReceiver(t *testing.T, lc *peer.Link, offset uint64, check pb.FileCheck,
 func attachOnly(t *testing.T, agent *end) (lc *peer.Link) {
 	t.Helper()
 	la, lc := testpeer.LinkPair(t, agent.name, "mallory")
-	agent.links = append(agent.links, la, lc)
-	agent.e.Attach(session, la)
-	go func() {
-		for {
-			m, err := la.Recv()
-			if err != nil {
-				agent.e.Detach(session, la)
-				return
-			}
-			agent.e.Handle(session, la, m)
-		}
-	}()
+	agent.links = append(agent.links, lc)
+	serve(t, agent, la)
 	return lc
 }
 

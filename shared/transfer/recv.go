@@ -329,7 +329,7 @@ func (e *Engine) Answer(id, decision string) error {
 	if state != Offered {
 		return fmt.Errorf("the file %s was answered already", t.Name)
 	}
-	l := e.link(t.Session)
+	l := e.link(t.Session, t.Peer)
 	if l == nil {
 		return errors.New("the sender is not connected; answer when they are back")
 	}
@@ -343,7 +343,7 @@ func (e *Engine) Answer(id, decision string) error {
 			return err
 		}
 		for _, o := range e.openOffers(t.Peer) {
-			if ol := e.link(o.Session); ol != nil {
+			if ol := e.link(o.Session, o.Peer); ol != nil {
 				if decision == AcceptAll {
 					e.accept(ol, o)
 				} else {
@@ -511,17 +511,9 @@ func (e *Engine) senderDir(session, sender string) (string, error) {
 }
 
 // receive takes a stream the other side opened: a file's bytes.
-func (e *Engine) receive(session string, l *peer.Link, str *quic.Stream) {
+func (e *Engine) receive(session string, l *peer.Link, str *quic.Stream, r *bufio.Reader) {
 	str.Close() // nothing goes back on it
-	// Small: it holds the stream's head and what came with it; take's
-	// big reads then go past it, straight from the stream.
-	r := bufio.NewReaderSize(str, 16<<10)
 	str.SetReadDeadline(time.Now().Add(10 * time.Second))
-	kind, err := protocol.ReadHeader(r)
-	if err != nil || kind != protocol.StreamFile {
-		str.CancelRead(codeRejected)
-		return
-	}
 	var head pb.FileStreamHead
 	if err := protocol.ReadFrame(r, &head, 1024); err != nil {
 		str.CancelRead(codeRejected)

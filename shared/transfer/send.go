@@ -35,7 +35,14 @@ const MaxFilesPerSend = 100000
 // when it is. A customer's files are checked against the agent's policy
 // first: a file that is not allowed comes back refused (Why says why) and
 // nothing of it moves; when no file may be sent at all, the error says why.
+// The files go to the session's only peer; see SendTo.
 func (e *Engine) Send(session, path string) ([]Transfer, error) {
+	return e.SendTo(session, "", path)
+}
+
+// SendTo is Send to one peer of the session, by name ("": the session's
+// only peer, or whoever connects first when none is connected).
+func (e *Engine) SendTo(session, to, path string) ([]Transfer, error) {
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -89,8 +96,8 @@ func (e *Engine) Send(session, path string) ([]Transfer, error) {
 		return nil, fmt.Errorf("cannot send %s: not a file or folder", path)
 	}
 
-	peerName := ""
-	if l := e.link(session); l != nil {
+	peerName := to
+	if l := e.link(session, to); l != nil {
 		peerName = l.Remote.Name
 	}
 	// The files go out in slices: the first offers leave while the sender
@@ -140,7 +147,7 @@ func (e *Engine) Send(session, path string) ([]Transfer, error) {
 			}
 			return nil, fmt.Errorf("cannot record the files to send: %w", err)
 		}
-		l := e.link(session)
+		l := e.link(session, peerName)
 		for _, t := range ts {
 			if t.State == Refused {
 				out = append(out, *t)
@@ -217,7 +224,7 @@ func (e *Engine) hashAhead(t *Transfer) {
 			}
 			return tx.Bucket(bucketHashes).Put(key, []byte(sum))
 		}, nil)
-		if l := e.link(snap.Session); l != nil {
+		if l := e.link(snap.Session, snap.Peer); l != nil {
 			l.Send(offerMsg(&snap))
 		}
 	})
@@ -271,7 +278,7 @@ func (e *Engine) hashBehind(b *behind, source string, size int64, mod time.Time)
 			if snap.SHA256 != "" {
 				e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, nil)
 			}
-			if l := e.link(snap.Session); l != nil {
+			if l := e.link(snap.Session, snap.Peer); l != nil {
 				l.Send(offerMsg(&snap))
 			}
 		}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,11 +23,11 @@ import (
 	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
-	"github.com/porthole-dev/porthole/shared/headless/fileevent"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/relayclient"
+	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/transfer"
 )
 
@@ -46,7 +48,15 @@ type Config struct {
 	// headless.DownloadsDir().
 	Downloads string
 	Log       *slog.Logger
-	Emit      func(headless.Event)
+	// Events receives what happens, as Go values: session.Relay,
+	// session.Failure, session.KeyIssued, session.Joined, session.Left,
+	// session.Ended, chat.Line, consent.Event and transfer.Event. It is
+	// called from the console's goroutines, in order per session, and must
+	// not block for long.
+	Events func(any)
+	// Emit, if set, receives the same events as the lines of
+	// docs/headless.md (JSON): the headless writer's subscription.
+	Emit func(headless.Event)
 }
 
 // Error is a failure with a stable code (protocol.Code* or failure.Code*).
@@ -78,10 +88,11 @@ type agentSession struct {
 	side *peer.AgentSide    // the session's peer signalling
 	stop context.CancelFunc // ends the session's signal loop
 
-	mu    sync.Mutex
-	conv  *chat.Conversation // set once the session is paired
-	rec   appdb.Session
-	asked map[string]string // open permission requests: id -> kind
+	mu   sync.Mutex
+	r    *session.Router    // the session's links and services; set once paired
+	conv *chat.Conversation // the chat, a service of r
+	ask  *consent.Asker     // what the customer allowed, a service of r
+	rec  appdb.Session
 }
 
 // New opens the console's data folder. Call Start to connect.
@@ -89,8 +100,8 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Emit == nil {
-		cfg.Emit = func(headless.Event) {}
+	if cfg.Events == nil {
+		cfg.Events = func(any) {}
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "0.0.0.0:0"
@@ -115,7 +126,7 @@ func New(cfg Config) (*Console, error) {
 		signedIn: make(chan struct{}), policy: transfer.DefaultPolicy()}
 	c.files, err = transfer.New(transfer.Config{
 		DB: db, Role: pb.Role_ROLE_AGENT, Downloads: cfg.Downloads, FolderName: c.folderName,
-		Events: func(ev transfer.Event) { c.emit(fileevent.From(ev, true)) }, Log: cfg.Log,
+		Events: func(ev transfer.Event) { c.publish(ev) }, Log: cfg.Log,
 	})
 	if err != nil {
 		c.Close()
@@ -153,8 +164,8 @@ func (c *Console) Close() {
 	c.cancel()
 	c.mu.Lock()
 	for _, s := range c.sessions {
-		if conv := s.conversation(); conv != nil {
-			conv.Detach("agent console closed")
+		if r := s.router(); r != nil {
+			r.Close("agent console closed")
 		}
 	}
 	c.mu.Unlock()
@@ -168,13 +179,22 @@ func (c *Console) Close() {
 	c.db.Close()
 }
 
-func (c *Console) emit(e headless.Event) { c.cfg.Emit(e) }
+// publish hands an event to the subscribers: the typed one, then the
+// JSON one.
+func (c *Console) publish(ev any) {
+	c.cfg.Events(ev)
+	if c.cfg.Emit != nil {
+		if e, ok := JSON(ev); ok {
+			c.cfg.Emit(e)
+		}
+	}
+}
 
 func (c *Console) onState(connected bool, err error) {
 	if connected {
-		c.emit(headless.Event{Event: "relay", Message: "connected"})
+		c.publish(session.Relay{Connected: true})
 	} else if err != nil {
-		c.emit(headless.Event{Event: "relay", Message: "disconnected", Reason: err.Error()})
+		c.publish(session.Relay{Reason: err.Error()})
 	}
 }
 
@@ -184,7 +204,7 @@ func (c *Console) onConnect(ctx context.Context, rc *relayclient.Client) error {
 	if errors.As(err, &re) && re.Code == protocol.CodeAuthFailed {
 		// Retrying cannot help, and every failed attempt counts against
 		// this address's guess limit on the relay.
-		c.emit(headless.Event{Event: "error", Code: re.Code, Message: re.Message})
+		c.publish(session.Failure{Code: re.Code, Message: re.Message})
 		return relayclient.Permanent(err)
 	}
 	if err != nil {
@@ -318,7 +338,7 @@ func (c *Console) NewSession(ctx context.Context) (*appdb.Session, error) {
 		return nil, err
 	}
 	c.addSession(rec)
-	c.emit(headless.Event{Event: "session_key", Session: rec.ID, Key: protocol.FormatKey(rec.Nameplate, rec.Secret), Expires: rec.KeyExpires.Format(time.RFC3339)})
+	c.publish(session.KeyIssued{Record: rec})
 	return &rec, nil
 }
 
@@ -385,8 +405,8 @@ func (c *Console) endSession(ctx context.Context, session, reason string, sayBye
 	// Files still on their way stop first: the cancels go ahead of the
 	// bye on the control stream, whose wait lets them arrive.
 	c.files.CancelSession(session, "the session ended")
-	if conv := s.conversation(); conv != nil && sayBye {
-		conv.SaySessionEnded(reason)
+	if r := s.router(); r != nil && sayBye {
+		r.SayBye(reason)
 	}
 	_, err = c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: session, Reason: reason}}})
 	if err != nil {
@@ -423,11 +443,11 @@ func (c *Console) ended(id, reason string) {
 	// Files still on their way stop, both sides (the other side's own
 	// end does the same); the link carries the word while it is up.
 	c.files.CancelSession(id, "the session ended")
-	if conv := s.conversation(); conv != nil {
-		conv.Detach(reason)
+	if r := s.router(); r != nil {
+		r.Close(reason)
 	}
 	c.db.PutSession(&rec)
-	c.emit(headless.Event{Event: "session_ended", Session: id, Reason: reason})
+	c.publish(session.Ended{Session: id, Reason: reason})
 }
 
 // pairingFailed reports a failed pairing and ends the session: the key
@@ -438,7 +458,7 @@ func (s *agentSession) pairingFailed(err error) {
 	if !errors.Is(err, peer.ErrPakeFailed) {
 		msg = err.Error()
 	}
-	c.emit(headless.Event{Event: "error", Session: s.id, Code: protocol.CodePakeFailed, Message: msg})
+	c.publish(session.Failure{Session: s.id, Code: protocol.CodePakeFailed, Message: msg})
 	c.EndSession(c.ctx, s.id, "pairing failed: wrong session key")
 }
 
@@ -454,26 +474,26 @@ func (s *agentSession) paired(key []byte) error {
 	if err := c.db.PutSession(&rec); err != nil {
 		return err
 	}
-	conv := chat.New(c.db, s.id, c.cfg.Name, pb.Role_ROLE_AGENT, chat.Handlers{
-		Message: func(m appdb.Message) { c.emitChat(s.id, m) },
-		Down: func(err error) {
+	// The session's router owns its link to the customer; chat, files and
+	// the permission answers are its services.
+	r := session.New(session.Config{
+		Session: s.id, Log: c.log,
+		Gone: func(l *peer.Link, err error) {
 			reason := "connection lost"
 			if err != nil {
 				reason = err.Error()
 			}
-			c.emit(headless.Event{Event: "customer_left", Session: s.id, Reason: reason})
-			s.forgetRequests()
+			c.publish(session.Left{Session: s.id, Peer: l.Remote.Name, Reason: reason})
 		},
-		Ended: func(reason string) { go c.endSession(c.ctx, s.id, "the customer ended the session", false) },
-		Other: s.peerMsg,
-		// Files: the engine takes each link as it comes and goes, and its
-		// own control messages before the permission handling sees them.
-		Control:  func(l *peer.Link, m *pb.PeerMsg) bool { return c.files.Handle(s.id, l, m) },
-		Linked:   func(l *peer.Link) { c.files.Attach(s.id, l) },
-		Unlinked: func(l *peer.Link) { c.files.Detach(s.id, l) },
+		Bye: func(*peer.Link, string) { go c.endSession(c.ctx, s.id, "the customer ended the session", false) },
+	})
+	conv := chat.New(c.db, r, c.cfg.Name, pb.Role_ROLE_AGENT, chat.Handlers{
+		Message: func(m appdb.Message) { c.publish(chat.Line{Session: s.id, Message: m}) },
 	}, c.log)
+	c.files.Serve(r)
+	ask := consent.NewAsker(r, func(ev consent.Event) { c.publish(ev) })
 	s.mu.Lock()
-	s.conv = conv
+	s.r, s.conv, s.ask = r, conv, ask
 	s.mu.Unlock()
 	return nil
 }
@@ -484,12 +504,10 @@ func (s *agentSession) conversation() *chat.Conversation {
 	return s.conv
 }
 
-func (c *Console) emitChat(session string, m appdb.Message) {
-	ev := "chat"
-	if m.Outgoing {
-		ev = "chat_sent"
-	}
-	c.emit(headless.Event{Event: ev, Session: session, ID: m.ID, From: m.From, Text: m.Text, At: headless.Time(m.At)})
+func (s *agentSession) router() *session.Router {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r
 }
 
 // accepted takes a new peer connection from the customer.
@@ -503,7 +521,7 @@ func (s *agentSession) accepted(conn *quic.Conn, path peer.Path) {
 		if errors.Is(err, protocol.ErrVersionMismatch) {
 			// AcceptLink closes the connection once the customer has read
 			// our hello, so it can tell its user too.
-			c.emit(headless.Event{Event: "error", Session: s.id, Code: protocol.CodeVersionMismatch, Message: err.Error()})
+			c.publish(session.Failure{Session: s.id, Code: protocol.CodeVersionMismatch, Message: err.Error()})
 			return
 		}
 		conn.CloseWithError(peer.CodeProtocol, "hello failed")
@@ -518,30 +536,41 @@ func (s *agentSession) accepted(conn *quic.Conn, path peer.Path) {
 	rec := s.rec
 	s.mu.Unlock()
 	c.db.PutSession(&rec)
-	s.conversation().Attach(l)
-	c.emit(headless.Event{Event: "customer_joined", Session: s.id, Path: string(path), Name: l.Remote.Name})
+	s.router().Attach(l)
+	c.publish(session.Joined{Session: s.id, Peer: l.Remote.Name, Path: path, RTT: l.RTT()})
 }
 
 // Link returns a session's current peer link (nil when disconnected).
 func (c *Console) Link(session string) *peer.Link {
 	s, err := c.session(session)
-	if err != nil || s.conversation() == nil {
+	if err != nil || s.router() == nil {
 		return nil
 	}
-	return s.conversation().Link()
+	return s.router().Only()
 }
 
+// Requestable are the kinds of permission a console may ask for: those a
+// service of this build acts on. Seeing the screen, control and a shell
+// come with their services.
+var Requestable = []string{consent.KindFiles}
+
 // RequestPermission asks the customer of a session for something beyond
-// chat (kind: "screen", "control", "shell", "files", ...). The answer comes
-// as a "permission" event; timeout is how long the customer has (0: the
-// default), after which the answer is no.
+// chat (kind: one of Requestable). The answer comes as a "permission"
+// event; timeout is how long the customer has (0: the default), after
+// which the answer is no. A grant lasts until the customer revokes it or
+// the connection it was given on ends ("permission" with state "revoked").
 func (c *Console) RequestPermission(session, kind, reason string, timeout time.Duration) (string, error) {
+	if !slices.Contains(Requestable, kind) {
+		return "", &Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("this version of Porthole cannot ask for %q (it can ask for: %s)", kind, strings.Join(Requestable, ", "))}
+	}
 	s, err := c.session(session)
 	if err != nil {
 		return "", err
 	}
-	conv := s.conversation()
-	if conv == nil {
+	s.mu.Lock()
+	r, ask := s.r, s.ask
+	s.mu.Unlock()
+	if r == nil {
 		return "", &Error{Code: failure.CodeNotJoined, Message: "no customer has joined this session yet"}
 	}
 	req := consent.Request(kind, reason, timeout)
@@ -549,54 +578,22 @@ func (c *Console) RequestPermission(session, kind, reason string, timeout time.D
 	if err := protocol.ValidatePeerMsg(msg); err != nil {
 		return "", &Error{Code: protocol.CodeBadRequest, Message: err.Error()}
 	}
-	s.mu.Lock() // before sending: the answer may come back at once
-	if s.asked == nil {
-		s.asked = map[string]string{}
-	}
-	s.asked[req.Id] = kind
-	s.mu.Unlock()
-	if err := conv.Send(msg); err != nil {
-		s.mu.Lock()
-		delete(s.asked, req.Id)
-		s.mu.Unlock()
+	l := r.Only()
+	if l == nil || ask.Ask(l, req) != nil {
 		return "", &Error{Code: protocol.CodePeerUnreachable, Message: "the customer is not connected"}
 	}
-	c.emit(headless.Event{Event: "permission", Session: session, ID: req.Id, Kind: kind, State: "requested"})
 	return req.Id, nil
 }
 
-// peerMsg handles control messages beyond chat: the customer's answers to
-// permission requests.
-func (s *agentSession) peerMsg(m *pb.PeerMsg) {
-	a := m.GetPermissionAnswer()
-	if a == nil {
-		return
+// Holds says whether the customer of a session has granted kind, on the
+// connection that is up now.
+func (c *Console) Holds(session, kind string) bool {
+	s, err := c.session(session)
+	if err != nil {
+		return false
 	}
 	s.mu.Lock()
-	kind, ok := s.asked[a.Id]
-	delete(s.asked, a.Id)
+	ask := s.ask
 	s.mu.Unlock()
-	if !ok {
-		return // not ours, or answered already
-	}
-	state := "allowed"
-	if !a.Allowed {
-		state = a.Why
-		if state == "" {
-			state = consent.WhyDenied
-		}
-	}
-	s.con.emit(headless.Event{Event: "permission", Session: s.id, ID: a.Id, Kind: kind, State: state})
-}
-
-// forgetRequests ends the open permission requests of a session whose link
-// went down: their answers cannot come any more, so they are not granted.
-func (s *agentSession) forgetRequests() {
-	s.mu.Lock()
-	asked := s.asked
-	s.asked = nil
-	s.mu.Unlock()
-	for id, kind := range asked {
-		s.con.emit(headless.Event{Event: "permission", Session: s.id, ID: id, Kind: kind, State: "disconnected"})
-	}
+	return ask != nil && ask.Holds(kind)
 }

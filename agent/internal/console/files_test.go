@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/porthole-dev/porthole/shared/chat"
 	"github.com/porthole-dev/porthole/shared/headless"
-	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/relay"
@@ -83,12 +80,7 @@ func joinFileCustomer(t *testing.T, w *world, key string) *fileCustomer {
 		t.Fatal(err)
 	}
 	t.Cleanup(fc.e.Close) // before the customer's database closes
-	sid := c.Session
-	c.Conv = chat.New(c.DB, sid, testpeer.CustomerName, pb.Role_ROLE_CUSTOMER, chat.Handlers{
-		Control:  func(l *peer.Link, m *pb.PeerMsg) bool { return fc.e.Handle(sid, l, m) },
-		Linked:   func(l *peer.Link) { fc.e.Attach(sid, l) },
-		Unlinked: func(l *peer.Link) { fc.e.Detach(sid, l) },
-	}, slog.New(slog.DiscardHandler))
+	fc.e.Serve(c.Router)  // the files service beside the test customer's chat
 	if err := c.Connect(ctxFor(t)); err != nil {
 		t.Fatalf("customer connect: %v", err)
 	}

@@ -36,10 +36,14 @@ import (
 	"github.com/porthole-dev/porthole/agent/internal/setup"
 	"github.com/porthole-dev/porthole/agent/internal/ui"
 	"github.com/porthole-dev/porthole/shared/appdb"
+	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/desktopui"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/session"
+	"github.com/porthole-dev/porthole/shared/transfer"
 )
 
 // AppID identifies the console to the desktop (settings, notifications).
@@ -315,10 +319,8 @@ func (b *bridge) start(ctx context.Context, gen uint64, f ui.SignIn) (*signedInt
 		Relay: in.addr, Fingerprint: in.fp, Name: f.Name, Password: f.Password,
 		DataDir: accountDir(b.opt.DataDir, f), ForceRelay: b.opt.ForceRelay, Log: b.opt.Log,
 		Downloads: b.opt.Downloads,
-		Emit: func(e headless.Event) {
-			b.opt.Events(e)
-			b.later(gen, func() { b.event(e) })
-		},
+		Emit:      b.opt.Events, // the JSON lines, for --events
+		Events:    func(ev any) { b.later(gen, func() { b.event(ev) }) },
 	})
 	if err == nil {
 		sctx, cancel := context.WithTimeout(ctx, signInTimeout)
@@ -503,62 +505,58 @@ func (b *bridge) tick(gen uint64, stop chan struct{}) {
 }
 
 // event shows what the console reports.
-func (b *bridge) event(e headless.Event) {
+func (b *bridge) event(ev any) {
 	if b.sessions == nil {
 		return
 	}
-	s, known := b.sessions[e.Session]
-	switch e.Event {
-	case "relay":
-		if e.Message == "connected" {
+	switch e := ev.(type) {
+	case session.Relay:
+		if e.Connected {
 			b.ui.SetRelay(b.relay)
 		} else {
 			b.ui.SetRelay(b.relay + " · reconnecting…")
 		}
-	case "session_key":
-		for _, r := range b.records() {
-			if r.ID == e.Session {
-				b.put(b.fromRecord(r))
-			}
-		}
-		b.ui.OpenSession(e.Session)
-	case "customer_joined":
+	case session.KeyIssued:
+		b.put(b.fromRecord(e.Record))
+		b.ui.OpenSession(e.Record.ID)
+	case session.Joined:
+		s, known := b.sessions[e.Session]
 		if !known {
 			return
 		}
 		first := s.State == ui.Waiting
-		s.State, s.Customer, s.Online, s.Path, s.Reason, s.Key, s.JoinHint = ui.Active, e.Name, true, e.Path, "", "", ""
-		if l := b.con.Link(e.Session); l != nil {
-			s.RTT = l.RTT()
-		}
+		s.State, s.Customer, s.Online, s.Path, s.RTT, s.Reason, s.Key, s.JoinHint = ui.Active, e.Peer, true, string(e.Path), e.RTT, "", "", ""
 		b.put(s)
 		if first { // a reconnect must not take the agent away from another session
 			b.ui.OpenSession(e.Session) // the tab comes to the front when the customer joins
 		}
-	case "customer_left":
-		if known {
+	case session.Left:
+		if s, known := b.sessions[e.Session]; known {
 			s.Online, s.Reason = false, e.Reason
 			b.put(s)
 		}
-	case "chat", "chat_sent":
-		at, _ := time.Parse(time.RFC3339Nano, e.At)
-		b.ui.AddMessage(e.Session, ui.Message{ID: e.ID, From: e.From, Text: e.Text, At: at, Outgoing: e.Event == "chat_sent"})
-	case "session_ended":
-		if known {
+	case chat.Line:
+		b.ui.AddMessage(e.Session, ui.Message{ID: e.ID, From: e.From, Text: e.Text, At: e.At, Outgoing: e.Outgoing})
+	case session.Ended:
+		if s, known := b.sessions[e.Session]; known {
 			s.State, s.Online, s.Reason, s.Ended = ui.Ended, false, e.Reason, time.Now()
 			b.put(s)
 		}
-	case "file_offer", "file_progress", "file_done", "file_refused", "file_failed", "file_cancelled":
-		if t, ok := b.con.Transfer(e.ID); ok {
-			b.ui.PutFile(t.Session, desktopui.FromTransfer(t, float64(e.Rate), time.Duration(e.SecondsLeft)*time.Second))
+	case transfer.Event:
+		switch e.Kind {
+		case transfer.EventInvite:
+			b.ui.SetInvitation(e.Session, time.Now(), e.Until)
+		case transfer.EventPolicy:
+		default:
+			b.ui.PutFile(e.Transfer.Session, desktopui.FromTransfer(e.Transfer, e.Rate, e.Left))
 		}
-	case "file_invite":
-		if until := b.con.Invitation(e.Session); !until.IsZero() {
-			b.ui.SetInvitation(e.Session, time.Now(), until)
+	case consent.Event:
+		st := e.State
+		if st == consent.StateRevoked && e.Why != consent.StateRevoked {
+			st += "_" + e.Why // ended otherwise than by the customer
 		}
-	case "permission":
-		b.ui.SetPermission(e.Session, e.Kind, e.State)
-	case "error":
+		b.ui.SetPermission(e.Session, e.Kind, st)
+	case session.Failure:
 		switch {
 		case e.Code == protocol.CodeAuthFailed && e.Session == "":
 			// The relay stopped accepting the password (changed meanwhile).

@@ -18,6 +18,7 @@ import (
 	"github.com/porthole-dev/porthole/agent/internal/setup"
 	"github.com/porthole-dev/porthole/agent/internal/ui"
 	"github.com/porthole-dev/porthole/shared/appdb"
+	"github.com/porthole-dev/porthole/shared/chat"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/protocol"
@@ -165,7 +166,7 @@ type world struct {
 	scr     *screen
 	ev      *testpeer.Events // everything Options.Events got
 	closed  bool
-	wrapped func(func(headless.Event)) func(headless.Event) // when set, wraps each console's Emit
+	wrapped func(func(any)) func(any) // when set, wraps each console's Events
 }
 
 // newWorld opens the window on the data folder dir (as Run does, with
@@ -180,7 +181,7 @@ func newWorld(t *testing.T, dir string) *world {
 	w.b.newConsole = func(c console.Config) (*console.Console, error) {
 		c.Listen = "127.0.0.1:0"
 		if w.wrapped != nil {
-			c.Emit = w.wrapped(c.Emit)
+			c.Events = w.wrapped(c.Events)
 		}
 		return console.New(c)
 	}
@@ -415,12 +416,12 @@ func TestLocalRelayWithoutAccountAsksForOne(t *testing.T) {
 // desktop loop can, and lets them go later.
 type gate struct {
 	mu   sync.Mutex
-	emit func(headless.Event)
-	held []headless.Event
+	emit func(any)
+	held []any
 	hold bool
 }
 
-func (g *gate) Emit(e headless.Event) {
+func (g *gate) Emit(e any) {
 	g.mu.Lock()
 	if g.hold {
 		g.held = append(g.held, e)
@@ -435,7 +436,7 @@ func (g *gate) holding(text string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, e := range g.held {
-		if e.Text == text {
+		if l, ok := e.(chat.Line); ok && l.Text == text {
 			return true
 		}
 	}
@@ -459,7 +460,7 @@ func TestStaleEventsAreDropped(t *testing.T) {
 	w := newWorld(t, t.TempDir())
 	var gates []*gate
 	var mu sync.Mutex
-	w.wrapped = func(emit func(headless.Event)) func(headless.Event) {
+	w.wrapped = func(emit func(any)) func(any) {
 		g := &gate{emit: emit}
 		mu.Lock()
 		gates = append(gates, g)

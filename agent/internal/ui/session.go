@@ -39,11 +39,10 @@ type sessionView struct {
 	conn    *widget.Label // how the customer is connected, while active
 }
 
-// accessKinds are what the agent can ask the customer for, in menu order.
+// accessKinds are what the agent can ask the customer for, in menu order:
+// only what a service of this build acts on (console.Requestable). Seeing
+// the screen, control and a shell join the menu with their services.
 var accessKinds = []struct{ kind, label string }{
-	{"screen", "See the screen"},
-	{"control", "Control mouse and keyboard"},
-	{"shell", "Open a command shell"},
 	{"files", "Send files"},
 }
 
@@ -267,6 +266,16 @@ func permWords(state string) string {
 		return "not answered in time"
 	case "disconnected":
 		return "the customer left before answering"
+	case "revoked":
+		return "taken back by the customer"
+	case "revoked_disconnected":
+		return "ended: the connection was lost"
+	case "revoked_ended":
+		return "ended with the session"
+	case "ended":
+		return "ended with the session"
+	case "unsupported":
+		return "the customer's app cannot do this"
 	}
 	return state
 }

@@ -275,8 +275,7 @@ func TestActiveSessionChat(t *testing.T) {
 	w.OpenSession("s1")
 	s := active("s1", "bob@laptop")
 	w.PutSession(s)
-	w.SetPermission("s1", "screen", "allowed")
-	w.SetPermission("s1", "shell", "denied")
+	w.SetPermission("s1", "files", "allowed")
 	looks(t, "session_active.xml", win)
 
 	input := focused(t, win)
@@ -498,10 +497,10 @@ func TestAskForAccess(t *testing.T) {
 	menu := overlay(t, win)
 	looks(t, "ask_menu.xml", win)
 	item := find(t, menu, func(w fyne.Widget) bool {
-		return fmt.Sprintf("%T", w) == "*widget.menuItem" && hasText(t, w, "See the screen")
+		return fmt.Sprintf("%T", w) == "*widget.menuItem" && hasText(t, w, "Send files")
 	})
 	test.Tap(item.(fyne.Tappable))
-	if len(r.asked) != 1 || r.asked[0] != [2]string{"a", "screen"} {
+	if len(r.asked) != 1 || r.asked[0] != [2]string{"a", "files"} {
 		t.Fatalf("asked %q", r.asked)
 	}
 }

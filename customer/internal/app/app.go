@@ -176,6 +176,17 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 				if err := cl.AnswerPermission(c.ID, c.Allow); err != nil {
 					fail(err)
 				}
+			case "grants":
+				gs := cl.Grants()
+				for _, g := range gs {
+					out.Emit(headless.Event{Event: "grant", ID: g.ID, Agent: g.Peer, Kind: g.Kind, At: headless.Time(g.Since)})
+				}
+				n := len(gs)
+				out.Emit(headless.Event{Event: "grants_end", Count: &n})
+			case "revoke_permission":
+				if err := cl.RevokePermission(c.ID); err != nil {
+					fail(err)
+				}
 			case "history":
 				msgs, err := cl.History()
 				if err != nil {

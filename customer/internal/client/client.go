@@ -21,11 +21,11 @@ import (
 	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
-	"github.com/porthole-dev/porthole/shared/headless/fileevent"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/relayclient"
+	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/transfer"
 )
 
@@ -58,7 +58,14 @@ type Config struct {
 	// default), AcceptAny ("all") or RefuseAny ("none").
 	AcceptFiles string
 	Log         *slog.Logger
-	Emit        func(headless.Event)
+	// Events receives what happens, as Go values: session.Relay,
+	// session.Paired, session.Joined, session.Left, session.Reconnecting,
+	// session.Ended, chat.Line, consent.Event and transfer.Event. It is
+	// called from the client's goroutines and must not block for long.
+	Events func(any)
+	// Emit, if set, receives the same events as the lines of
+	// docs/headless.md (JSON): the headless writer's subscription.
+	Emit func(headless.Event)
 }
 
 // Error is a failure with a stable code (protocol.Code* or failure.Code*).
@@ -82,11 +89,11 @@ type Client struct {
 	mu          sync.Mutex
 	rec         *appdb.Session
 	sig         *relayclient.Signals
-	conv        *chat.Conversation
-	open        *consent.Open // the agent's permission requests awaiting an answer
+	r           *session.Router    // the session's links and services
+	conv        *chat.Conversation // the chat, a service of r
+	give        *consent.Giver     // the agent's requests and the customer's grants, a service of r
 	agentOnline bool
 	attempt     uint64
-	probes      map[int64]chan struct{} // pings sent to check the link, by their number
 	endOnce     sync.Once
 }
 
@@ -111,8 +118,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Emit == nil {
-		cfg.Emit = func(headless.Event) {}
+	if cfg.Events == nil {
+		cfg.Events = func(any) {}
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "0.0.0.0:0"
@@ -146,7 +153,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, log: cfg.Log, db: db, ep: ep, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	c.files, err = transfer.New(transfer.Config{
 		DB: db, Role: pb.Role_ROLE_CUSTOMER, Downloads: cfg.Downloads, FolderName: c.folderName,
-		Accept: cfg.AcceptFiles, Events: func(ev transfer.Event) { c.emit(fileevent.From(ev, false)) }, Log: cfg.Log,
+		Accept: cfg.AcceptFiles, Events: func(ev transfer.Event) { c.publish(ev) }, Log: cfg.Log,
 	})
 	if err != nil {
 		c.Close()
@@ -171,11 +178,8 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // it has ended.
 func (c *Client) Close() {
 	c.cancel()
-	c.mu.Lock()
-	conv := c.conv
-	c.mu.Unlock()
-	if conv != nil {
-		conv.Detach("customer client closed")
+	if r := c.router(); r != nil {
+		r.Close("customer client closed")
 	}
 	if c.rc != nil {
 		c.rc.Close()
@@ -187,7 +191,16 @@ func (c *Client) Close() {
 	c.db.Close()
 }
 
-func (c *Client) emit(e headless.Event) { c.cfg.Emit(e) }
+// publish hands an event to the subscribers: the typed one, then the
+// JSON one.
+func (c *Client) publish(ev any) {
+	c.cfg.Events(ev)
+	if c.cfg.Emit != nil {
+		if e, ok := JSON(ev); ok {
+			c.cfg.Emit(e)
+		}
+	}
+}
 
 func (c *Client) kick() {
 	select {
@@ -254,40 +267,32 @@ func (c *Client) setSession(rec *appdb.Session) {
 	defer c.mu.Unlock()
 	c.rec = rec
 	c.sig = relayclient.NewSignals(c.rc, rec.ID)
-	c.open = consent.NewOpen(
-		func(m *pb.PeerMsg) error { return c.conversation().Send(m) },
-		func(id string, allowed bool, why string) {
-			state := "allowed"
-			if !allowed {
-				state = why
-			}
-			c.emit(headless.Event{Event: "permission_answered", ID: id, State: state})
-		})
-	c.conv = chat.New(c.db, rec.ID, c.cfg.Name, pb.Role_ROLE_CUSTOMER, chat.Handlers{
-		Message: func(m appdb.Message) {
-			ev := "chat"
-			if m.Outgoing {
-				ev = "chat_sent"
-			}
-			c.emit(headless.Event{Event: ev, ID: m.ID, From: m.From, Text: m.Text, At: headless.Time(m.At)})
-		},
-		Ended: func(reason string) { c.sessionEnded(reason) },
-		Other: c.peerMsg,
-		// Files: the engine takes each link as it comes and goes, and its
-		// own control messages before the permission handling sees them.
-		Control:  func(l *peer.Link, m *pb.PeerMsg) bool { return c.files.Handle(rec.ID, l, m) },
-		Linked:   func(l *peer.Link) { c.files.Attach(rec.ID, l) },
-		Unlinked: func(l *peer.Link) { c.files.Detach(rec.ID, l) },
-		Down: func(err error) {
+	// The session's router owns the links to the agent; chat, files and
+	// the permission requests are its services.
+	r := session.New(session.Config{
+		Session: rec.ID, Log: c.log,
+		Gone: func(l *peer.Link, err error) {
 			reason := "connection lost"
 			if err != nil {
 				reason = err.Error()
 			}
-			c.emit(headless.Event{Event: "disconnected", Reason: reason})
+			c.publish(session.Left{Session: rec.ID, Peer: l.Remote.Name, Reason: reason})
 			c.kick()
 		},
+		Bye: func(_ *peer.Link, reason string) { go c.sessionEnded(reason) },
+	})
+	c.r = r
+	c.give = consent.NewGiver(r, consent.GiverConfig{Kinds: Grantable, Events: func(ev consent.Event) { c.publish(ev) }})
+	c.conv = chat.New(c.db, r, c.cfg.Name, pb.Role_ROLE_CUSTOMER, chat.Handlers{
+		Message: func(m appdb.Message) { c.publish(chat.Line{Session: rec.ID, Message: m}) },
 	}, c.log)
+	c.files.Serve(r)
 }
+
+// Grantable are the kinds of permission this client can grant: those a
+// service of this build acts on. A request for any other kind is refused
+// without asking the person.
+var Grantable = []string{consent.KindFiles}
 
 func (c *Client) join(ctx context.Context, nameplate, secret string) error {
 	rep, err := c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: nameplate}}})
@@ -329,16 +334,16 @@ func (c *Client) join(ctx context.Context, nameplate, secret string) error {
 	if err := c.db.PutSession(rec); err != nil {
 		return err
 	}
-	c.emit(headless.Event{Event: "paired", Session: rec.ID, Agent: rec.PeerName})
+	c.publish(session.Paired{Session: rec.ID, Agent: rec.PeerName})
 	return nil
 }
 
 func (c *Client) onState(connected bool, err error) {
 	if connected {
-		c.emit(headless.Event{Event: "relay", Message: "connected"})
+		c.publish(session.Relay{Connected: true})
 		c.kick()
 	} else if err != nil {
-		c.emit(headless.Event{Event: "relay", Message: "disconnected", Reason: err.Error()})
+		c.publish(session.Relay{Reason: err.Error()})
 	}
 }
 
@@ -381,12 +386,12 @@ func (c *Client) onMessage(m *pb.RelayMsg) {
 	case *pb.RelayMsg_Presence:
 		if c.rec != nil && b.Presence.Session == c.rec.ID {
 			c.agentOnline = b.Presence.Online
-			if l := c.conv.Link(); l != nil && b.Presence.Online {
+			if l := c.r.Only(); l != nil && b.Presence.Online {
 				// The agent's app attached again while this link looks
 				// up: it may be a new app, after the old one stopped
 				// without a word. Then the link is dead, yet QUIC would
 				// take its idle timeout to say so.
-				go c.probe(l)
+				go c.r.Probe(c.ctx, l, ProbeWait)
 			}
 			c.kick()
 		}
@@ -401,14 +406,14 @@ func (c *Client) sessionEnded(reason string) {
 	c.endOnce.Do(func() {
 		c.mu.Lock()
 		rec := c.rec
-		conv, open := c.conv, c.open
+		r, give := c.r, c.give
 		if rec != nil {
 			rec.State, rec.Ended = appdb.StateEnded, time.Now().UTC()
 			rec.RejoinToken = nil
 		}
 		c.mu.Unlock()
-		if open != nil {
-			open.DenyAll(consent.WhyEnded)
+		if give != nil {
+			give.End()
 		}
 		if rec != nil {
 			// Files still on their way stop, both sides; the link carries
@@ -416,10 +421,14 @@ func (c *Client) sessionEnded(reason string) {
 			c.files.CancelSession(rec.ID, "the session ended")
 			c.db.PutSession(rec)
 		}
-		if conv != nil {
-			conv.Detach(reason)
+		if r != nil {
+			r.Close(reason)
 		}
-		c.emit(headless.Event{Event: "session_ended", Reason: reason})
+		id := ""
+		if rec != nil {
+			id = rec.ID
+		}
+		c.publish(session.Ended{Session: id, Reason: reason})
 		close(c.done)
 	})
 }
@@ -438,9 +447,9 @@ func (c *Client) connectLoop() {
 		default:
 		}
 		c.mu.Lock()
-		conv, online := c.conv, c.agentOnline
+		r, online := c.r, c.agentOnline
 		c.mu.Unlock()
-		if conv.Link() != nil || !online || !c.rc.Connected() {
+		if len(r.Links()) > 0 || !online || !c.rc.Connected() {
 			select {
 			case <-c.ctx.Done():
 				return
@@ -454,7 +463,7 @@ func (c *Client) connectLoop() {
 		if err := c.connectOnce(); err != nil {
 			e := asError(err)
 			c.log.Info("connection attempt failed", "err", err)
-			c.emit(headless.Event{Event: "reconnecting", Code: e.Code, Message: e.Message})
+			c.publish(session.Reconnecting{Code: e.Code, Message: e.Message})
 			select {
 			case <-c.ctx.Done():
 				return
@@ -472,7 +481,7 @@ func (c *Client) connectLoop() {
 func (c *Client) connectOnce() error {
 	c.mu.Lock()
 	c.attempt++
-	rec, sig, conv, attempt := c.rec, c.sig, c.conv, c.attempt
+	rec, sig, r, attempt := c.rec, c.sig, c.r, c.attempt
 	c.mu.Unlock()
 	id, err := peer.NewIdentity(rec.SessionKey, rec.ID, false)
 	if err != nil {
@@ -497,8 +506,10 @@ func (c *Client) connectOnce() error {
 		l.Close(peer.CodeProtocol, "not the session's agent")
 		return fmt.Errorf("the agent's app calls itself %q, but the relay says this session is %q's", l.Remote.Name, rec.PeerName)
 	}
-	conv.Attach(l)
-	c.emit(headless.Event{Event: "connected", Session: rec.ID, Path: string(l.Path), Agent: l.Remote.Name})
+	if err := r.Attach(l); err != nil {
+		return err
+	}
+	c.publish(session.Joined{Session: rec.ID, Peer: l.Remote.Name, Path: l.Path, RTT: l.RTT()})
 	return nil
 }
 
@@ -519,17 +530,17 @@ func (c *Client) Chat(text string) error {
 // End ends the session for everybody.
 func (c *Client) End(ctx context.Context) error {
 	c.mu.Lock()
-	rec, conv, open := c.rec, c.conv, c.open
+	rec, r, give := c.rec, c.r, c.give
 	c.mu.Unlock()
 	if rec == nil {
 		return nil
 	}
-	open.DenyAll(consent.WhyEnded) // while the link is still up to carry the answers
+	give.End() // while the link is still up to carry the answers
 	// Files on their way stop ahead of the bye, whose wait lets the
 	// cancels arrive.
 	c.files.CancelSession(rec.ID, "the session ended")
 	reason := "the customer ended the session"
-	conv.SaySessionEnded(reason)
+	r.SayBye(reason)
 	c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: rec.ID, Reason: reason}}})
 	c.sessionEnded(reason)
 	return nil
@@ -539,10 +550,10 @@ func (c *Client) End(ctx context.Context) error {
 func (c *Client) Link() *peer.Link {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.conv == nil {
+	if c.r == nil {
 		return nil
 	}
-	return c.conv.Link()
+	return c.r.Only()
 }
 
 // History is the chat history of the session.
@@ -556,84 +567,54 @@ func (c *Client) History() ([]appdb.Message, error) {
 	return c.db.Messages(rec.ID)
 }
 
-func (c *Client) conversation() *chat.Conversation {
+func (c *Client) router() *session.Router {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.conv
+	return c.r
 }
 
 // ProbeWait is how long a link gets to answer the ping that checks it.
 var ProbeWait = 2 * time.Second
 
-// probe pings the agent over l and closes l when no answer comes in
-// ProbeWait: the connect loop then dials the agent's app anew.
-func (c *Client) probe(l *peer.Link) {
-	c.mu.Lock()
-	if c.probes == nil {
-		c.probes = map[int64]chan struct{}{}
-	}
-	n := time.Now().UnixNano()
-	for c.probes[n] != nil {
-		n++
-	}
-	answered := make(chan struct{})
-	c.probes[n] = answered
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.probes, n)
-		c.mu.Unlock()
-	}()
-	// Sent aside: on a dead connection even a send may wait.
-	go l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Ping{Ping: &pb.Ping{UnixMs: n}}})
-	select {
-	case <-answered:
-	case <-l.Done():
-	case <-c.ctx.Done():
-	case <-time.After(ProbeWait):
-		c.log.Info("the agent's connection does not answer; connecting again")
-		l.Close(peer.CodeNoError, "no answer")
-	}
-}
-
-// peerMsg handles control messages beyond chat: answers to probe, and the
-// agent's permission requests. The person answers through
-// AnswerPermission; nobody answering is a no when the request's time runs
-// out.
-func (c *Client) peerMsg(m *pb.PeerMsg) {
-	if p := m.GetPong(); p != nil {
-		c.mu.Lock()
-		if answered := c.probes[p.UnixMs]; answered != nil {
-			close(answered)
-			delete(c.probes, p.UnixMs)
-		}
-		c.mu.Unlock()
-		return
-	}
-	r := m.GetPermissionRequest()
-	if r == nil {
-		return
-	}
-	c.mu.Lock()
-	open := c.open
-	c.mu.Unlock()
-	timeout, ok := open.Add(r)
-	if !ok {
-		return
-	}
-	c.emit(headless.Event{Event: "permission_request", ID: r.Id, Kind: r.Kind, Reason: r.Reason, TimeoutMs: timeout.Milliseconds()})
-}
-
-// AnswerPermission answers one of the agent's permission requests.
+// AnswerPermission answers one of the agent's permission requests; yes
+// grants it until RevokePermission, the end of the connection it came on,
+// or the end of the session.
 func (c *Client) AnswerPermission(id string, allowed bool) error {
 	c.mu.Lock()
-	open := c.open
+	give := c.give
 	c.mu.Unlock()
-	if open == nil {
+	if give == nil {
 		return &Error{Code: failure.CodeNotJoined, Message: "not in a session"}
 	}
-	if err := open.Answer(id, allowed); err != nil {
+	if err := give.Answer(id, allowed); err != nil {
 		return &Error{Code: protocol.CodeNotFound, Message: "that request is not open any more (answered, or its time ran out)"}
+	}
+	return nil
+}
+
+// Grants lists what the customer has allowed and not taken back, oldest
+// first.
+func (c *Client) Grants() []consent.Grant {
+	c.mu.Lock()
+	give := c.give
+	c.mu.Unlock()
+	if give == nil {
+		return nil
+	}
+	return give.Grants()
+}
+
+// RevokePermission takes back a grant (by the id of the request it
+// answered); the agent is told at once.
+func (c *Client) RevokePermission(id string) error {
+	c.mu.Lock()
+	give := c.give
+	c.mu.Unlock()
+	if give == nil {
+		return &Error{Code: failure.CodeNotJoined, Message: "not in a session"}
+	}
+	if err := give.Revoke(id); err != nil {
+		return &Error{Code: protocol.CodeNotFound, Message: "nothing is allowed with that id (taken back already, or it ended)"}
 	}
 	return nil
 }

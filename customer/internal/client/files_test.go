@@ -20,12 +20,12 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/porthole-dev/porthole/shared/appdb"
-	"github.com/porthole-dev/porthole/shared/chat"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/relayclient"
+	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/testpeer"
 	"github.com/porthole-dev/porthole/shared/transfer"
 )
@@ -36,7 +36,7 @@ import (
 type fileAgent struct {
 	Session, Key string
 	e            *transfer.Engine
-	conv         *chat.Conversation
+	r            *session.Router
 
 	mu     sync.Mutex
 	sig    *relayclient.Signals
@@ -88,7 +88,9 @@ func startFileAgent(t *testing.T, relay, fp string, policy *transfer.Policy) *fi
 	}
 	t.Cleanup(func() {
 		cancel()
-		a.conv.Detach("test over")
+		if a.r != nil {
+			a.r.Close("test over")
+		}
 		rc.Close()
 		a.e.Close()
 		ep.Close()
@@ -110,11 +112,8 @@ func startFileAgent(t *testing.T, relay, fp string, policy *transfer.Policy) *fi
 	secret := fmt.Sprintf("%06d", n.Int64())
 	a.Session, a.Key = sc.Session, protocol.FormatKey(sc.Nameplate, secret)
 	sid := sc.Session
-	a.conv = chat.New(db, sid, testpeer.AgentName, pb.Role_ROLE_AGENT, chat.Handlers{
-		Control:  func(l *peer.Link, m *pb.PeerMsg) bool { return a.e.Handle(sid, l, m) },
-		Linked:   func(l *peer.Link) { a.e.Attach(sid, l) },
-		Unlinked: func(l *peer.Link) { a.e.Detach(sid, l) },
-	}, quiet)
+	a.r = session.New(session.Config{Session: sid, Log: quiet})
+	a.e.Serve(a.r)
 	sig := relayclient.NewSignals(rc, sid)
 	a.mu.Lock()
 	a.sig = sig
@@ -128,7 +127,7 @@ func startFileAgent(t *testing.T, relay, fp string, policy *transfer.Policy) *fi
 				conn.CloseWithError(peer.CodeProtocol, "hello failed")
 				return
 			}
-			a.conv.Attach(l)
+			a.r.Attach(l)
 		},
 		Paired: func([]byte) error { return nil },
 		Failed: func(error) {},

@@ -7,6 +7,7 @@ package desktop
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,9 +17,13 @@ import (
 	"github.com/porthole-dev/porthole/customer/internal/client"
 	"github.com/porthole-dev/porthole/customer/internal/ui"
 	"github.com/porthole-dev/porthole/shared/appdb"
+	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/desktopui"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
+	"github.com/porthole-dev/porthole/shared/session"
+	"github.com/porthole-dev/porthole/shared/transfer"
 )
 
 // AppID identifies the client to the desktop (settings, notifications).
@@ -31,7 +36,8 @@ type bridge struct {
 	win    fyne.Window
 	ui     *ui.Window
 	cl     *client.Client
-	agent  string // who is helping, once connected
+	agent  string     // who is helping, once connected
+	grants []ui.Grant // what the customer allowed, as the events said
 	// blocked, when not empty, says why the client cannot join at all (it
 	// has no usable relay); it is shown instead of joining.
 	blocked string
@@ -56,6 +62,11 @@ func Run(cfg client.Config, events func(headless.Event), blocked string) error {
 		SendFiles: b.sendFiles, AnswerFile: b.answerFile, CancelFile: b.cancelFile, Open: b.open,
 		Folder: b.folder, Receiving: b.receiving, SetReceiving: b.setReceiving, SetTrust: b.setTrust,
 		KeepFiles: b.keepFiles,
+		Revoke: func(id string) {
+			if b.cl != nil {
+				go b.cl.RevokePermission(id)
+			}
+		},
 	})
 	b.join(cfg.Key)
 	stopTick := make(chan struct{})
@@ -90,10 +101,8 @@ func (b *bridge) join(key string) {
 	b.ui.ShowConnecting("Checking the session key…")
 	cfg := b.cfg
 	cfg.Key = key
-	cfg.Emit = func(e headless.Event) {
-		b.events(e)
-		fyne.Do(func() { b.event(e) })
-	}
+	cfg.Emit = b.events // the JSON lines, for --events
+	cfg.Events = func(ev any) { fyne.Do(func() { b.event(ev) }) }
 	go func() {
 		cl, err := client.New(cfg)
 		if err == nil {
@@ -121,55 +130,68 @@ func (b *bridge) join(key string) {
 	}()
 }
 
-func (b *bridge) event(e headless.Event) {
-	switch e.Event {
-	case "paired":
+// event renders one of the client's events.
+func (b *bridge) event(ev any) {
+	switch e := ev.(type) {
+	case session.Paired:
 		b.ui.ShowConnecting("Paired securely with " + e.Agent + ". Connecting…")
-	case "connected":
+	case session.Joined:
+		// The session screen is made anew: it shows the whole history and
+		// every file so far.
 		var history []ui.Message
+		var files []transfer.Transfer
 		if b.cl != nil {
 			msgs, _ := b.cl.History()
 			for _, m := range msgs {
 				history = append(history, message(m))
 			}
+			files = b.cl.Transfers()
 		}
-		b.agent = e.Agent
-		b.ui.ShowConnected(e.Agent, e.Path, history)
-		if b.cl != nil {
-			for _, t := range b.cl.Transfers() {
-				b.ui.PutFile(desktopui.FromTransfer(t, 0, 0))
-			}
+		b.agent = e.Peer
+		b.ui.ShowConnected(e.Peer, string(e.Path), history)
+		b.ui.SetGrants(b.grants)
+		for _, t := range files {
+			b.ui.PutFile(desktopui.FromTransfer(t, 0, 0))
 		}
 		b.updateSending()
-	case "chat", "chat_sent":
-		at, _ := time.Parse(time.RFC3339Nano, e.At)
-		b.ui.AddMessage(ui.Message{ID: e.ID, From: e.From, Text: e.Text, At: at, Outgoing: e.Event == "chat_sent"})
-	case "session_ended":
+	case chat.Line:
+		b.ui.AddMessage(message(e.Message))
+	case session.Ended:
 		b.ui.ShowEnded(e.Reason)
-	case "file_offer", "file_progress", "file_done", "file_refused", "file_failed", "file_cancelled":
-		if b.cl == nil {
-			return
-		}
-		if t, ok := b.cl.Transfer(e.ID); ok {
-			b.ui.PutFile(desktopui.FromTransfer(t, float64(e.Rate), time.Duration(e.SecondsLeft)*time.Second))
-		}
-	case "file_invite":
-		if b.cl != nil {
-			until := b.cl.Invitation()
-			b.ui.SetInvitation(time.Now(), until)
+	case transfer.Event:
+		switch e.Kind {
+		case transfer.EventInvite:
+			b.ui.SetInvitation(time.Now(), e.Until)
 			b.updateSending()
 			// When it runs out, sending stops.
-			time.AfterFunc(time.Until(until)+100*time.Millisecond, func() { fyne.Do(b.updateSending) })
+			time.AfterFunc(time.Until(e.Until)+100*time.Millisecond, func() { fyne.Do(b.updateSending) })
+		case transfer.EventPolicy:
+			b.updateSending()
+		default:
+			b.ui.PutFile(desktopui.FromTransfer(e.Transfer, e.Rate, e.Left))
 		}
-	case "file_policy":
-		b.updateSending()
-	case "permission_request":
+	case consent.Event:
+		b.permission(e)
+	}
+}
+
+// permission renders a consent event: a request as a dialog, a grant in
+// the list of what the customer allowed.
+func (b *bridge) permission(e consent.Event) {
+	switch e.State {
+	case consent.StateRequested:
 		id := e.ID
-		b.ui.AskConsent(ui.ConsentFor(b.agent, e.Kind, e.Reason, time.Duration(e.TimeoutMs)*time.Millisecond), func(ok bool) {
+		b.ui.AskConsent(ui.ConsentFor(b.agent, e.Kind, e.Reason, e.Timeout), func(ok bool) {
 			if b.cl != nil {
 				go b.cl.AnswerPermission(id, ok) // after a timeout the logic has said no already
 			}
 		})
+	case consent.StateAllowed:
+		b.grants = append(b.grants, ui.Grant{ID: e.ID, Agent: e.Peer, Kind: e.Kind})
+		b.ui.SetGrants(b.grants)
+	case consent.StateRevoked:
+		b.grants = slices.DeleteFunc(b.grants, func(g ui.Grant) bool { return g.ID == e.ID })
+		b.ui.SetGrants(b.grants)
 	}
 }
 

@@ -46,6 +46,10 @@ type Actions struct {
 	SetReceiving func(on bool)
 	SetTrust     func(sender, decision string)
 	KeepFiles    func(keep bool) // at the end of the session: keep or delete what arrived
+
+	// Revoke takes back what the customer allowed (a grant, by the id of
+	// the request it answered).
+	Revoke func(id string)
 }
 
 // Message is one chat line to show.
@@ -65,7 +69,16 @@ type Window struct {
 	// session screen answers them all with no.
 	pending map[*dialog.CustomDialog]func(bool)
 
-	files filesState
+	files  filesState
+	access *fyne.Container // under the header: what the agent may do
+	grants []Grant
+}
+
+// Grant is something the customer allowed an agent, until taken back.
+type Grant struct {
+	ID    string // the request it answered
+	Agent string
+	Kind  string
 }
 
 // Title is the window title outside a session.
@@ -205,18 +218,61 @@ func (w *Window) ShowConnected(agent, path string, history []Message) {
 	icon.SetMinSize(fyne.NewSquareSize(40))
 	header := container.NewBorder(nil, nil, icon, container.NewCenter(end), container.NewVBox(title, sub))
 
-	may := widget.NewLabel(fmt.Sprintf("%s can chat with you. Anything more needs your permission.", agent))
-	may.Truncation = fyne.TextTruncateEllipsis
-	may.Importance = widget.LowImportance
+	w.access = container.NewVBox()
+	w.grants = nil
+	w.showAccess()
 
 	w.chat = desktopui.NewChat(w.act.Send, "")
 	w.chat.Zone = w.Zone
 	w.showHistory(history)
 	w.win.SetContent(container.NewBorder(
-		container.NewVBox(header, may, widget.NewSeparator()),
+		container.NewVBox(header, w.access, widget.NewSeparator()),
 		nil, nil, nil, w.sessionTabs()))
 	w.chat.ScrollToBottom()
 	w.win.Canvas().Focus(w.chat.Input)
+}
+
+// grantWords say what each kind of grant lets the agent do.
+var grantWords = map[string]string{
+	"screen":  "see your screen",
+	"control": "control your mouse and keyboard",
+	"shell":   "run commands in a shell",
+	"files":   "send you files",
+}
+
+// SetGrants shows what the customer has allowed, each with a button to
+// take it back.
+func (w *Window) SetGrants(gs []Grant) {
+	w.grants = gs
+	if w.access != nil {
+		w.showAccess()
+	}
+}
+
+func (w *Window) showAccess() {
+	w.access.RemoveAll()
+	if len(w.grants) == 0 {
+		may := widget.NewLabel(fmt.Sprintf("%s can chat with you. Anything more needs your permission.", w.agent))
+		may.Truncation = fyne.TextTruncateEllipsis
+		may.Importance = widget.LowImportance
+		w.access.Add(may)
+		return
+	}
+	for _, g := range w.grants {
+		what, ok := grantWords[g.Kind]
+		if !ok {
+			what = "have “" + g.Kind + "” access"
+		}
+		text := widget.NewLabel(fmt.Sprintf("You allowed %s to %s.", g.Agent, what))
+		text.Truncation = fyne.TextTruncateEllipsis
+		id := g.ID
+		stop := widget.NewButtonWithIcon("Take back", theme.CancelIcon(), func() {
+			if w.act.Revoke != nil {
+				w.act.Revoke(id)
+			}
+		})
+		w.access.Add(container.NewBorder(nil, nil, nil, stop, text))
+	}
 }
 
 // ShowError tells the person about a problem, in a dialog.

@@ -25,6 +25,7 @@ type recorder struct {
 	kept    []bool
 	trust   map[string]string
 	recv    bool
+	revoked []string
 }
 
 func (r *recorder) actions() Actions {
@@ -47,6 +48,7 @@ func (r *recorder) actions() Actions {
 		SetReceiving: func(on bool) { r.recv = on },
 		SetTrust:     func(s, d string) { r.trust[s] = d },
 		KeepFiles:    func(keep bool) { r.kept = append(r.kept, keep) },
+		Revoke:       func(id string) { r.revoked = append(r.revoked, id) },
 	}
 }
 
@@ -154,6 +156,21 @@ func TestConnectedChat(t *testing.T) {
 	}
 	w.AddMessage(Message{From: "Alice", Text: "Let's have a look.", At: at.Add(2 * time.Minute)})
 	looks(t, "connected_more.xml", win)
+}
+
+// What the customer allowed shows under the header, each with Take back;
+// with nothing allowed the header says so.
+func TestGrantsShowWithTakeBack(t *testing.T) {
+	w, win, r := newWindow(t)
+	w.ShowConnected("Alice", "direct", nil)
+	w.SetGrants([]Grant{{ID: "g1", Agent: "Alice", Kind: "files"}})
+	looks(t, "grants.xml", win)
+	test.Tap(findButton(t, win.Content(), "Take back"))
+	if len(r.revoked) != 1 || r.revoked[0] != "g1" {
+		t.Fatalf("revoked %q", r.revoked)
+	}
+	w.SetGrants(nil)
+	looks(t, "connected_no_grants.xml", win)
 }
 
 func TestConnectedRelayedSaysSo(t *testing.T) {

@@ -9,7 +9,9 @@ import (
 
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
+	router "github.com/porthole-dev/porthole/shared/session"
 )
 
 // ConversationRTT runs the apps' chat layer (chat.Conversation over each
@@ -33,26 +35,28 @@ func ConversationRTT(ctx context.Context, p *Pair, agentDir, customerDir string,
 	got := make(chan string, 16) // echo texts the agent's side reported
 	toEcho := make(chan string, 16)
 	down := make(chan error, 2)
-	agent := chat.New(adb, p.Session.ID, "alice", pb.Role_ROLE_AGENT, chat.Handlers{
+	ar := router.New(router.Config{Session: p.Session.ID, Log: discard,
+		Gone: func(_ *peer.Link, err error) { down <- fmt.Errorf("agent link down: %v", err) }})
+	cr := router.New(router.Config{Session: p.Session.ID, Log: discard,
+		Gone: func(_ *peer.Link, err error) { down <- fmt.Errorf("customer link down: %v", err) }})
+	agent := chat.New(adb, ar, "alice", pb.Role_ROLE_AGENT, chat.Handlers{
 		Message: func(m appdb.Message) {
 			if !m.Outgoing {
 				got <- m.Text
 			}
 		},
-		Down: func(err error) { down <- fmt.Errorf("agent link down: %v", err) },
 	}, discard)
-	cust := chat.New(cdb, p.Session.ID, "bob", pb.Role_ROLE_CUSTOMER, chat.Handlers{
+	cust := chat.New(cdb, cr, "bob", pb.Role_ROLE_CUSTOMER, chat.Handlers{
 		Message: func(m appdb.Message) {
 			if !m.Outgoing {
 				toEcho <- m.Text
 			}
 		},
-		Down: func(err error) { down <- fmt.Errorf("customer link down: %v", err) },
 	}, discard)
-	agent.Attach(p.AgentLink)
-	cust.Attach(p.Customer.Link)
-	defer agent.Detach("benchmark over")
-	defer cust.Detach("benchmark over")
+	ar.Attach(p.AgentLink)
+	cr.Attach(p.Customer.Link)
+	defer ar.Close("benchmark over")
+	defer cr.Close("benchmark over")
 	echoDone := make(chan struct{})
 	defer close(echoDone)
 	go func() { // the customer's user: echoes what it sees, as the driver does

@@ -27,23 +27,24 @@ import (
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
+	router "github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/transfer"
 )
 
 // Side is one app's file-transfer engine, on a database and a downloads
 // folder of its own, with the links it is attached to read as the apps do
-// (control messages go to Engine.Handle, a link that ends is detached).
+// (each through a session router with the engine as its file service).
 type Side struct {
 	Name      string
 	Downloads string
 	DB        *appdb.DB
 	Engine    *transfer.Engine
 
-	opts  SideOptions
-	loops sync.WaitGroup
+	opts SideOptions
 
 	mu        sync.Mutex
 	links     []*peer.Link
+	routers   []*router.Router
 	finals    map[string]Final
 	order     []string // ids in the order they finished
 	answered  map[string]time.Time
@@ -126,26 +127,17 @@ func (s *Side) event(ev transfer.Event) {
 	}
 }
 
-// Attach gives the engine a session's link and reads the link's control
-// messages until it ends.
+// Attach gives a session's link to a new session router with the engine
+// as its file service, as the apps do; the router reads the link until it
+// ends.
 func (s *Side) Attach(session string, l *peer.Link) {
+	r := router.New(router.Config{Session: session, Log: discard})
+	s.Engine.Serve(r)
 	s.mu.Lock()
 	s.links = append(s.links, l)
+	s.routers = append(s.routers, r)
 	s.mu.Unlock()
-	s.Engine.Attach(session, l)
-	s.loops.Add(1)
-	go func() {
-		defer s.loops.Done()
-		for {
-			m, err := l.Recv()
-			if err != nil {
-				s.Engine.Detach(session, l)
-				l.Close(peer.CodeNoError, "")
-				return
-			}
-			s.Engine.Handle(session, l, m)
-		}
-	}()
+	r.Attach(l)
 }
 
 // Final is how the file id ended on this side, if it has.
@@ -239,13 +231,12 @@ func lastDone(fs []Final) (time.Time, error) {
 // Close closes the side's links, then its engine and database.
 func (s *Side) Close() {
 	s.mu.Lock()
-	links := s.links
-	s.links = nil
+	routers := s.routers
+	s.links, s.routers = nil, nil
 	s.mu.Unlock()
-	for _, l := range links {
-		l.Close(peer.CodeEnded, "")
+	for _, r := range routers {
+		r.Close("")
 	}
-	s.loops.Wait()
 	s.Engine.Close()
 	s.DB.Close()
 }

@@ -7,8 +7,9 @@ import (
 )
 
 // TestPermissionRequests: the agent asks, the customer answers yes or no,
-// an unanswered request is denied when its time runs out, and ending the
-// session denies what is still open.
+// an unanswered request is denied when its time runs out, a grant ends when
+// the customer takes it back, kinds with no service yet are refused, and
+// ending the session denies what is still open and ends what was granted.
 func TestPermissionRequests(t *testing.T) {
 	w := newWorld(t)
 	agent := w.agent(t)
@@ -29,22 +30,49 @@ func TestPermissionRequests(t *testing.T) {
 		}
 	}
 
-	id := ask("screen", 60000)
+	id := ask("files", 60000)
 	cust.Send(map[string]any{"cmd": "answer_permission", "id": id, "allow": true})
 	answered(id, "allowed")
+	if g := cust.Expect("permission_answered", func(e h.Event) bool { return e.S("id") == id }); g.S("state") != "allowed" || g.S("agent") != "alice" {
+		t.Fatalf("customer: %v", g)
+	}
+	cust.Send(map[string]any{"cmd": "grants"})
+	if g := cust.Expect("grant", nil); g.S("id") != id || g.S("kind") != "files" || g.S("agent") != "alice" {
+		t.Fatalf("grant: %v", g)
+	}
+	cust.Expect("grants_end", nil)
+	cust.Send(map[string]any{"cmd": "revoke_permission", "id": id})
+	cust.Expect("permission_revoked", func(e h.Event) bool { return e.S("id") == id && e.S("reason") == "revoked" })
+	if e := agent.Expect("permission", func(e h.Event) bool { return e.S("id") == id }); e.S("state") != "revoked" || e.S("reason") != "revoked" {
+		t.Fatalf("agent after the revoke: %v", e)
+	}
 
-	id = ask("control", 60000)
+	id = ask("files", 60000)
 	cust.Send(map[string]any{"cmd": "answer_permission", "id": id, "allow": false})
 	answered(id, "denied")
 
-	id = ask("shell", 1000) // nobody answers
+	id = ask("files", 1000) // nobody answers
 	answered(id, "timeout")
 	cust.Send(map[string]any{"cmd": "answer_permission", "id": id, "allow": true}) // too late
 	if e := cust.Expect("error", nil); e.S("code") != "not_found" {
 		t.Fatalf("late answer: %v", e)
 	}
 
+	// What no service of this version acts on is not asked for.
+	for _, kind := range []string{"screen", "control", "shell"} {
+		agent.Send(map[string]any{"cmd": "request_permission", "session": sid, "kind": kind})
+		if e := agent.Expect("error", nil); e.S("code") != "bad_request" {
+			t.Fatalf("asking for %s: %v", kind, e)
+		}
+	}
+
+	granted := ask("files", 60000)
+	cust.Send(map[string]any{"cmd": "answer_permission", "id": granted, "allow": true})
+	answered(granted, "allowed")
 	id = ask("files", 60000)
 	cust.Send(map[string]any{"cmd": "end"})
 	answered(id, "ended")
+	if e := agent.Expect("permission", func(e h.Event) bool { return e.S("id") == granted }); e.S("state") != "revoked" || e.S("reason") != "ended" {
+		t.Fatalf("the grant at the end: %v", e)
+	}
 }

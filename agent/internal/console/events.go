@@ -1,0 +1,33 @@
+package console
+
+import (
+	"time"
+
+	"github.com/porthole-dev/porthole/shared/consent"
+	"github.com/porthole-dev/porthole/shared/headless"
+	"github.com/porthole-dev/porthole/shared/headless/eventline"
+	"github.com/porthole-dev/porthole/shared/protocol"
+	"github.com/porthole-dev/porthole/shared/session"
+)
+
+// JSON is the headless line of one of the console's events (see
+// Config.Events), as docs/headless.md documents it; ok is false for a value
+// that has none.
+func JSON(ev any) (e headless.Event, ok bool) {
+	switch ev := ev.(type) {
+	case session.KeyIssued:
+		r := ev.Record
+		return headless.Event{Event: "session_key", Session: r.ID, Key: protocol.FormatKey(r.Nameplate, r.Secret), Expires: r.KeyExpires.Format(time.RFC3339)}, true
+	case session.Joined:
+		return headless.Event{Event: "customer_joined", Session: ev.Session, Path: string(ev.Path), Name: ev.Peer}, true
+	case session.Left:
+		return headless.Event{Event: "customer_left", Session: ev.Session, Reason: ev.Reason}, true
+	case consent.Event:
+		e := headless.Event{Event: "permission", Session: ev.Session, ID: ev.ID, Kind: ev.Kind, State: ev.State}
+		if ev.State == consent.StateRevoked {
+			e.Reason = ev.Why
+		}
+		return e, true
+	}
+	return eventline.Line(ev, true)
+}
