@@ -43,14 +43,14 @@ type Handlers struct {
 // again what that side has not acknowledged.
 type Conversation struct {
 	db      *appdb.DB
-	r       *session.Router
 	session string
 	me      string
 	role    pb.Role
 	h       Handlers
 	log     *slog.Logger
 
-	mu sync.Mutex // orders the lines: a Say never passes a resend
+	mu    sync.Mutex          // orders the lines: a Say never passes a resend
+	ready map[*peer.Link]bool // the links whose resend is done: Say sends on these
 }
 
 // New makes the conversation of r's session and registers it with r; me
@@ -59,14 +59,18 @@ func New(db *appdb.DB, r *session.Router, me string, role pb.Role, h Handlers, l
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conversation{db: db, r: r, session: r.Session(), me: me, role: role, h: h, log: log}
+	c := &Conversation{db: db, session: r.Session(), me: me, role: role, h: h, log: log, ready: map[*peer.Link]bool{}}
 	r.HandleControl((*pb.PeerMsg_Chat)(nil), func(l *peer.Link, m *pb.PeerMsg) { c.receive(l, m.GetChat()) })
 	r.HandleControl((*pb.PeerMsg_ChatAck)(nil), func(_ *peer.Link, m *pb.PeerMsg) {
 		if err := c.db.AckMessage(c.session, m.GetChatAck().Id); err != nil {
 			c.log.Error("storing chat ack", "err", err)
 		}
 	})
-	r.Watch(session.WatchFuncs{Up: c.resend})
+	r.Watch(session.WatchFuncs{Up: c.resend, Down: func(l *peer.Link, _ error) {
+		c.mu.Lock()
+		delete(c.ready, l)
+		c.mu.Unlock()
+	}})
 	return c
 }
 
@@ -75,20 +79,22 @@ func New(db *appdb.DB, r *session.Router, me string, role pb.Role, h Handlers, l
 var ErrNotConnected = errors.New("not connected; the message will be sent when the other side is back")
 
 // resend sends every unacknowledged message again on a new link (the
-// receiver drops duplicates).
+// receiver drops duplicates); only then do new lines go on it, so they
+// never overtake older ones.
 func (c *Conversation) resend(l *peer.Link) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	pending, err := c.db.Pending(c.session)
 	if err != nil {
 		c.log.Error("reading unacknowledged chat", "err", err)
-		return
+		return // not ready: its lines go again on the next link
 	}
 	for _, m := range pending {
 		if err := l.Send(chatMsg(&m, c.role)); err != nil {
 			return
 		}
 	}
+	c.ready[l] = true
 }
 
 func roleName(r pb.Role) string {
@@ -127,7 +133,13 @@ func (c *Conversation) Say(text string) (appdb.Message, error) {
 	if c.h.Message != nil {
 		c.h.Message(m)
 	}
-	if c.r.Broadcast(chatMsg(&m, c.role)) == 0 {
+	sent := 0
+	for l := range c.ready {
+		if l.Send(chatMsg(&m, c.role)) == nil {
+			sent++
+		}
+	}
+	if sent == 0 {
 		return m, ErrNotConnected
 	}
 	return m, nil

@@ -263,3 +263,33 @@ func TestLinesGoToEveryAgent(t *testing.T) {
 		next[m.From]++
 	}
 }
+
+// A line said while a new link is being taken (another service's LinkUp
+// runs first) waits for the resend of the older unacknowledged lines: it
+// never overtakes them.
+func TestSayDuringAttachDoesNotOvertakeTheResend(t *testing.T) {
+	db, err := appdb.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := session.New(session.Config{Session: sessionID, Log: quiet})
+	inUp, release := make(chan struct{}), make(chan struct{})
+	r.Watch(session.WatchFuncs{Up: func(*peer.Link) { close(inUp); <-release }})
+	conv := chat.New(db, r, "alice", pb.Role_ROLE_AGENT, chat.Handlers{}, quiet)
+	t.Cleanup(func() { r.Close("test over"); db.Close() })
+	conv.Say("old 1")
+	conv.Say("old 2")
+
+	cust := newSide(t, "bob", pb.Role_ROLE_CUSTOMER)
+	la, lc := linkPair(t)
+	cust.r.Attach(lc)
+	go r.Attach(la)
+	<-inUp
+	conv.Say("new") // the link is the router's, but chat has not resent yet
+	close(release)
+	for _, want := range []string{"old 1", "old 2", "new"} {
+		if m := recv(t, cust.got, "line "+want); m.Text != want {
+			t.Fatalf("got %q, want %q: a line overtook the older ones", m.Text, want)
+		}
+	}
+}

@@ -221,12 +221,17 @@ func (g *Giver) finish(id string, allowed bool, why string) bool {
 	o.link.Send(answer(id, allowed, why))
 	if allowed {
 		g.mu.Lock()
-		if up(o.link) && !g.ended {
+		ended := g.ended
+		if up(o.link) && !ended {
 			g.grants[id] = &Grant{ID: id, Peer: o.link.Remote.Name, Kind: o.req.Kind, Since: time.Now().UTC(), link: o.link}
 		} else {
 			allowed, why = false, WhyDisconnected
 		}
 		g.mu.Unlock()
+		if ended { // End came between the answer and the grant: the agent hears the grant is gone
+			why = WhyEnded
+			o.link.Send(&pb.PeerMsg{Body: &pb.PeerMsg_PermissionRevoked{PermissionRevoked: &pb.PermissionRevoked{Id: id, Kind: o.req.Kind, Why: WhyEnded}}})
+		}
 	}
 	state := StateAllowed
 	if allowed {
@@ -383,13 +388,18 @@ func (a *Asker) Ask(l *peer.Link, req *pb.PermissionRequest) error {
 	a.mu.Lock() // before sending: the answer may come back at once
 	a.asked[req.Id] = asked{kind: req.Kind, link: l}
 	a.mu.Unlock()
+	// Told before it goes, so that its answer cannot be told first.
+	a.event(Event{Peer: l.Remote.Name, ID: req.Id, Kind: req.Kind, State: StateRequested, Reason: req.Reason})
 	if err := l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_PermissionRequest{PermissionRequest: req}}); err != nil {
 		a.mu.Lock()
+		_, open := a.asked[req.Id]
 		delete(a.asked, req.Id)
 		a.mu.Unlock()
+		if open {
+			a.event(Event{Peer: l.Remote.Name, ID: req.Id, Kind: req.Kind, State: WhyDisconnected, Why: WhyDisconnected})
+		}
 		return err
 	}
-	a.event(Event{Peer: l.Remote.Name, ID: req.Id, Kind: req.Kind, State: StateRequested, Reason: req.Reason})
 	return nil
 }
 
@@ -462,6 +472,23 @@ func (a *Asker) Grants() []Grant {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
 	return out
+}
+
+// End ends every open request and grant: the session is over.
+func (a *Asker) End() {
+	a.mu.Lock()
+	var evs []Event
+	for id, q := range a.asked {
+		evs = append(evs, Event{Peer: q.link.Remote.Name, ID: id, Kind: q.kind, State: WhyEnded, Why: WhyEnded})
+	}
+	for id, gr := range a.grants {
+		evs = append(evs, Event{Peer: gr.Peer, ID: id, Kind: gr.Kind, State: StateRevoked, Why: WhyEnded})
+	}
+	a.asked, a.grants = map[string]asked{}, map[string]Grant{}
+	a.mu.Unlock()
+	for _, ev := range evs {
+		a.event(ev)
+	}
 }
 
 // linkDown ends what depended on a link that is gone: its open requests

@@ -207,3 +207,27 @@ func TestTimeoutBounds(t *testing.T) {
 		t.Fatal("timeout bounds")
 	}
 }
+
+// An agent's session that ends ends what it asked and holds, as ended, not
+// as a lost connection.
+func TestAskerEnd(t *testing.T) {
+	c := newCustomer(t, consent.KindFiles, consent.KindScreen)
+	alice := newAgent(t, c, "alice")
+	granted := alice.ask(t, consent.KindScreen, time.Minute)
+	want(t, c.events, granted, consent.StateRequested, "")
+	c.g.Answer(granted, true)
+	want(t, alice.events, granted, consent.StateAllowed, "")
+	open := alice.ask(t, consent.KindFiles, time.Hour)
+	alice.a.End()
+	got := map[string]string{}
+	for range 2 {
+		ev := testpeer.Receive(t, alice.events, "the end of a request or grant")
+		got[ev.ID] = ev.State + "/" + ev.Why
+	}
+	if got[granted] != "revoked/ended" || got[open] != "ended/ended" {
+		t.Fatalf("events %v", got)
+	}
+	if alice.a.Holds(consent.KindScreen) {
+		t.Fatal("a grant outlived the session")
+	}
+}

@@ -77,8 +77,14 @@ type Config struct {
 	// Gone, if set, is told when a link that was still current ends: that
 	// peer is no longer connected (a replaced link is not gone).
 	Gone func(l *peer.Link, err error)
-	// Bye, if set, is told when a peer says the session is over.
+	// Bye, if set, is told when a peer says the session is over. From then
+	// on the router is ending: links that end are not Gone, and Attach
+	// takes no new ones.
 	Bye func(l *peer.Link, reason string)
+	// OnePeer makes every new link replace every other, whatever its name:
+	// an agent's session has one customer, who may come back under another
+	// name.
+	OnePeer bool
 	// ByeWait bounds how long SayBye waits for the others to hang up
 	// (default 2 s).
 	ByeWait time.Duration
@@ -93,6 +99,8 @@ type Config struct {
 type Router struct {
 	cfg Config
 
+	attach sync.Mutex // one Attach at a time: watchers see links in order
+
 	mu        sync.Mutex
 	links     map[string]*peer.Link // by the other side's name
 	control   map[reflect.Type]ControlFunc
@@ -100,7 +108,7 @@ type Router struct {
 	datagrams map[byte]DatagramFunc
 	watchers  []Watcher
 	probes    map[int64]chan struct{} // pings waiting for their pong, by number
-	closed    bool
+	closed    bool                    // Close was called, or a peer said bye
 	wg        sync.WaitGroup
 }
 
@@ -199,6 +207,8 @@ var ErrClosed = errors.New("the session is closed")
 // Attach takes a new link: the watchers are told, an older link from the
 // same peer is closed, and the link is read until it ends.
 func (r *Router) Attach(l *peer.Link) error {
+	r.attach.Lock()
+	defer r.attach.Unlock()
 	name := l.Remote.Name
 	r.mu.Lock()
 	if r.closed {
@@ -206,7 +216,13 @@ func (r *Router) Attach(l *peer.Link) error {
 		l.Close(peer.CodeEnded, "the session is closed")
 		return ErrClosed
 	}
-	old := r.links[name]
+	var old []*peer.Link
+	for n, o := range r.links {
+		if n == name || r.cfg.OnePeer {
+			old = append(old, o)
+			delete(r.links, n)
+		}
+	}
 	r.links[name] = l
 	watchers := copyOf(r.watchers)
 	r.wg.Add(3)
@@ -214,8 +230,10 @@ func (r *Router) Attach(l *peer.Link) error {
 	for _, w := range watchers {
 		w.LinkUp(l)
 	}
-	if old != nil && old != l {
-		old.Close(peer.CodeReplaced, "replaced by a newer connection")
+	for _, o := range old {
+		if o != l {
+			o.Close(peer.CodeReplaced, "replaced by a newer connection")
+		}
 	}
 	go r.read(l)
 	go r.acceptStreams(l)
@@ -224,6 +242,14 @@ func (r *Router) Attach(l *peer.Link) error {
 }
 
 func copyOf[T any](s []T) []T { return append([]T(nil), s...) }
+
+// Closed says whether the router takes no more links: it was closed, or a
+// peer said the session is over.
+func (r *Router) Closed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
 
 // Link is the current link to the peer of that name, or nil.
 func (r *Router) Link(name string) *peer.Link {
@@ -388,6 +414,7 @@ func (r *Router) read(l *peer.Link) {
 	if current {
 		delete(r.links, l.Remote.Name)
 	}
+	gone := current && !r.closed // once ending, a link that ends is not a peer gone
 	watchers := copyOf(r.watchers)
 	r.mu.Unlock()
 	l.Close(peer.CodeNoError, "")
@@ -397,7 +424,7 @@ func (r *Router) read(l *peer.Link) {
 	for _, w := range watchers {
 		w.LinkDown(l, err)
 	}
-	if current && r.cfg.Gone != nil {
+	if gone && r.cfg.Gone != nil {
 		r.cfg.Gone(l, err)
 	}
 }
@@ -418,7 +445,13 @@ func (r *Router) dispatch(l *peer.Link, m *pb.PeerMsg) {
 		r.mu.Unlock()
 		return
 	case *pb.PeerMsg_Bye:
-		if b.Bye.SessionEnded && r.cfg.Bye != nil {
+		if !b.Bye.SessionEnded {
+			return
+		}
+		r.mu.Lock()
+		r.closed = true // the session is ending: no new links, nobody is gone
+		r.mu.Unlock()
+		if r.cfg.Bye != nil {
 			r.cfg.Bye(l, b.Bye.Reason)
 		}
 		return

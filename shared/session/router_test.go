@@ -295,3 +295,51 @@ func TestProbeAndBye(t *testing.T) {
 		t.Fatal("SayBye returned before the peer hung up")
 	}
 }
+
+// An agent's router has one peer: a newer link replaces the older one
+// whatever name it gives.
+func TestOnePeer(t *testing.T) {
+	r := session.New(session.Config{Session: sessionID, OnePeer: true})
+	t.Cleanup(func() { r.Close("test over") })
+	bob, _ := testpeer.LinkPair(t, "alice", "bob")
+	laptop, _ := testpeer.LinkPair(t, "alice", "bob (laptop)")
+	r.Attach(bob)
+	r.Attach(laptop)
+	select {
+	case <-bob.Done():
+	case <-time.After(testpeer.Timeout):
+		t.Fatal("the older link stayed open")
+	}
+	if r.Only() != laptop || len(r.Links()) != 1 {
+		t.Fatalf("links %v", r.Links())
+	}
+}
+
+// After a peer's bye the session is ending: the links that end then are
+// not peers gone, and no new link is taken.
+func TestByeEndsTheSession(t *testing.T) {
+	gone, byes := make(chan string, 2), make(chan string, 2)
+	r := session.New(session.Config{Session: sessionID,
+		Gone: func(l *peer.Link, _ error) { gone <- l.Remote.Name },
+		Bye:  func(l *peer.Link, reason string) { byes <- reason }})
+	t.Cleanup(func() { r.Close("test over") })
+	raw, l := testpeer.LinkPair(t, "bob", "alice")
+	r.Attach(raw)
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Bye{Bye: &pb.Bye{Reason: "done", SessionEnded: true}}})
+	recv(t, byes, "bye")
+	if !r.Closed() {
+		t.Fatal("the router takes links after a bye")
+	}
+	l.Close(peer.CodeEnded, "bye")
+	select {
+	case <-raw.Done():
+	case <-time.After(testpeer.Timeout):
+		t.Fatal("the link did not end")
+	}
+	again, _ := testpeer.LinkPair(t, "bob", "alice")
+	if err := r.Attach(again); !errors.Is(err, session.ErrClosed) {
+		t.Fatalf("attach after bye: %v", err)
+	}
+	r.Close("over")
+	quiet(t, gone, "gone after the bye")
+}

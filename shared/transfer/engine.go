@@ -102,9 +102,10 @@ type Engine struct {
 	links    map[string]map[string]*peer.Link // session -> peer name -> current link
 	live     map[string]*Transfer             // unfinished transfers, by id
 	answered map[string]*peer.Link            // In: the link an accepting answer went on
-	// pendingCancels are cancels made while a session was not connected,
-	// sent on its next link.
-	pendingCancels map[string][]*pb.PeerMsg
+	// pendingCancels are cancels made while a peer was not connected, sent
+	// on its next link: by session, then peer name ("": whoever connects
+	// first).
+	pendingCancels map[string]map[string][]*pb.PeerMsg
 	inCount        map[string]int       // agent: files a session's customer offered, not refused
 	movers         map[string]*mover    // transfers with bytes moving
 	invites        map[string]time.Time // session -> invitation expiry (both sides)
@@ -146,7 +147,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, db: cfg.DB.Bolt(), ctx: ctx, stop: stop,
 		sem: make(chan struct{}, SendConcurrency), hashSem: make(chan struct{}, 2),
-		links: map[string]map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{}, pendingCancels: map[string][]*pb.PeerMsg{}, inCount: map[string]int{},
+		links: map[string]map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{}, pendingCancels: map[string]map[string][]*pb.PeerMsg{}, inCount: map[string]int{},
 		invites: map[string]time.Time{}, policies: map[string]Policy{}, policy: DefaultPolicy(),
 		behind: map[string]*behind{},
 	}
@@ -244,17 +245,25 @@ func (e *Engine) Serve(r *router.Router) {
 // the router.)
 func (e *Engine) Attach(session string, l *peer.Link) {
 	name := l.Remote.Name
+	// An agent's session has one customer, who may come back under another
+	// name: the new link is the customer's, and so is every file.
+	onePeer := e.cfg.Role == pb.Role_ROLE_AGENT
 	e.mu.Lock()
-	if e.links[session] == nil {
+	if e.links[session] == nil || onePeer {
 		e.links[session] = map[string]*peer.Link{}
 	}
 	e.links[session][name] = l
-	cancels := e.pendingCancels[session]
-	delete(e.pendingCancels, session)
+	var cancels []*pb.PeerMsg
+	for to, ms := range e.pendingCancels[session] {
+		if to == name || to == "" || onePeer {
+			cancels = append(cancels, ms...)
+			delete(e.pendingCancels[session], to)
+		}
+	}
 	policy := e.policy
 	var again []Transfer // copies: the movers and the hashing change the live ones
 	for _, t := range e.live {
-		if t.Session == session && t.Dir == Out && t.Peer == "" {
+		if t.Session == session && t.Dir == Out && (t.Peer == "" || onePeer) {
 			t.Peer = name // offered while nobody was connected: the first peer's
 		}
 		if t.Session == session && t.Dir == Out && t.Peer == name && !e.withheld(t) {
@@ -307,7 +316,7 @@ func (e *Engine) link(session, name string) *peer.Link {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ls := e.links[session]
-	if name != "" {
+	if name != "" && e.cfg.Role != pb.Role_ROLE_AGENT { // an agent's session has one peer
 		return ls[name]
 	}
 	if len(ls) == 1 {
@@ -539,11 +548,12 @@ func (e *Engine) Cancel(id, why string) error {
 	session, peerName := t.Session, t.Peer
 	e.mu.Unlock()
 	msg := &pb.PeerMsg{Body: &pb.PeerMsg_FileCancel{FileCancel: &pb.FileCancel{Id: id, Why: why}}}
-	if l := e.link(session, peerName); l != nil {
-		l.Send(msg)
-	} else { // told when the other side is back
+	if l := e.link(session, peerName); l == nil || l.Send(msg) != nil { // told when the other side is back
 		e.mu.Lock()
-		e.pendingCancels[session] = append(e.pendingCancels[session], msg)
+		if e.pendingCancels[session] == nil {
+			e.pendingCancels[session] = map[string][]*pb.PeerMsg{}
+		}
+		e.pendingCancels[session][peerName] = append(e.pendingCancels[session][peerName], msg)
 		e.mu.Unlock()
 	}
 	if m != nil {

@@ -1379,3 +1379,62 @@ func TestFolderDeletedMeanwhile(t *testing.T) {
 	ts, _ = agent.e.Send(session, src)
 	checkFile(t, cust.expect(EventDone, forID(ts[0].ID)).Transfer.Path, data)
 }
+
+// A customer who comes back under another name (restarted with another
+// --name) is still the agent's one customer: the unfinished file is offered
+// on the new link.
+func TestFilesAreOfferedAgainToARenamedCustomer(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	bob := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	la, lc := connect(t, agent, bob)
+	src, _ := randomFile(t, t.TempDir(), "a.bin", 1000)
+	ts, err := agent.e.Send(session, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.expect(EventOffer, forID(ts[0].ID))
+	la.Close(0, "gone")
+	lc.Close(0, "gone")
+	laptop := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob (laptop)")
+	connect(t, agent, laptop)
+	if ev := laptop.expect(EventOffer, forID(ts[0].ID)); ev.Transfer.Peer != "alice" {
+		t.Fatalf("offer from %q", ev.Transfer.Peer)
+	}
+}
+
+// A cancel made while its agent is away waits for that agent: another
+// agent connecting first does not take it.
+func TestPendingCancelsWaitForTheirPeer(t *testing.T) {
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob")
+	alice := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	gone := make(chan string, 4)
+	la, lc := testpeer.LinkPair(t, alice.name, cust.name)
+	serve(t, alice, la)
+	r := router.New(router.Config{Session: session, Gone: func(l *peer.Link, _ error) { gone <- l.Remote.Name }})
+	cust.e.Serve(r)
+	cust.links = append(cust.links, lc)
+	r.Attach(lc)
+	cust.expect(EventPolicy, nil)
+	src, _ := randomFile(t, t.TempDir(), "a.bin", 1000)
+	ts, err := cust.e.SendTo(session, "alice", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.expect(EventOffer, forID(ts[0].ID))
+	la.Close(0, "gone")
+	if name := testpeer.Receive(t, gone, "alice's link gone"); name != "alice" {
+		t.Fatalf("gone: %s", name)
+	}
+	if err := cust.e.Cancel(ts[0].ID, "changed my mind"); err != nil {
+		t.Fatal(err)
+	}
+	carol := newEnd(t, pb.Role_ROLE_AGENT, "carol")
+	connect(t, carol, cust)
+	connect(t, alice, cust)
+	if ev := alice.expect(EventCancelled, forID(ts[0].ID)); !strings.Contains(ev.Transfer.Why, "changed my mind") {
+		t.Fatalf("alice's cancel: %+v", ev.Transfer)
+	}
+	if carol.has(EventOffer, ts[0].ID) || carol.has(EventCancelled, ts[0].ID) {
+		t.Fatal("carol heard of alice's file")
+	}
+}

@@ -162,13 +162,19 @@ func (c *Console) Start(ctx context.Context) error {
 // files on their way continue then).
 func (c *Console) Close() {
 	c.cancel()
+	// The routers close outside c.mu: Close waits for their readers, whose
+	// handlers may take it (a file's folder is named after the session).
+	var routers []*session.Router
 	c.mu.Lock()
 	for _, s := range c.sessions {
 		if r := s.router(); r != nil {
-			r.Close("agent console closed")
+			routers = append(routers, r)
 		}
 	}
 	c.mu.Unlock()
+	for _, r := range routers {
+		r.Close("agent console closed")
+	}
 	if c.rc != nil {
 		c.rc.Close()
 	}
@@ -443,7 +449,13 @@ func (c *Console) ended(id, reason string) {
 	// Files still on their way stop, both sides (the other side's own
 	// end does the same); the link carries the word while it is up.
 	c.files.CancelSession(id, "the session ended")
-	if r := s.router(); r != nil {
+	s.mu.Lock()
+	r, ask := s.r, s.ask
+	s.mu.Unlock()
+	if ask != nil {
+		ask.End() // what was open or granted ended with the session, not with a link
+	}
+	if r != nil {
 		r.Close(reason)
 	}
 	c.db.PutSession(&rec)
@@ -477,7 +489,7 @@ func (s *agentSession) paired(key []byte) error {
 	// The session's router owns its link to the customer; chat, files and
 	// the permission answers are its services.
 	r := session.New(session.Config{
-		Session: s.id, Log: c.log,
+		Session: s.id, Log: c.log, OnePeer: true, // the customer, whatever name they come back with
 		Gone: func(l *peer.Link, err error) {
 			reason := "connection lost"
 			if err != nil {
@@ -536,7 +548,9 @@ func (s *agentSession) accepted(conn *quic.Conn, path peer.Path) {
 	rec := s.rec
 	s.mu.Unlock()
 	c.db.PutSession(&rec)
-	s.router().Attach(l)
+	if err := s.router().Attach(l); err != nil {
+		return // the session has ended meanwhile
+	}
 	c.publish(session.Joined{Session: s.id, Peer: l.Remote.Name, Path: path, RTT: l.RTT()})
 }
 

@@ -449,7 +449,7 @@ func (c *Client) connectLoop() {
 		c.mu.Lock()
 		r, online := c.r, c.agentOnline
 		c.mu.Unlock()
-		if len(r.Links()) > 0 || !online || !c.rc.Connected() {
+		if len(r.Links()) > 0 || r.Closed() || !online || !c.rc.Connected() {
 			select {
 			case <-c.ctx.Done():
 				return
