@@ -1,5 +1,3 @@
-// End-to-end tests: the three real binaries, driven through the headless
-// interface over loopback.
 package e2e
 
 import (
