@@ -125,11 +125,11 @@ type bridge struct {
 	con      *console.Console
 	local    *setup.LocalRelay
 	sessions map[string]ui.Session
-	stop     chan struct{}      // closed at shutdown: ends the ticker and the chat sender
-	outbox   chan chatLine      // the chat sender's queue
-	abort    context.CancelFunc // cancels the sign-in in progress
-	signing  chan struct{}      // closed when the latest sign-in goroutine is done
-	relay    string             // where the console is signed in, in words
+	stop     chan struct{}               // closed at shutdown: ends the ticker and the chat sender
+	outbox   *desktopui.Sender[chatLine] // the chat sender
+	abort    context.CancelFunc          // cancels the sign-in in progress
+	signing  chan struct{}               // closed when the latest sign-in goroutine is done
+	relay    string                      // where the console is signed in, in words
 }
 
 // Run opens the window and returns when it is closed.
@@ -439,10 +439,23 @@ func (b *bridge) signedIn(gen uint64, f ui.SignIn, in *signedInto) {
 		b.ui.LoadFiles(session, fs)
 	}
 	b.stop = make(chan struct{})
-	b.outbox = make(chan chatLine, sendQueue)
+	con := b.con
+	b.outbox = desktopui.NewSender(sendQueue, func(l chatLine) error { return con.Chat(l.session, l.text) },
+		func(l chatLine, err error) {
+			msg := desktopui.NotSent(l.text, failure.From(err).Message)
+			b.later(gen, func() { b.ui.ShowError("Message not sent", msg) })
+		})
 	b.running.Add(2)
 	go b.tick(gen, b.stop)
-	go b.sendLoop(gen, b.con, b.outbox, b.stop)
+	go func(s *desktopui.Sender[chatLine], stop chan struct{}) { // the window's close waits for it
+		defer b.running.Done()
+		select {
+		case <-b.ctx.Done():
+		case <-stop: // signed out
+		}
+		s.Stop()
+		s.Wait()
+	}(b.outbox, b.stop)
 	if b.opt.NewSession {
 		b.opt.NewSession = false
 		b.newSession()
@@ -598,42 +611,9 @@ func (b *bridge) send(session, text string) {
 	if b.outbox == nil {
 		return
 	}
-	select {
-	case b.outbox <- chatLine{session, text}:
-	default:
-		b.ui.ShowError("Message not sent", notSent(text, "too many messages are waiting to be sent"))
+	if !b.outbox.Push(chatLine{session, text}) {
+		b.ui.ShowError("Message not sent", desktopui.NotSent(text, "too many messages are waiting to be sent"))
 	}
-}
-
-// sendLoop is a console's chat sender: it sends the queued lines in order
-// until the console is shut down, and shows the text of a line that could
-// not be sent, so the agent can write it again.
-func (b *bridge) sendLoop(gen uint64, c *console.Console, lines <-chan chatLine, stop chan struct{}) {
-	defer b.running.Done()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-b.ctx.Done():
-			return
-		case l := <-lines:
-			if err := c.Chat(l.session, l.text); err != nil {
-				msg := notSent(l.text, failure.From(err).Message)
-				b.later(gen, func() { b.ui.ShowError("Message not sent", msg) })
-			}
-		}
-	}
-}
-
-// maxQuoted is how much of an unsent line the error quotes.
-const maxQuoted = 500
-
-// notSent says that text was not sent and why, quoting it.
-func notSent(text, why string) string {
-	if r := []rune(text); len(r) > maxQuoted {
-		text = string(r[:maxQuoted]) + "…"
-	}
-	return "This message was not sent (" + why + "):\n\n“" + text + "”"
 }
 
 func (b *bridge) end(session string) {
@@ -708,7 +688,10 @@ func (b *bridge) shutdown() {
 		close(b.stop)
 		b.stop = nil
 	}
-	b.outbox = nil
+	if b.outbox != nil {
+		b.outbox.Stop()
+		b.outbox = nil
+	}
 	b.sessions = nil
 	con, local := b.con, b.local
 	b.con, b.local = nil, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/porthole-dev/porthole/agent/internal/ui"
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/chat"
+	"github.com/porthole-dev/porthole/shared/desktopui/uitest"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/protocol"
@@ -32,73 +33,6 @@ import (
 // loop.do instead, which plays the desktop driver's main goroutine.
 
 const password = "correct horse battery"
-
-// loop plays Fyne's goroutine: the functions given to do run one at a
-// time, in order, on one goroutine. Once stopped (the window gone), do
-// runs them at once on the caller's goroutine, as the desktop driver does
-// after its loop ends.
-type loop struct {
-	mu       sync.Mutex
-	queue    []func()
-	stopping bool
-	stopped  bool
-	wake     chan struct{}
-	done     chan struct{}
-}
-
-func newLoop() *loop {
-	l := &loop{wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go l.run()
-	return l
-}
-
-func (l *loop) do(f func()) {
-	l.mu.Lock()
-	if l.stopped {
-		l.mu.Unlock()
-		f()
-		return
-	}
-	l.queue = append(l.queue, f)
-	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (l *loop) run() {
-	defer close(l.done)
-	for {
-		l.mu.Lock()
-		if len(l.queue) == 0 {
-			if l.stopping {
-				l.stopped = true
-				l.mu.Unlock()
-				return
-			}
-			l.mu.Unlock()
-			<-l.wake
-			continue
-		}
-		f := l.queue[0]
-		l.queue = l.queue[1:]
-		l.mu.Unlock()
-		f()
-	}
-}
-
-// stop runs what is queued and ends the loop.
-func (l *loop) stop() {
-	l.mu.Lock()
-	l.stopping = true
-	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-	<-l.done
-}
 
 // shown is one screen the bridge showed.
 type shown struct {
@@ -161,7 +95,7 @@ type world struct {
 	t       *testing.T
 	dir     string
 	win     fyne.Window
-	loop    *loop
+	loop    *uitest.Loop
 	b       *bridge
 	scr     *screen
 	ev      *testpeer.Events // everything Options.Events got
@@ -174,8 +108,8 @@ type world struct {
 func newWorld(t *testing.T, dir string) *world {
 	t.Helper()
 	a := test.NewTempApp(t)
-	w := &world{t: t, dir: dir, win: test.NewWindow(nil), loop: newLoop(), ev: testpeer.NewEvents()}
-	w.b = newBridge(a, w.win, Options{DataDir: dir, Events: w.ev.Emit}, w.loop.do)
+	w := &world{t: t, dir: dir, win: test.NewWindow(nil), loop: uitest.NewLoop(), ev: testpeer.NewEvents()}
+	w.b = newBridge(a, w.win, Options{DataDir: dir, Events: w.ev.Emit}, w.loop.Do)
 	w.scr = &screen{Window: w.b.ui.(*ui.Window)}
 	w.b.ui = w.scr
 	w.b.newConsole = func(c console.Config) (*console.Console, error) {
@@ -198,14 +132,14 @@ func (w *world) closeWindow() {
 	}
 	w.closed = true
 	w.on(w.win.Close)
-	w.loop.stop()
+	w.loop.Stop()
 	w.b.close()
 }
 
 // on runs f on the loop and waits for it.
 func (w *world) on(f func()) {
 	done := make(chan struct{})
-	w.loop.do(func() {
+	w.loop.Do(func() {
 		defer close(done)
 		f()
 	})
@@ -551,7 +485,7 @@ func TestSignInOvertakenClosesWhatItStarted(t *testing.T) {
 			acct := accountDir(dir, f)
 			if windowClosed {
 				w.closed = true
-				w.loop.stop()
+				w.loop.Stop()
 				w.b.close()
 				if !unlocked(acct) || !relayUnlocked(dir) {
 					t.Fatal("the console or the relay is still open after the window closed")

@@ -36,11 +36,15 @@ type bridge struct {
 	win    fyne.Window
 	ui     *ui.Window
 	cl     *client.Client
-	agent  string     // who is helping, once connected
+	out    *desktopui.Sender[string] // the chat sender of cl
+	agent  string                    // who is helping, once connected
 	grants []ui.Grant // what the customer allowed, as the events said
 	// blocked, when not empty, says why the client cannot join at all (it
 	// has no usable relay); it is shown instead of joining.
 	blocked string
+	// do runs a function on Fyne's goroutine (fyne.Do; tests give a loop of
+	// their own), doWait also waits for it.
+	do, doWait func(func())
 }
 
 // Run opens the window and returns when it is closed. cfg.Key, when set,
@@ -56,7 +60,32 @@ func Run(cfg client.Config, events func(headless.Event), blocked string) error {
 	a.Settings().SetTheme(desktopui.Theme())
 	win := a.NewWindow("Porthole support")
 	win.Resize(fyne.NewSize(880, 640))
-	b := &bridge{cfg: cfg, events: events, app: a, win: win, blocked: blocked}
+	b := newBridge(a, win, cfg, events, blocked)
+	b.join(cfg.Key)
+	stopTick := make(chan struct{})
+	go func() { // countdowns move on every second
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopTick:
+				return
+			case <-t.C:
+				b.do(b.ui.Tick)
+			}
+		}
+	}()
+	win.SetOnClosed(func() {
+		close(stopTick)
+		b.close()
+	})
+	win.ShowAndRun()
+	return nil
+}
+
+// newBridge makes the window's content and the bridge to the client.
+func newBridge(a fyne.App, win fyne.Window, cfg client.Config, events func(headless.Event), blocked string) *bridge {
+	b := &bridge{cfg: cfg, events: events, app: a, win: win, blocked: blocked, do: fyne.Do, doWait: fyne.DoAndWait}
 	b.ui = ui.New(win, ui.Actions{
 		Join: b.join, Send: b.send, End: b.end, Quit: a.Quit,
 		SendFiles: b.sendFiles, AnswerFile: b.answerFile, CancelFile: b.cancelFile, Open: b.open,
@@ -68,29 +97,24 @@ func Run(cfg client.Config, events func(headless.Event), blocked string) error {
 			}
 		},
 	})
-	b.join(cfg.Key)
-	stopTick := make(chan struct{})
-	go func() { // countdowns move on every second
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopTick:
-				return
-			case <-t.C:
-				fyne.Do(b.ui.Tick)
-			}
-		}
-	}()
-	win.SetOnClosed(func() {
-		close(stopTick)
-		if b.cl != nil {
-			b.cl.Close() // the session stays open; a restart resumes it
-		}
-	})
-	win.ShowAndRun()
-	return nil
+	return b
 }
+
+// close stops the chat sender and the client; the session stays open, and
+// a restart resumes it.
+func (b *bridge) close() {
+	if b.out != nil {
+		b.out.Stop()
+		b.out = nil
+	}
+	if b.cl != nil {
+		b.cl.Close()
+	}
+}
+
+// sendQueue is how many chat lines may wait for the client; a line beyond
+// that is refused with a message, not dropped silently.
+const sendQueue = 256
 
 // join starts the client with key ("" resumes a stored session, if any).
 func (b *bridge) join(key string) {
@@ -102,23 +126,29 @@ func (b *bridge) join(key string) {
 	cfg := b.cfg
 	cfg.Key = key
 	cfg.Emit = b.events // the JSON lines, for --events
-	cfg.Events = func(ev any) { fyne.Do(func() { b.event(ev) }) }
+	cfg.Events = func(ev any) { b.do(func() { b.event(ev) }) }
 	go func() {
 		cl, err := client.New(cfg)
+		var out *desktopui.Sender[string]
 		if err == nil {
+			out = desktopui.NewSender(sendQueue, cl.Chat, func(text string, err error) {
+				msg := desktopui.NotSent(text, failure.From(err).Message)
+				b.do(func() { b.ui.ShowError("Message not sent", msg) })
+			})
 			// Known to the window before Start: events (and answers to
 			// them) can come while Start is still running.
-			fyne.DoAndWait(func() { b.cl = cl })
+			b.doWait(func() { b.cl, b.out = cl, out })
 			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 			err = cl.Start(ctx)
 			cancel()
 			if err != nil {
+				out.Stop()
 				cl.Close()
 			}
 		}
-		fyne.Do(func() {
+		b.do(func() {
 			if err != nil {
-				b.cl = nil
+				b.cl, b.out = nil, nil
 				e := failure.From(err)
 				if key == "" && e.Code == "bad_key" {
 					b.ui.ShowKey("", "") // nothing to resume: ask for a key
@@ -164,7 +194,7 @@ func (b *bridge) event(ev any) {
 			b.ui.SetInvitation(time.Now(), e.Until)
 			b.updateSending()
 			// When it runs out, sending stops.
-			time.AfterFunc(time.Until(e.Until)+100*time.Millisecond, func() { fyne.Do(b.updateSending) })
+			time.AfterFunc(time.Until(e.Until)+100*time.Millisecond, func() { b.do(b.updateSending) })
 		case transfer.EventPolicy:
 			b.updateSending()
 		default:
@@ -181,7 +211,7 @@ func (b *bridge) permission(e consent.Event) {
 	switch e.State {
 	case consent.StateRequested:
 		id := e.ID
-		b.ui.AskConsent(ui.ConsentFor(b.agent, e.Kind, e.Reason, e.Timeout), func(ok bool) {
+		b.ui.AskConsent(ui.ConsentFor(e.Peer, e.Kind, e.Reason, e.Timeout), func(ok bool) {
 			if b.cl != nil {
 				go b.cl.AnswerPermission(id, ok) // after a timeout the logic has said no already
 			}
@@ -199,11 +229,15 @@ func message(m appdb.Message) ui.Message {
 	return ui.Message{ID: m.ID, From: m.From, Text: m.Text, At: m.At, Outgoing: m.Outgoing}
 }
 
+// send queues a chat line for the client's chat sender, which sends the
+// lines one by one in the order written.
 func (b *bridge) send(text string) {
-	if b.cl == nil {
+	if b.out == nil {
 		return
 	}
-	go b.cl.Chat(text)
+	if !b.out.Push(text) {
+		b.ui.ShowError("Message not sent", desktopui.NotSent(text, "too many messages are waiting to be sent"))
+	}
 }
 
 func (b *bridge) end() {
@@ -250,7 +284,7 @@ func (b *bridge) later(title string, f func(cl *client.Client) error) {
 	go func() {
 		if err := f(cl); err != nil {
 			msg := sentenceOf(failure.From(err).Message)
-			fyne.Do(func() { b.ui.ShowError(title, msg) })
+			b.do(func() { b.ui.ShowError(title, msg) })
 		}
 	}()
 }

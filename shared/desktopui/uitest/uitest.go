@@ -1,8 +1,12 @@
-// Package uitest helps the apps' headless UI tests press keys the way the
-// desktop driver delivers them.
+// Package uitest helps the apps' headless UI tests: it presses keys the way
+// the desktop driver delivers them, and plays the driver's main goroutine
+// for a bridge (Fyne's test driver runs fyne.Do at once on the caller's
+// goroutine, which would let the logic's goroutines touch a window
+// concurrently).
 package uitest
 
 import (
+	"sync"
 	"testing"
 
 	"fyne.io/fyne/v2"
@@ -80,4 +84,71 @@ func Button(t *testing.T, root fyne.CanvasObject, label string) *widget.Button {
 		return &d.Button
 	}
 	return b.(*widget.Button)
+}
+
+// Loop plays Fyne's goroutine in a bridge's tests: the functions given to
+// Do run one at a time, in order, on one goroutine. Once stopped (the
+// window gone), Do runs them at once on the caller's goroutine, as the
+// desktop driver does after its loop ends.
+type Loop struct {
+	mu       sync.Mutex
+	queue    []func()
+	stopping bool
+	stopped  bool
+	wake     chan struct{}
+	done     chan struct{}
+}
+
+func NewLoop() *Loop {
+	l := &Loop{wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+func (l *Loop) Do(f func()) {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		f()
+		return
+	}
+	l.queue = append(l.queue, f)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Loop) run() {
+	defer close(l.done)
+	for {
+		l.mu.Lock()
+		if len(l.queue) == 0 {
+			if l.stopping {
+				l.stopped = true
+				l.mu.Unlock()
+				return
+			}
+			l.mu.Unlock()
+			<-l.wake
+			continue
+		}
+		f := l.queue[0]
+		l.queue = l.queue[1:]
+		l.mu.Unlock()
+		f()
+	}
+}
+
+// Stop runs what is queued and ends the loop.
+func (l *Loop) Stop() {
+	l.mu.Lock()
+	l.stopping = true
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	<-l.done
 }
