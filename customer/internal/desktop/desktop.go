@@ -38,7 +38,7 @@ type bridge struct {
 	cl     *client.Client
 	out    *desktopui.Sender[string] // the chat sender of cl
 	agent  string                    // who is helping, once connected
-	grants []ui.Grant // what the customer allowed, as the events said
+	grants []ui.Grant                // what the customer allowed, as the events said
 	// blocked, when not empty, says why the client cannot join at all (it
 	// has no usable relay); it is shown instead of joining.
 	blocked string

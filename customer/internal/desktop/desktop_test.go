@@ -85,4 +85,3 @@ func TestChatLinesLeaveInOrder(t *testing.T) {
 		}
 	}
 }
-
