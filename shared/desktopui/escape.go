@@ -76,13 +76,23 @@ func (d *Dialogs) Information(title, message string) {
 
 // Confirm asks a yes/no question; yes runs only when the person says yes.
 func (d *Dialogs) Confirm(title, message, yesLabel string, yes func()) {
+	d.confirm(title, message, yesLabel, theme.ConfirmIcon(), widget.HighImportance, yes)
+}
+
+// ConfirmEnd is Confirm for ending something for good (a session): its yes
+// looks like the red button that asked, with the same icon.
+func (d *Dialogs) ConfirmEnd(title, message, yesLabel string, yes func()) {
+	d.confirm(title, message, yesLabel, theme.LogoutIcon(), widget.DangerImportance, yes)
+}
+
+func (d *Dialogs) confirm(title, message, yesLabel string, icon fyne.Resource, importance widget.Importance, yes func()) {
 	var dlg *dialog.CustomDialog
 	cancel := d.Button("Cancel", theme.CancelIcon(), func() { dlg.Hide() })
-	ok := d.Button(yesLabel, theme.ConfirmIcon(), func() {
+	ok := d.Button(yesLabel, icon, func() {
 		dlg.Hide()
 		yes()
 	})
-	ok.Importance = widget.HighImportance
+	ok.Importance = importance
 	dlg = dialog.NewCustomWithoutButtons(title, Column(380, Wrapped(message)), d.win)
 	dlg.SetIcon(theme.QuestionIcon())
 	dlg.SetButtons([]fyne.CanvasObject{cancel, ok})

@@ -116,7 +116,7 @@ func FileStatus(f File) string {
 			pace += " · " + Countdown(f.Left) + " left"
 		}
 	}
-	why := sentence(f.Why)
+	why := Sentence(f.Why)
 	if f.Incoming() {
 		switch f.State {
 		case "offered":
@@ -170,14 +170,15 @@ func peerOr(p string) string {
 	return p
 }
 
-// sentence makes a reason read as a sentence.
-func sentence(s string) string {
+// Sentence makes a reason from the logic ("the agent ended the session")
+// read as a sentence: a capital first, a full stop last.
+func Sentence(s string) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return ""
 	}
 	s = strings.ToUpper(s[:1]) + s[1:]
-	if !strings.HasSuffix(s, ".") {
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, ")") {
 		s += "."
 	}
 	return s
@@ -622,7 +623,7 @@ func preview(f File) fyne.CanvasObject {
 	}
 	note := Wrapped("No preview for this kind of file. Open shows it in its own program.")
 	note.Importance = widget.LowImportance
-	return container.NewCenter(container.NewVBox(container.NewCenter(widget.NewIcon(theme.FileIcon())), note))
+	return container.NewCenter(container.NewVBox(container.NewCenter(widget.NewIcon(theme.FileIcon())), AtWidth(280, note)))
 }
 
 // readStart reads up to n bytes of a file as text; ok is false when it

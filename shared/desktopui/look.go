@@ -33,6 +33,35 @@ func Wrapped(text string) *widget.Label {
 	return l
 }
 
+// AtWidth lays out wrapping text at a width of its own where the container
+// around it would give it only its narrowest size (a center layout does):
+// it asks for width w and the height the text needs at that width, and
+// fills what it is given. Without it a wrapped label alone in a centre asks
+// for one letter a line, and the window grows to fit.
+func AtWidth(w float32, o fyne.CanvasObject) *fyne.Container {
+	return container.New(atWidth(w), o)
+}
+
+type atWidth float32
+
+func (l atWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objs {
+		if o.Size().Width != float32(l) {
+			o.Resize(fyne.NewSize(float32(l), o.Size().Height)) // reflow at the width
+		}
+		s = s.Max(fyne.NewSize(float32(l), o.MinSize().Height))
+	}
+	return s
+}
+
+func (l atWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
 // ErrorText is a wrapped line in the error colour, hidden while empty.
 func ErrorText(text string) *widget.Label {
 	l := Wrapped(text)

@@ -713,22 +713,11 @@ func (b *bridge) files(title string, f func(c *console.Console) error) {
 	go func() {
 		if err := f(c); err != nil {
 			msg := failure.From(err).Message
-			b.later(gen, func() { b.ui.ShowError(title, sentence(msg)) })
+			b.later(gen, func() { b.ui.ShowError(title, desktopui.Sentence(msg)) })
 		}
 	}()
 }
 
-// sentence makes an error message read as a sentence.
-func sentence(s string) string {
-	if s == "" {
-		return s
-	}
-	s = strings.ToUpper(s[:1]) + s[1:]
-	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, ")") {
-		s += "."
-	}
-	return s
-}
 
 func (b *bridge) sendFiles(session string, paths []string) {
 	b.files("Files not sent", func(c *console.Console) error {

@@ -297,7 +297,7 @@ func (sv *sessionView) endedCard() fyne.CanvasObject {
 	}
 	return desktopui.Card(
 		desktopui.Heading("This session has ended"),
-		desktopui.Wrapped(sentence(reason)),
+		desktopui.Wrapped(desktopui.Sentence(reason)),
 		desktopui.Wrapped("Its chat stays here for reference."),
 	)
 }
@@ -391,19 +391,6 @@ func (sv *sessionView) confirmEnd() {
 	if who != "" {
 		msg = fmt.Sprintf("%s will be disconnected and the session closed for everybody.", who)
 	}
-	sv.m.w.dialogs.Confirm("End this session?", msg, "End session", func() { sv.m.w.act.End(sv.s.ID) })
+	sv.m.w.dialogs.ConfirmEnd("End this session?", msg, "End session", func() { sv.m.w.act.End(sv.s.ID) })
 }
 
-// sentence makes a reason from the logic ("the customer ended the
-// session") read as a sentence.
-func sentence(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return s
-	}
-	s = strings.ToUpper(s[:1]) + s[1:]
-	if !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
-}

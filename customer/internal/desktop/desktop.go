@@ -8,7 +8,6 @@ import (
 	"context"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -257,23 +256,12 @@ func (b *bridge) updateSending() {
 		return
 	}
 	if err := b.cl.CanSendFiles(); err != nil {
-		b.ui.SetSending(false, sentenceOf(failure.From(err).Message))
+		b.ui.SetSending(false, desktopui.Sentence(failure.From(err).Message))
 		return
 	}
 	b.ui.SetSending(true, "")
 }
 
-// sentenceOf makes an error message read as a sentence.
-func sentenceOf(s string) string {
-	if s == "" {
-		return s
-	}
-	s = strings.ToUpper(s[:1]) + s[1:]
-	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, ")") {
-		s += "."
-	}
-	return s
-}
 
 // later runs f off Fyne's goroutine and shows its error, if any.
 func (b *bridge) later(title string, f func(cl *client.Client) error) {
@@ -283,7 +271,7 @@ func (b *bridge) later(title string, f func(cl *client.Client) error) {
 	}
 	go func() {
 		if err := f(cl); err != nil {
-			msg := sentenceOf(failure.From(err).Message)
+			msg := desktopui.Sentence(failure.From(err).Message)
 			b.do(func() { b.ui.ShowError(title, msg) })
 		}
 	}()

@@ -33,7 +33,7 @@ type filesState struct {
 	tab    *container.TabItem
 	invite *desktopui.InviteCountdown
 	bar    *fyne.Container
-	unseen int                               // files that came in while the tab was not shown
+	unseen map[string]bool                   // files that came in while the tab was not shown, by id
 	offers map[string]*desktopui.OfferDialog // open offer questions, by group (or file id)
 }
 
@@ -81,7 +81,7 @@ func (w *Window) sessionTabs() fyne.CanvasObject {
 	s.tabs = container.NewAppTabs(chatTab, s.tab)
 	s.tabs.OnSelected = func(t *container.TabItem) {
 		if t == s.tab {
-			s.unseen = 0
+			clear(s.unseen)
 			w.refreshFilesTab()
 		}
 	}
@@ -124,8 +124,8 @@ func (w *Window) refreshFilesTab() {
 		return
 	}
 	text := "Files"
-	if s.unseen > 0 {
-		text = fmt.Sprintf("Files (%d)", s.unseen)
+	if len(s.unseen) > 0 {
+		text = fmt.Sprintf("Files (%d)", len(s.unseen))
 	}
 	if s.tab.Text != text {
 		s.tab.Text = text
@@ -162,7 +162,10 @@ func (w *Window) PutFile(f File) {
 		s.viewer.Add(f)
 	}
 	if (arrived || (f.Incoming() && f.State == "offered" && !known)) && s.tabs.Selected() != s.tab {
-		s.unseen++
+		if s.unseen == nil {
+			s.unseen = map[string]bool{}
+		}
+		s.unseen[f.ID] = true // offered, then arrived: still one file
 		w.refreshFilesTab()
 	}
 	if f.Incoming() && f.State == "offered" && (!known || old.State != "offered") {

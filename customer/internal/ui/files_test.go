@@ -54,7 +54,7 @@ func TestFileOfferedAcceptedReceived(t *testing.T) {
 	f.State, f.Done, f.Path = "done", 9000, picture(t)
 	w.PutFile(f)
 	tabs := filesTab(t, win)
-	if tabs.Items[1].Text != "Files (2)" {
+	if tabs.Items[1].Text != "Files (1)" { // offered, then received: one file
 		t.Fatalf("files tab says %q", tabs.Items[1].Text)
 	}
 	tabs.SelectIndex(1)
@@ -130,4 +130,27 @@ func TestReceivingSettings(t *testing.T) {
 	if r.trust["Alice"] != "blocked" {
 		t.Fatalf("trust %q", r.trust)
 	}
+}
+
+// A received file with no preview, selected in the Files tab, fits the
+// window at 1280 × 800: its note wraps in the preview's width (it was laid
+// out a letter a line, and the window grew past the screen).
+func TestNoPreviewFitsTheScreen(t *testing.T) {
+	w, win, _ := newWindow(t)
+	win.Resize(fyne.NewSize(1280, 800))
+	w.ShowConnected("Alice", "direct", nil)
+	path := filepath.Join(t.TempDir(), "setup.bin")
+	if err := os.WriteFile(path, []byte{0, 1, 2, 3}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.PutFile(File{ID: "f1", Name: "setup.bin", Peer: "Alice", Dir: "in", State: "done", Size: 4, Done: 4, ContentType: "application/octet-stream", Path: path, At: t0})
+	tabs := filesTab(t, win)
+	if tabs.Items[1].Text != "Files (1)" {
+		t.Fatalf("one new file: the tab says %q", tabs.Items[1].Text)
+	}
+	tabs.SelectIndex(1)
+	if min := win.Content().MinSize(); min.Width > 1280 || min.Height > 800 {
+		t.Fatalf("the window needs %v, more than the 1280 × 800 screen", min)
+	}
+	looks(t, "files_no_preview.xml", win)
 }

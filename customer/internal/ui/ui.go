@@ -208,7 +208,7 @@ func (w *Window) ShowConnected(agent, path string, history []Message) {
 	sub := widget.NewLabel(how)
 	sub.Importance = widget.LowImportance
 	end := widget.NewButtonWithIcon("End session", theme.LogoutIcon(), func() {
-		w.dialogs.Confirm("End the session?",
+		w.dialogs.ConfirmEnd("End the session?",
 			fmt.Sprintf("%s will no longer be able to help you in this session.", agent),
 			"End session", w.act.End)
 	})
@@ -287,7 +287,7 @@ func (w *Window) AddMessage(m Message) {
 
 // ShowEnded says the session is over and why.
 func (w *Window) ShowEnded(reason string) {
-	w.showLast("The session has ended", reason)
+	w.showLast("The session has ended", desktopui.Sentence(reason))
 	w.askKeepFiles()
 }
 

@@ -197,7 +197,7 @@ func TestEndSessionAsksFirst(t *testing.T) {
 
 func TestEnded(t *testing.T) {
 	w, win, r := newWindow(t)
-	w.ShowEnded("The agent ended the session.")
+	w.ShowEnded("the agent ended the session") // as the logic says it: shown as a sentence
 	looks(t, "ended.xml", win)
 	test.Tap(findButton(t, win.Content(), "Close"))
 	if r.quit != 1 {
