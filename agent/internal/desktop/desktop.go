@@ -467,7 +467,7 @@ func (b *bridge) fromRecord(r appdb.Session) ui.Session {
 	if r.State == appdb.StateWaiting {
 		s.Key = protocol.FormatKey(r.Nameplate, r.Secret)
 		if b.local != nil {
-			s.JoinHint = b.local.JoinHint(s.Key)
+			s.JoinHint, s.HintHereOnly = b.local.JoinHint(s.Key), b.local.HereOnly()
 		}
 	}
 	if r.State == appdb.StateEnded {
@@ -538,7 +538,7 @@ func (b *bridge) event(ev any) {
 			return
 		}
 		first := s.State == ui.Waiting
-		s.State, s.Customer, s.Online, s.Path, s.RTT, s.Reason, s.Key, s.JoinHint = ui.Active, e.Peer, true, string(e.Path), e.RTT, "", "", ""
+		s.State, s.Customer, s.Online, s.Path, s.RTT, s.Reason, s.Key, s.JoinHint, s.HintHereOnly = ui.Active, e.Peer, true, string(e.Path), e.RTT, "", "", "", false
 		b.put(s)
 		if first { // a reconnect must not take the agent away from another session
 			b.ui.OpenSession(e.Session) // the tab comes to the front when the customer joins

@@ -170,8 +170,12 @@ func lanIP() net.IP {
 	return net.IPv4(127, 0, 0, 1)
 }
 
-// JoinHint is the command line a customer on the network runs to join with
-// key.
+// HereOnly says the relay listens on a loopback address only: only this
+// computer reaches it (the demo's relay does).
+func (r *LocalRelay) HereOnly() bool { return r.srv.Addr().(*net.UDPAddr).IP.IsLoopback() }
+
+// JoinHint is the command line a customer on the network (or, HereOnly,
+// on this computer) runs to join with key.
 func (r *LocalRelay) JoinHint(key string) string {
 	return fmt.Sprintf("porthole-customer --relay %s --relay-fingerprint %s --key %s", r.PublicAddr(), r.Fingerprint(), key)
 }

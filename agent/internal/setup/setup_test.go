@@ -77,6 +77,9 @@ func TestLocalRelaySignIn(t *testing.T) {
 	if h := r.JoinHint("1234-567890"); !strings.Contains(h, "--relay "+r.PublicAddr()) || !strings.Contains(h, r.Fingerprint()) {
 		t.Fatalf("join hint %q", h)
 	}
+	if !r.HereOnly() {
+		t.Fatal("a relay on 127.0.0.1 is said to reach the network")
+	}
 	if err := r.EnsureAccount("alice", "correct horse battery", true); err != nil {
 		t.Fatal(err)
 	}

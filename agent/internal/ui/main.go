@@ -40,6 +40,9 @@ type Session struct {
 	// JoinHint is how a customer reaches this console's relay when it runs
 	// on this computer (a command line with the key filled in).
 	JoinHint string
+	// HintHereOnly says the relay on this computer listens on loopback
+	// only: the hint is for a customer on this computer, not the network.
+	HintHereOnly bool
 }
 
 // mainView is the signed-in window: a bar, the sessions list, the tabs.

@@ -89,7 +89,7 @@ func (sv *sessionView) update(s Session) {
 // line.
 func sameCard(a, b Session) bool {
 	return a.State == b.State && a.Online == b.Online && a.Customer == b.Customer &&
-		a.Reason == b.Reason && a.Key == b.Key && a.JoinHint == b.JoinHint && a.Expires.Equal(b.Expires)
+		a.Reason == b.Reason && a.Key == b.Key && a.JoinHint == b.JoinHint && a.HintHereOnly == b.HintHereOnly && a.Expires.Equal(b.Expires)
 }
 
 // refreshWork rebuilds the work area and the bar for the session's state.
@@ -164,9 +164,11 @@ func (sv *sessionView) keyCard() fyne.CanvasObject {
 		hint.TextStyle = fyne.TextStyle{Monospace: true}
 		hint.Wrapping = fyne.TextWrapBreak
 		copyHint := widget.NewButtonWithIcon("Copy command", theme.ContentCopyIcon(), func() { sv.m.w.act.Copy(s.JoinHint) })
-		objs = append(objs, widget.NewSeparator(),
-			desktopui.Wrapped("The relay runs on this computer. A customer on your network starts the client like this:"),
-			hint, container.NewCenter(copyHint))
+		who := "The relay runs on this computer. A customer on your network starts the client like this:"
+		if s.HintHereOnly {
+			who = "The relay runs on this computer and listens only to it. A customer on this computer starts the client like this:"
+		}
+		objs = append(objs, widget.NewSeparator(), desktopui.Wrapped(who), hint, container.NewCenter(copyHint))
 	}
 	return desktopui.Card(objs...)
 }

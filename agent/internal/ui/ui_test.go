@@ -260,6 +260,13 @@ func TestNewSessionShowsKey(t *testing.T) {
 	if left.Text != "The key has expired." {
 		t.Fatalf("countdown says %q", left.Text)
 	}
+	// A relay that listens only on loopback (the demo's) is no way in for
+	// the network: the hint says who can use it.
+	s.JoinHint, s.HintHereOnly = "porthole-customer --relay 127.0.0.1:7443 --relay-fingerprint sha256:4f2a --key 1234-567890", true
+	w.PutSession(s)
+	find(t, win.Content(), func(l *widget.Label) bool {
+		return strings.HasPrefix(l.Text, "The relay runs on this computer and listens only to it. A customer on this computer")
+	})
 }
 
 func TestAloud(t *testing.T) {

@@ -126,6 +126,17 @@ func headless(p *h.Program) {
 				say("  %-7s → %s", e.S("from"), e.S("text"))
 			}
 		}
+		// A file, agent to customer: offered, accepted, checked, in place.
+		notes := filepath.Join(dir, fmt.Sprintf("printer-fix-%s.txt", name))
+		os.WriteFile(notes, []byte("1. Open Settings > Printers.\n2. Remove the LaserJet.\n3. Add it again.\n"), 0o644)
+		agent.Send(map[string]any{"cmd": "send_file", "session": sid, "path": notes})
+		offer := cust.Expect("file_offer", nil)
+		say("agent     offers %s (%d bytes); the customer accepts it", offer.S("name"), int(offer["size"].(float64)))
+		cust.Send(map[string]any{"cmd": "answer_offer", "id": offer.S("id"), "decision": "accept"})
+		done := cust.Expect("file_done", func(e h.Event) bool { return e.S("id") == offer.S("id") })
+		agent.Expect("file_done", func(e h.Event) bool { return e.S("id") == offer.S("id") })
+		say("customer  received %s, SHA-256 checked (%s…), in %s", done.S("name"), done.S("sha256")[:12], filepath.Dir(done.S("path")))
+
 		agent.Send(map[string]any{"cmd": "status", "session": sid})
 		st := agent.Expect("status", func(e h.Event) bool { return e.S("session") == sid })
 		rtt := "under 1 ms"
@@ -135,7 +146,11 @@ func headless(p *h.Program) {
 		say("agent     path %s, round trip %s", st.S("path"), rtt)
 		agent.Send(map[string]any{"cmd": "end_session", "session": sid})
 		cust.Expect("session_ended", nil)
-		say("agent     ended the session; %s's client closed", name)
+		// The client asks whether to keep what arrived in the session.
+		kept := cust.Expect("session_files", nil)
+		cust.Send(map[string]any{"cmd": "delete_files"})
+		cust.Expect("files_deleted", nil)
+		say("agent     ended the session; %s deleted the session's %d file and the client closed", name, int(kept["count"].(float64)))
 		cust.WaitExit()
 	}
 	say("")

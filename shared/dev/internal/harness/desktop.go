@@ -24,7 +24,8 @@ func StartConsole(tb TB, dir, agent string) *Windows {
 	w := &Windows{}
 	w.Agent = Start(tb, "agent window", filepath.Join(Binaries(tb), "porthole-agent"),
 		"--local-relay", "127.0.0.1:0", "--name", agent, "--password-file", pw,
-		"--data", filepath.Join(dir, "agent"), "--new-session", "--events", "-")
+		"--data", filepath.Join(dir, "agent"), "--downloads", filepath.Join(dir, "agent-downloads"),
+		"--new-session", "--events", "-")
 	ready := w.Agent.Expect("ready", nil)
 	w.Relay, w.Pin = ready.S("relay"), ready.S("fingerprint")
 	e := w.Agent.Expect("session_key", nil)
@@ -37,7 +38,8 @@ func StartConsole(tb TB, dir, agent string) *Windows {
 func (w *Windows) Join(tb TB, dir, customer string, extra ...string) {
 	tb.Helper()
 	args := append([]string{"--relay", w.Relay, "--relay-fingerprint", w.Pin, "--key", w.Key,
-		"--name", customer, "--data", filepath.Join(dir, "customer"), "--events", "-"}, extra...)
+		"--name", customer, "--data", filepath.Join(dir, "customer"), "--downloads", filepath.Join(dir, "customer-downloads"),
+		"--events", "-"}, extra...)
 	w.Customer = Start(tb, "customer window", filepath.Join(Binaries(tb), "porthole-customer"), args...)
 	w.Customer.Expect("connected", nil)
 	w.Agent.Expect("customer_joined", func(e Event) bool { return e.S("session") == w.Session })

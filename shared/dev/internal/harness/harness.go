@@ -342,10 +342,13 @@ func AddAgent(tb TB, relayDir, name, password string) string {
 }
 
 // StartAgent starts a headless agent console and waits until it is ready.
+// Received files go to dataDir/downloads unless extra says --downloads
+// (the last one counts), never to the home folder.
 func StartAgent(tb TB, r *Relay, name, pwFile, dataDir string, extra ...string) *Proc {
 	tb.Helper()
 	args := append([]string{"--headless", "--relay", r.Addr, "--relay-fingerprint", r.Fingerprint,
-		"--name", name, "--password-file", pwFile, "--data", dataDir, "--log-level", "debug"}, extra...)
+		"--name", name, "--password-file", pwFile, "--data", dataDir, "--downloads", filepath.Join(dataDir, "downloads"),
+		"--log-level", "debug"}, extra...)
 	p := Start(tb, "agent", filepath.Join(Binaries(tb), "porthole-agent"), args...)
 	p.Expect("relay", func(e Event) bool { return e.S("message") == "connected" })
 	p.Expect("ready", nil)
@@ -353,9 +356,11 @@ func StartAgent(tb TB, r *Relay, name, pwFile, dataDir string, extra ...string) 
 }
 
 // StartCustomer starts a headless customer client (it does not wait).
+// Received files go to dataDir/downloads unless extra says --downloads.
 func StartCustomer(tb TB, r *Relay, key, dataDir string, extra ...string) *Proc {
 	tb.Helper()
-	args := []string{"--headless", "--relay", r.Addr, "--relay-fingerprint", r.Fingerprint, "--data", dataDir, "--log-level", "debug"}
+	args := []string{"--headless", "--relay", r.Addr, "--relay-fingerprint", r.Fingerprint, "--data", dataDir,
+		"--downloads", filepath.Join(dataDir, "downloads"), "--log-level", "debug"}
 	if key != "" {
 		args = append(args, "--key", key)
 	}
