@@ -718,7 +718,6 @@ func (b *bridge) files(title string, f func(c *console.Console) error) {
 	}()
 }
 
-
 func (b *bridge) sendFiles(session string, paths []string) {
 	b.files("Files not sent", func(c *console.Console) error {
 		for _, p := range paths {

@@ -395,4 +395,3 @@ func (sv *sessionView) confirmEnd() {
 	}
 	sv.m.w.dialogs.ConfirmEnd("End this session?", msg, "End session", func() { sv.m.w.act.End(sv.s.ID) })
 }
-

@@ -262,7 +262,6 @@ func (b *bridge) updateSending() {
 	b.ui.SetSending(true, "")
 }
 
-
 // later runs f off Fyne's goroutine and shows its error, if any.
 func (b *bridge) later(title string, f func(cl *client.Client) error) {
 	cl := b.cl
