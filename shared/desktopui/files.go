@@ -650,6 +650,27 @@ func readStart(path string, n int) (string, bool) {
 	return text, true
 }
 
+// SkippedText says what a sent folder held that was not sent (an
+// EventSkipped), naming at most ten things.
+func SkippedText(ev transfer.Event) string {
+	what := "1 thing"
+	if ev.Count != 1 {
+		what = fmt.Sprintf("%d things", ev.Count)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s in %s %s not sent:", what, filepath.Base(ev.Folder), map[bool]string{true: "was", false: "were"}[ev.Count == 1])
+	for i, s := range ev.Skipped {
+		if i == 10 {
+			break
+		}
+		fmt.Fprintf(&b, "\n• %s: %s", s.Name, s.Why)
+	}
+	if more := ev.Count - min(len(ev.Skipped), 10); more > 0 {
+		fmt.Fprintf(&b, "\n…and %d more.", more)
+	}
+	return b.String()
+}
+
 // FromTransfer is a transfer as the windows show it; rate and left come
 // from the latest progress report.
 func FromTransfer(t transfer.Transfer, rate float64, left time.Duration) File {

@@ -1,9 +1,11 @@
 package desktopui_test
 
 import (
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/porthole-dev/porthole/shared/desktopui"
 	"github.com/porthole-dev/porthole/shared/desktopui/uitest"
+	"github.com/porthole-dev/porthole/shared/transfer"
 )
 
 var t0 = time.Date(2026, 11, 21, 14, 0, 0, 0, time.UTC)
@@ -308,5 +311,20 @@ func TestChatRecordsFiles(t *testing.T) {
 	test.Tap(uitest.Find(t, c.Object(), func(b *widget.Button) bool { return b.Icon == desktopui.PaperclipIcon }))
 	if picks != 1 {
 		t.Fatal("the paperclip did not ask for files")
+	}
+}
+
+func TestSkippedText(t *testing.T) {
+	ev := transfer.Event{Kind: transfer.EventSkipped, Folder: "/home/alice/logs", Count: 12}
+	for i := range 11 {
+		ev.Skipped = append(ev.Skipped, transfer.Skipped{Name: fmt.Sprintf("logs/l%d", i), Why: "a symbolic link; links are not followed"})
+	}
+	got := desktopui.SkippedText(ev)
+	if !strings.HasPrefix(got, "12 things in logs were not sent:\n• logs/l0: a symbolic link") || !strings.HasSuffix(got, "…and 2 more.") || strings.Contains(got, "l10") {
+		t.Fatalf("text %q", got)
+	}
+	one := desktopui.SkippedText(transfer.Event{Folder: "/x/y", Count: 1, Skipped: []transfer.Skipped{{Name: "y/z", Why: "w"}}})
+	if one != "1 thing in y was not sent:\n• y/z: w" {
+		t.Fatalf("text %q", one)
 	}
 }

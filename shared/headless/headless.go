@@ -54,6 +54,15 @@ type Event struct {
 	Deduped     bool        `json:"deduped,omitempty"`
 	Decision    string      `json:"decision,omitempty"` // a remembered trust decision
 	Policy      *FilePolicy `json:"policy,omitempty"`
+	// Skipped lists what a sent folder held that is not sent
+	// (files_skipped; at most 100, count says how many in all).
+	Skipped []SkippedFile `json:"skipped,omitempty"`
+}
+
+// SkippedFile is one thing left out of a sent folder.
+type SkippedFile struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
 }
 
 // EmitHistory writes a session's chat history: one "history" event per

@@ -50,6 +50,7 @@ const (
 	EventCancelled = "cancelled" // one side stopped it
 	EventInvite    = "invite"    // the customer may send files until Event.Until
 	EventPolicy    = "policy"    // the agent's policy for files from customers arrived
+	EventSkipped   = "skipped"   // a sent folder held things that are not sent (Event.Skipped)
 )
 
 // Event is something that happened to a file (or the session's file
@@ -62,7 +63,21 @@ type Event struct {
 	Session  string        // invite, policy
 	Until    time.Time     // invite: when the invitation expires
 	Policy   Policy        // policy
+	Folder   string        // skipped: the folder that was sent
+	Skipped  []Skipped     // skipped: what was left out of it (at most MaxSkippedListed)
+	Count    int           // skipped: how many were left out in all
 }
+
+// Skipped is one thing in a sent folder that is not sent: a symbolic link
+// (links are not followed, so a folder never sends what lies outside it)
+// or a device, socket or pipe.
+type Skipped struct {
+	Name string // in the folder, as the receiver would have seen it
+	Why  string
+}
+
+// MaxSkippedListed caps how many skipped items one event names.
+const MaxSkippedListed = 100
 
 // Config configures an Engine.
 type Config struct {

@@ -1438,3 +1438,40 @@ func TestPendingCancelsWaitForTheirPeer(t *testing.T) {
 		t.Fatal("carol heard of alice's file")
 	}
 }
+
+// A symbolic link inside a sent folder is not followed and not sent, and
+// the sender is told what was left out; a folder of links alone is not
+// sent at all, and the error says why.
+func TestLinksInASentFolderAreToldOf(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	src := t.TempDir()
+	p, data := randomFile(t, src, "logs/app.log", 300)
+	outside := filepath.Join(t.TempDir(), "secret.txt")
+	os.WriteFile(outside, []byte("not for the receiver"), 0o600)
+	if err := os.Symlink(outside, filepath.Join(src, "logs", "secret-link")); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := agent.e.Send(session, filepath.Dir(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := agent.expect(EventSkipped, nil)
+	if sk.Count != 1 || len(sk.Skipped) != 1 || sk.Skipped[0].Name != "logs/secret-link" || !strings.Contains(sk.Skipped[0].Why, "symbolic link") || sk.Session != session {
+		t.Fatalf("skipped event %+v", sk)
+	}
+	if len(ts) != 1 {
+		t.Fatalf("%d files offered, want the one regular file", len(ts))
+	}
+	checkFile(t, cust.expect(EventDone, forID(ts[0].ID)).Transfer.Path, data)
+
+	onlyLinks := t.TempDir()
+	os.Symlink(outside, filepath.Join(onlyLinks, "a"))
+	if _, err := agent.e.Send(session, onlyLinks); err == nil || !strings.Contains(err.Error(), "links or special files are not sent") {
+		t.Fatalf("a folder of links: %v", err)
+	}
+	if sk := agent.expect(EventSkipped, nil); sk.Count != 1 {
+		t.Fatalf("skipped %+v", sk)
+	}
+}

@@ -59,6 +59,8 @@ func (e *Engine) SendTo(session, to, path string) ([]Transfer, error) {
 		info       fs.FileInfo
 	}
 	var items []item
+	var skipped []Skipped
+	skippedCount := 0
 	group := ""
 	if info.IsDir() {
 		group = newID()
@@ -67,14 +69,24 @@ func (e *Engine) SendTo(session, to, path string) ([]Transfer, error) {
 			if err != nil {
 				return err
 			}
-			if !d.Type().IsRegular() {
-				return nil // folders are made by their files; links and devices are not sent
+			if d.IsDir() {
+				return nil // folders are made by their files
 			}
-			fi, err := d.Info()
+			rel, err := filepath.Rel(path, p)
 			if err != nil {
 				return err
 			}
-			rel, err := filepath.Rel(path, p)
+			if !d.Type().IsRegular() { // links and devices are not sent: the sender is told
+				why := "not a regular file (a device, socket or pipe)"
+				if d.Type()&fs.ModeSymlink != 0 {
+					why = "a symbolic link; links are not followed"
+				}
+				if skippedCount++; len(skipped) < MaxSkippedListed {
+					skipped = append(skipped, Skipped{Name: base + "/" + filepath.ToSlash(rel), Why: why})
+				}
+				return nil
+			}
+			fi, err := d.Info()
 			if err != nil {
 				return err
 			}
@@ -87,7 +99,13 @@ func (e *Engine) SendTo(session, to, path string) ([]Transfer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot send the folder %s: %w", path, err)
 		}
+		if skippedCount > 0 {
+			e.cfg.Events(Event{Kind: EventSkipped, Session: session, Folder: path, Skipped: skipped, Count: skippedCount})
+		}
 		if len(items) == 0 {
+			if skippedCount > 0 {
+				return nil, fmt.Errorf("the folder %s has no files to send (%d links or special files are not sent)", path, skippedCount)
+			}
 			return nil, fmt.Errorf("the folder %s has no files to send", path)
 		}
 	} else if info.Mode().IsRegular() {

@@ -560,6 +560,8 @@ func (b *bridge) event(ev any) {
 		case transfer.EventInvite:
 			b.ui.SetInvitation(e.Session, time.Now(), e.Until)
 		case transfer.EventPolicy:
+		case transfer.EventSkipped:
+			b.ui.ShowError("Not everything was sent", desktopui.SkippedText(e))
 		default:
 			b.ui.PutFile(e.Transfer.Session, desktopui.FromTransfer(e.Transfer, e.Rate, e.Left))
 		}

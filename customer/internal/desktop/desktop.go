@@ -196,6 +196,8 @@ func (b *bridge) event(ev any) {
 			time.AfterFunc(time.Until(e.Until)+100*time.Millisecond, func() { b.do(b.updateSending) })
 		case transfer.EventPolicy:
 			b.updateSending()
+		case transfer.EventSkipped:
+			b.ui.ShowError("Not everything was sent", desktopui.SkippedText(e))
 		default:
 			b.ui.PutFile(desktopui.FromTransfer(e.Transfer, e.Rate, e.Left))
 		}

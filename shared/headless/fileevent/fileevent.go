@@ -56,6 +56,12 @@ func From(ev transfer.Event, withSession bool) headless.Event {
 		out = headless.Event{Event: "file_invite", Session: ev.Session, Expires: ev.Until.UTC().Format(time.RFC3339)}
 	case transfer.EventPolicy:
 		out = headless.Event{Event: "file_policy", Session: ev.Session, Policy: Policy(ev.Policy)}
+	case transfer.EventSkipped:
+		n := ev.Count
+		out = headless.Event{Event: "files_skipped", Session: ev.Session, Path: ev.Folder, Count: &n}
+		for _, s := range ev.Skipped {
+			out.Skipped = append(out.Skipped, headless.SkippedFile{Name: s.Name, Reason: s.Why})
+		}
 	default:
 		out.Event = "file_" + ev.Kind
 	}
