@@ -62,7 +62,7 @@ type Event struct {
 	Left     time.Duration // progress: estimated time left; 0: unknown
 	Session  string        // invite, policy
 	Until    time.Time     // invite: when the invitation expires
-	Policy   Policy        // policy
+	Policy   Policy        // policy; invite (customer side): the agent's policy, if it came
 	Folder   string        // skipped: the folder that was sent
 	Skipped  []Skipped     // skipped: what was left out of it (at most MaxSkippedListed)
 	Count    int           // skipped: how many were left out in all
@@ -370,8 +370,9 @@ func (e *Engine) Handle(session string, l *peer.Link, m *pb.PeerMsg) bool {
 			until := time.UnixMilli(b.FileInvite.ExpiresUnixMs)
 			e.mu.Lock()
 			e.invites[session] = until
+			p := e.policies[session]
 			e.mu.Unlock()
-			e.cfg.Events(Event{Kind: EventInvite, Session: session, Until: until})
+			e.cfg.Events(Event{Kind: EventInvite, Session: session, Until: until, Policy: p})
 		}
 	case *pb.PeerMsg_FilePolicy:
 		if e.cfg.Role == pb.Role_ROLE_CUSTOMER {

@@ -57,6 +57,9 @@ type Config struct {
 	// Emit, if set, receives the same events as the lines of
 	// docs/headless.md (JSON): the headless writer's subscription.
 	Emit func(headless.Event)
+	// Requestable are the kinds of permission RequestPermission asks for;
+	// nil: Requestable() (tests give kinds whose services come later).
+	Requestable []string
 }
 
 // Error is a failure with a stable code (protocol.Code* or failure.Code*).
@@ -102,6 +105,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	if cfg.Events == nil {
 		cfg.Events = func(any) {}
+	}
+	if cfg.Requestable == nil {
+		cfg.Requestable = Requestable()
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "0.0.0.0:0"
@@ -563,19 +569,24 @@ func (c *Console) Link(session string) *peer.Link {
 	return s.router().Only()
 }
 
-// Requestable are the kinds of permission a console may ask for: those a
-// service of this build acts on. Seeing the screen, control and a shell
-// come with their services.
-var Requestable = []string{consent.KindFiles}
+// Requestable is what a console of this build may ask a customer for:
+// the kinds of permission a service of it acts on. None yet: seeing the
+// screen, control and a shell come with their services, and files need no
+// permission (the customer answers each one; RequestFiles invites theirs).
+func Requestable() []string { return nil }
 
 // RequestPermission asks the customer of a session for something beyond
-// chat (kind: one of Requestable). The answer comes as a "permission"
+// chat (kind: one of Config.Requestable). The answer comes as a "permission"
 // event; timeout is how long the customer has (0: the default), after
 // which the answer is no. A grant lasts until the customer revokes it or
 // the connection it was given on ends ("permission" with state "revoked").
 func (c *Console) RequestPermission(session, kind, reason string, timeout time.Duration) (string, error) {
-	if !slices.Contains(Requestable, kind) {
-		return "", &Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("this version of Porthole cannot ask for %q (it can ask for: %s)", kind, strings.Join(Requestable, ", "))}
+	if !slices.Contains(c.cfg.Requestable, kind) {
+		can := "nothing beyond chat and files yet"
+		if len(c.cfg.Requestable) > 0 {
+			can = strings.Join(c.cfg.Requestable, ", ")
+		}
+		return "", &Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("this version of Porthole cannot ask for %q (it can ask for %s)", kind, can)}
 	}
 	s, err := c.session(session)
 	if err != nil {

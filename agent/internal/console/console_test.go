@@ -33,14 +33,18 @@ type world struct {
 	ev       *testpeer.Events
 }
 
-func startConsole(t *testing.T, forceRelay bool) *world {
+func startConsole(t *testing.T, forceRelay bool, opts ...func(*Config)) *world {
 	t.Helper()
 	_, addr, fp := testpeer.StartRelay(t)
 	ev := testpeer.NewEvents()
-	con, err := New(Config{
+	cfg := Config{
 		Relay: addr, Fingerprint: fp, Name: testpeer.AgentName, Password: testpeer.AgentPassword,
 		DataDir: t.TempDir(), ForceRelay: forceRelay, Listen: "127.0.0.1:0", Emit: ev.Emit,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	con, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -165,6 +165,7 @@ func newBridge(a fyne.App, win fyne.Window, opt Options, do func(func())) *bridg
 		Open: b.open, SaveAs: b.saveAs, Folder: b.folder, Receiving: b.receiving,
 		SetReceiving: b.setReceiving, SetTrust: b.setTrust,
 	})
+	w.Requestable = console.Requestable()
 	b.ui = w
 	a.Lifecycle().SetOnEnteredForeground(func() { b.ui.SetForeground(true) })
 	a.Lifecycle().SetOnExitedForeground(func() { b.ui.SetForeground(false) })

@@ -36,6 +36,9 @@ type sessionFiles struct {
 	viewer  *desktopui.Viewer
 	view    *widget.Button // opens it, once a file arrived
 	viewWin fyne.Window
+	policy  FilePolicy
+	online  bool          // the customer is connected to an active session
+	asked   *widget.Label // "You asked the customer for files", when no countdown applies
 }
 
 func newSessionFiles(sv *sessionView) *sessionFiles {
@@ -65,21 +68,38 @@ func newSessionFiles(sv *sessionView) *sessionFiles {
 	f.invite = desktopui.NewInviteCountdown("The customer may send files")
 	f.invite.Now = func() time.Time { return w.Now() }
 	f.invite.Hide()
+	f.asked = quiet("You asked the customer for files.")
+	f.asked.Hide()
 	settings := toolbarButton("Receiving…", theme.SettingsIcon(), w.showFileSettings)
 	f.viewer = desktopui.NewViewer(w.act.Open)
 	f.view = toolbarButton("View received", theme.VisibilityIcon(), func() { w.showReceived(sv) })
 	f.view.Disable()
-	f.head = container.NewVBox(container.NewBorder(nil, nil, bold("Files"), container.NewHBox(f.view, f.request, settings)), f.invite)
+	f.head = container.NewVBox(container.NewBorder(nil, nil, bold("Files"), container.NewHBox(f.view, f.request, settings)), f.invite, f.asked)
 	f.box = container.NewBorder(f.head, nil, nil, nil, f.panel.Object())
 	f.applyPolicy(w.policy)
 	return f
 }
 
+// applyPolicy sets up "Request files", the one way to ask a customer for
+// files: always there, and off only when the relay takes no files from
+// customers at all. With a policy that needs an invitation, asking starts
+// one, with its countdown.
 func (f *sessionFiles) applyPolicy(p FilePolicy) {
-	if p.Enabled && p.InvitationRequired {
-		f.request.Show()
+	f.policy = p
+	f.applyRequest()
+}
+
+// setOnline says whether the customer is connected (asking needs them).
+func (f *sessionFiles) setOnline(on bool) {
+	f.online = on
+	f.applyRequest()
+}
+
+func (f *sessionFiles) applyRequest() {
+	if f.policy.Enabled && f.online {
+		f.request.Enable()
 	} else {
-		f.request.Hide()
+		f.request.Disable()
 	}
 }
 
@@ -228,15 +248,20 @@ func (w *Window) answerFile(id, decision string) {
 	}
 }
 
-// SetInvitation shows that a session's customer may send files until
-// until (invited at from), with a countdown.
+// SetInvitation shows that the agent asked a session's customer for files
+// (at from): when the policy needs an invitation, with a countdown to
+// until.
 func (w *Window) SetInvitation(session string, from, until time.Time) {
 	if w.main == nil || w.main.byID[session] == nil {
 		return
 	}
 	f := w.main.byID[session].files
-	f.invite.Set(from, until)
-	f.invite.Show()
+	if f.policy.InvitationRequired {
+		f.invite.Set(from, until)
+		f.invite.Show()
+	} else {
+		f.asked.Show() // files are welcome anyway: no countdown to show
+	}
 	f.request.SetText("Request again")
 	f.box.Refresh() // lay the countdown out now that it shows
 }

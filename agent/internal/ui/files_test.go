@@ -110,12 +110,32 @@ func TestRequestFilesAndCountdown(t *testing.T) {
 	if c.Colour() != "error" {
 		t.Fatalf("a minute before the end the bar is %s", c.Colour())
 	}
-	// Without an invitation needed, there is nothing to request.
+}
+
+// "Request files" is the one way to ask for files, always there: without
+// an invitation needed it asks without a countdown; with no files taken
+// from customers at all it is off.
+func TestRequestFilesWithoutInvitations(t *testing.T) {
+	w, win, r := signedIn(t)
 	w.SetFilePolicy(FilePolicy{Enabled: true})
-	for _, o := range []fyne.CanvasObject{win.Content()} {
-		if b := findAll[*widget.Button](o, func(b *widget.Button) bool { return b.Text == "Request again" }); b != nil {
-			t.Fatal("Request files shows without an invitation policy")
-		}
+	w.PutSession(active("a", "bob@laptop"))
+	w.OpenSession("a")
+	b := button(t, win.Content(), "Request files")
+	if !b.Visible() || b.Disabled() {
+		t.Fatal("Request files is not offered when files are welcome without an invitation")
+	}
+	test.Tap(b)
+	if len(r.requests) != 1 {
+		t.Fatalf("requests %q", r.requests)
+	}
+	w.SetInvitation("a", t0, t0.Add(10*time.Minute))
+	find(t, win.Content(), func(l *widget.Label) bool { return l.Text == "You asked the customer for files." && l.Visible() })
+	if w.main.byID["a"].files.invite.Visible() {
+		t.Fatal("a countdown for an invitation nobody needs")
+	}
+	w.SetFilePolicy(FilePolicy{})
+	if !button(t, win.Content(), "Request again").Disabled() {
+		t.Fatal("Request files is on while the relay takes no files from customers")
 	}
 }
 

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,11 +40,23 @@ type sessionView struct {
 	conn    *widget.Label // how the customer is connected, while active
 }
 
-// accessKinds are what the agent can ask the customer for, in menu order:
-// only what a service of this build acts on (console.Requestable). Seeing
-// the screen, control and a shell join the menu with their services.
+// accessKinds word what the agent can ask a customer for, in menu order;
+// the window offers only those in Window.Requestable.
 var accessKinds = []struct{ kind, label string }{
-	{"files", "Send files"},
+	{"screen", "See the screen"},
+	{"control", "Control mouse and keyboard"},
+	{"shell", "Open a command shell"},
+}
+
+// asks are the kinds of access this window offers, in menu order.
+func (w *Window) asks() []struct{ kind, label string } {
+	var out []struct{ kind, label string }
+	for _, k := range accessKinds {
+		if slices.Contains(w.Requestable, k.kind) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func newSessionView(m *mainView, s Session) *sessionView {
@@ -57,6 +70,9 @@ func newSessionView(m *mainView, s Session) *sessionView {
 	}
 	sv.files = newSessionFiles(sv)
 	sv.askBtn = widget.NewButtonWithIcon("Ask for access", theme.VisibilityIcon(), sv.askMenu)
+	if len(m.w.asks()) == 0 {
+		sv.askBtn.Hide() // nothing to ask for yet
+	}
 	sv.chatBtn = toolbarButton("Chat", theme.MailComposeIcon(), func() { sv.setChatShown(!sv.chatShown) })
 	sv.pinBtn = toolbarButton("", theme.ViewRestoreIcon(), func() { sv.setPinned(!sv.pinned) })
 	sv.endBtn = widget.NewButtonWithIcon("End session", theme.LogoutIcon(), sv.confirmEnd)
@@ -117,6 +133,7 @@ func (sv *sessionView) refreshWork() {
 	} else {
 		sv.askBtn.Disable()
 	}
+	sv.files.setOnline(s.State == Active && s.Online)
 	if s.State == Active {
 		sv.chat.SetAttach(func() { sv.m.w.pickFiles(s.ID, false) })
 		sv.files.panel.SetSending(true)
@@ -131,12 +148,36 @@ func (sv *sessionView) refreshWork() {
 	}
 	var work fyne.CanvasObject = container.NewVScroll(content)
 	if s.State != Waiting { // files can be sent and received, or looked at after the end
-		split := container.NewVSplit(work, sv.files.box)
-		split.Offset = 0.45
-		work = split
+		// The card gets the height it needs (up to 60 %: then it
+		// scrolls), the files the rest.
+		work = container.New(&cardOverFiles{card: content}, work, widget.NewSeparator(), sv.files.box)
 	}
 	sv.work.Objects = []fyne.CanvasObject{work}
 	sv.work.Refresh()
+}
+
+// cardOverFiles lays the session card (in a scroll) over the files: the
+// card as tall as it needs, at most maxCard of the height, a separator, and
+// the files below.
+type cardOverFiles struct{ card fyne.CanvasObject }
+
+const maxCard = 0.6
+
+func (l *cardOverFiles) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	files := objs[2].MinSize()
+	return fyne.NewSize(max(files.Width, objs[0].MinSize().Width), files.Height+objs[1].MinSize().Height+objs[0].MinSize().Height)
+}
+
+func (l *cardOverFiles) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	sep := objs[1].MinSize().Height
+	top := min(l.card.MinSize().Height+2*theme.Padding(), size.Height*maxCard)
+	top = max(top, objs[0].MinSize().Height)
+	objs[0].Move(fyne.NewPos(0, 0))
+	objs[0].Resize(fyne.NewSize(size.Width, top))
+	objs[1].Move(fyne.NewPos(0, top))
+	objs[1].Resize(fyne.NewSize(size.Width, sep))
+	objs[2].Move(fyne.NewPos(0, top+sep))
+	objs[2].Resize(fyne.NewSize(size.Width, size.Height-top-sep))
 }
 
 // keyCard shows the key large, easy to read aloud, with a copy button and
@@ -221,7 +262,7 @@ func (sv *sessionView) customerCard() fyne.CanvasObject {
 	}
 	lines = append(lines, sv.conn)
 	var perms []fyne.CanvasObject
-	for _, k := range accessKinds {
+	for _, k := range sv.m.w.asks() {
 		st := sv.perms[k.kind]
 		if st == "" {
 			st = "not asked"
@@ -229,7 +270,9 @@ func (sv *sessionView) customerCard() fyne.CanvasObject {
 		row := container.NewBorder(nil, nil, widget.NewLabel(k.label), quietRight(permWords(st)))
 		perms = append(perms, row)
 	}
-	lines = append(lines, widget.NewSeparator(), section("Access", perms...))
+	if len(perms) > 0 {
+		lines = append(lines, widget.NewSeparator(), section("Access", perms...))
+	}
 	return desktopui.Card(lines...)
 }
 
@@ -322,8 +365,11 @@ func (sv *sessionView) arrange() {
 				bg.FillColor = theme.Color(theme.ColorNameOverlayBackground)
 				bg.StrokeColor = theme.Color(theme.ColorNameSeparator)
 			}
-			float := container.NewStack(desktopui.Themed(bg, paint), container.NewPadded(sv.chat.Object()))
-			obj = container.NewStack(sv.work, container.NewBorder(nil, nil, nil, float))
+			// A drawer at the right, beside the work, never over it: a
+			// float over the work hid the session card and the file
+			// buttons. It closes when the agent leaves the tab.
+			drawer := container.NewStack(desktopui.Themed(bg, paint), container.NewPadded(sv.chat.Object()))
+			obj = container.NewBorder(nil, nil, nil, drawer, sv.work)
 		}
 	}
 	sv.area.Objects = []fyne.CanvasObject{obj}
@@ -379,7 +425,7 @@ func (sv *sessionView) setPinned(pinned bool) {
 
 func (sv *sessionView) askMenu() {
 	var items []*fyne.MenuItem
-	for _, k := range accessKinds {
+	for _, k := range sv.m.w.asks() {
 		items = append(items, fyne.NewMenuItem(k.label, func() { sv.m.w.act.Ask(sv.s.ID, k.kind) }))
 	}
 	c := sv.m.w.win.Canvas()

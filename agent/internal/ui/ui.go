@@ -74,6 +74,10 @@ type Window struct {
 	// pin both.
 	Zone *time.Location
 	Now  func() time.Time
+	// Requestable are the kinds of access the agent may ask a customer for
+	// (console.Requestable): the "Ask for access" menu and the session's
+	// Access card show only these, and neither shows while there are none.
+	Requestable []string
 
 	main       *mainView // while signed in
 	foreground bool

@@ -278,11 +278,13 @@ func TestAloud(t *testing.T) {
 func TestActiveSessionChat(t *testing.T) {
 	w, win, r := signedIn(t)
 	r.history["s1"] = []Message{{ID: "m1", From: "bob@laptop", Text: "My printer stopped working.", At: t0.Add(time.Minute)}}
+	w.Requestable = []string{"screen", "control", "shell"} // as a build with those services
 	w.PutSession(waiting("s1", "1234-567890"))
 	w.OpenSession("s1")
 	s := active("s1", "bob@laptop")
 	w.PutSession(s)
-	w.SetPermission("s1", "files", "allowed")
+	w.SetPermission("s1", "screen", "allowed")
+	w.SetPermission("s1", "shell", "denied")
 	looks(t, "session_active.xml", win)
 
 	input := focused(t, win)
@@ -498,17 +500,32 @@ func TestCustomerOffline(t *testing.T) {
 
 func TestAskForAccess(t *testing.T) {
 	w, win, r := signedIn(t)
+	w.Requestable = []string{"screen", "control"} // as a build with those services
 	w.PutSession(active("a", "bob@laptop"))
 	w.OpenSession("a")
 	test.Tap(button(t, win.Content(), "Ask for access"))
 	menu := overlay(t, win)
 	looks(t, "ask_menu.xml", win)
 	item := find(t, menu, func(w fyne.Widget) bool {
-		return fmt.Sprintf("%T", w) == "*widget.menuItem" && hasText(t, w, "Send files")
+		return fmt.Sprintf("%T", w) == "*widget.menuItem" && hasText(t, w, "See the screen")
 	})
 	test.Tap(item.(fyne.Tappable))
-	if len(r.asked) != 1 || r.asked[0] != [2]string{"a", "files"} {
+	if len(r.asked) != 1 || r.asked[0] != [2]string{"a", "screen"} {
 		t.Fatalf("asked %q", r.asked)
+	}
+}
+
+// With nothing this build can ask for, the window offers nothing: no "Ask
+// for access", no Access card.
+func TestNothingToAskForIsNotOffered(t *testing.T) {
+	w, win, _ := signedIn(t)
+	w.PutSession(active("a", "bob@laptop"))
+	w.OpenSession("a")
+	if w.main.byID["a"].askBtn.Visible() {
+		t.Fatal("Ask for access is offered with nothing to ask for")
+	}
+	if hasText(t, win.Content(), "Access") {
+		t.Fatal("an Access card with nothing in it")
 	}
 }
 

@@ -66,6 +66,9 @@ type Config struct {
 	// Emit, if set, receives the same events as the lines of
 	// docs/headless.md (JSON): the headless writer's subscription.
 	Emit func(headless.Event)
+	// Grantable are the kinds of permission the person may be asked for;
+	// nil: Grantable() (tests give kinds whose services come later).
+	Grantable []string
 }
 
 // Error is a failure with a stable code (protocol.Code* or failure.Code*).
@@ -120,6 +123,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Events == nil {
 		cfg.Events = func(any) {}
+	}
+	if cfg.Grantable == nil {
+		cfg.Grantable = Grantable()
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "0.0.0.0:0"
@@ -282,17 +288,18 @@ func (c *Client) setSession(rec *appdb.Session) {
 		Bye: func(_ *peer.Link, reason string) { go c.sessionEnded(reason) },
 	})
 	c.r = r
-	c.give = consent.NewGiver(r, consent.GiverConfig{Kinds: Grantable, Events: func(ev consent.Event) { c.publish(ev) }})
+	c.give = consent.NewGiver(r, consent.GiverConfig{Kinds: c.cfg.Grantable, Events: func(ev consent.Event) { c.publish(ev) }})
 	c.conv = chat.New(c.db, r, c.cfg.Name, pb.Role_ROLE_CUSTOMER, chat.Handlers{
 		Message: func(m appdb.Message) { c.publish(chat.Line{Session: rec.ID, Message: m}) },
 	}, c.log)
 	c.files.Serve(r)
 }
 
-// Grantable are the kinds of permission this client can grant: those a
-// service of this build acts on. A request for any other kind is refused
-// without asking the person.
-var Grantable = []string{consent.KindFiles}
+// Grantable is what a client of this build can grant: the kinds of
+// permission a service of it acts on. None yet (seeing the screen, control
+// and a shell come with their services); a request for any other kind is
+// refused without asking the person.
+func Grantable() []string { return nil }
 
 func (c *Client) join(ctx context.Context, nameplate, secret string) error {
 	rep, err := c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: nameplate}}})

@@ -35,13 +35,17 @@ func newWorld(t *testing.T, agentForce bool) *world {
 
 // start runs a client on dataDir with key (empty: resume) and returns it
 // with its events and a stop function (also run when the test ends).
-func (w *world) start(t *testing.T, dataDir, key string, forceRelay bool) (*Client, *testpeer.Events, func()) {
+func (w *world) start(t *testing.T, dataDir, key string, forceRelay bool, opts ...func(*Config)) (*Client, *testpeer.Events, func()) {
 	t.Helper()
 	ev := testpeer.NewEvents()
-	c, err := New(Config{
+	cfg := Config{
 		Relay: w.addr, Fingerprint: w.fp, Key: key, DataDir: dataDir, Name: testpeer.CustomerName,
 		ForceRelay: forceRelay, Listen: "127.0.0.1:0", Emit: ev.Emit,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

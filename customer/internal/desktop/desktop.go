@@ -190,7 +190,7 @@ func (b *bridge) event(ev any) {
 	case transfer.Event:
 		switch e.Kind {
 		case transfer.EventInvite:
-			b.ui.SetInvitation(time.Now(), e.Until)
+			b.ui.SetInvitation(time.Now(), e.Until, e.Policy.InvitationRequired)
 			b.updateSending()
 			// When it runs out, sending stops.
 			time.AfterFunc(time.Until(e.Until)+100*time.Millisecond, func() { b.do(b.updateSending) })

@@ -33,12 +33,19 @@ type filesState struct {
 	tab    *container.TabItem
 	invite *desktopui.InviteCountdown
 	bar    *fyne.Container
-	unseen map[string]bool                   // files that came in while the tab was not shown, by id
-	offers map[string]*desktopui.OfferDialog // open offer questions, by group (or file id)
+	// The invitation where the customer looks: above the chat, with its
+	// countdown (when the agent's policy needs one) and a send button.
+	askBar    *fyne.Container
+	askText   *widget.Label
+	askCount  *desktopui.InviteCountdown
+	countdown bool                              // the invitation has a countdown
+	unseen    map[string]bool                   // files that came in while the tab was not shown, by id
+	offers    map[string]*desktopui.OfferDialog // open offer questions, by group (or file id)
 }
 
 func (s *filesState) leave(win fyne.Window) {
 	s.panel, s.viewer, s.tabs, s.tab, s.invite, s.bar = nil, nil, nil, nil, nil, nil
+	s.askBar, s.askText, s.askCount = nil, nil, nil
 	s.offers = nil // leaveSession closed their dialogs
 	win.SetOnDropped(nil)
 }
@@ -76,7 +83,15 @@ func (w *Window) sessionTabs() fyne.CanvasObject {
 	bar := s.bar
 	split := container.NewHSplit(s.panel.Object(), s.viewer.Object())
 	split.Offset = 0.55
-	chatTab := container.NewTabItemWithIcon("Chat", theme.MailComposeIcon(), w.chat.Object())
+	s.askText = widget.NewLabel("")
+	s.askText.Wrapping = fyne.TextWrapWord
+	s.askText.TextStyle = fyne.TextStyle{Bold: true}
+	s.askCount = desktopui.NewInviteCountdown("You may send files")
+	send := widget.NewButtonWithIcon("Send files…", theme.UploadIcon(), w.pickFiles)
+	send.Importance = widget.HighImportance
+	s.askBar = container.NewVBox(container.NewBorder(nil, nil, nil, container.NewCenter(send), s.askText), s.askCount, widget.NewSeparator())
+	s.askBar.Hide()
+	chatTab := container.NewTabItemWithIcon("Chat", theme.MailComposeIcon(), container.NewBorder(s.askBar, nil, nil, nil, w.chat.Object()))
 	s.tab = container.NewTabItemWithIcon("Files", theme.FolderIcon(), container.NewBorder(bar, nil, nil, nil, split))
 	s.tabs = container.NewAppTabs(chatTab, s.tab)
 	s.tabs.OnSelected = func(t *container.TabItem) {
@@ -97,7 +112,7 @@ func (w *Window) sessionTabs() fyne.CanvasObject {
 	}
 	w.applySending()
 	if !s.until.IsZero() {
-		w.SetInvitation(s.from, s.until)
+		w.SetInvitation(s.from, s.until, s.countdown)
 	}
 	w.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
 		var paths []string
@@ -227,24 +242,44 @@ func (w *Window) applySending() {
 	}
 }
 
-// SetInvitation shows that the agent invited files until until (given at
-// from), with a countdown.
-func (w *Window) SetInvitation(from, until time.Time) {
+// SetInvitation shows that the agent asked for files (at from, until
+// until): above the chat, where the customer is looking, with a send
+// button, and in the Files tab. countdown says the agent's policy needs the
+// invitation: then both show the time left, and the invitation goes when
+// it runs out.
+func (w *Window) SetInvitation(from, until time.Time, countdown bool) {
 	s := &w.files
-	s.from, s.until = from, until
+	s.from, s.until, s.countdown = from, until, countdown
 	if s.invite == nil {
 		return
 	}
-	s.invite.Set(from, until)
-	s.invite.Show()
+	s.askText.SetText(w.agent + " asks you for files.")
+	if countdown {
+		s.invite.Set(from, until)
+		s.invite.Show()
+		s.askCount.Set(from, until)
+		s.askCount.Show()
+	} else {
+		s.invite.Hide()
+		s.askCount.Hide()
+	}
+	s.askBar.Show()
+	s.tabs.Refresh()
 	s.tab.Content.Refresh() // lay the countdown out now that it shows
 }
 
-// Tick moves the invitation countdown on; the bridge calls it every
-// second.
+// Tick moves the invitation countdowns on; the bridge calls it every
+// second. Above the chat, an invitation that has run out goes.
 func (w *Window) Tick() {
-	if s := &w.files; s.invite != nil && s.invite.Visible() {
+	s := &w.files
+	if s.invite != nil && s.invite.Visible() {
 		s.invite.Tick()
+	}
+	if s.askBar != nil && s.askBar.Visible() {
+		s.askCount.Tick()
+		if !s.askCount.Now().Before(s.until) {
+			s.askBar.Hide()
+		}
 	}
 }
 

@@ -92,7 +92,7 @@ func TestSendingFollowsThePolicy(t *testing.T) {
 	})
 	uitest.Press(win.Canvas(), fyne.KeyEscape)
 	w.SetSending(true, "")
-	w.SetInvitation(t0, time.Now().Add(5*time.Minute))
+	w.SetInvitation(t0, time.Now().Add(5*time.Minute), true)
 	w.sendPaths([]string{storage.NewFileURI("/tmp/x.pdf").Path()})
 	if len(r.files) != 1 || r.files[0][0] != "/tmp/x.pdf" {
 		t.Fatalf("sent %q", r.files)
@@ -154,3 +154,36 @@ func TestNoPreviewFitsTheScreen(t *testing.T) {
 	}
 	looks(t, "files_no_preview.xml", win)
 }
+
+// The agent's request for files shows where the customer is looking: above
+// the chat, with a send button and, when the policy needs an invitation,
+// its countdown; it goes when the invitation runs out.
+func TestInvitationShowsAboveTheChat(t *testing.T) {
+	w, win, r := newWindow(t)
+	win.Resize(fyne.NewSize(880, 640))
+	w.ShowConnected("Alice", "direct", nil)
+	w.SetSending(true, "")
+	now := t0
+	w.files.askCount.Now = func() time.Time { return now }
+	w.SetInvitation(t0, t0.Add(10*time.Minute), true)
+	uitest.Find(t, win.Content(), func(l *widget.Label) bool { return l.Text == "Alice asks you for files." })
+	uitest.Find(t, win.Content(), func(l *widget.Label) bool { return l.Text == "You may send files for 10 min." })
+	looks(t, "invited_chat.xml", win)
+	test.Tap(uitest.Button(t, win.Content(), "Send files…"))
+	if !dialogShown(win) {
+		t.Fatal("Send files… above the chat opened no file picker")
+	}
+	_ = r
+	now = t0.Add(11 * time.Minute)
+	w.Tick()
+	if w.files.askBar.Visible() {
+		t.Fatal("an invitation that ran out still shows above the chat")
+	}
+	// Without a countdown: the request alone.
+	w.SetInvitation(t0, t0.Add(10*time.Minute), false)
+	if !w.files.askBar.Visible() || w.files.askCount.Visible() {
+		t.Fatal("a request for files without an invitation policy: shown wrongly")
+	}
+}
+
+func dialogShown(win fyne.Window) bool { return len(win.Canvas().Overlays().List()) > 0 }
