@@ -93,7 +93,12 @@ fuzz: ## Run each fuzz target briefly (FUZZTIME=150000x inputs each)
 		done; \
 	done; rm -f $$log; echo "fuzz: all targets ran without a crash"
 
+# The real peer the small files are measured against (its row is skipped
+# with a note when it cannot be installed).
+CROC := github.com/schollz/croc/v10@v10.7.0
+
 bench: build ## Benchmarks against a same-run baseline, printed as a table
+	@$(GO) install $(CROC) 2>/dev/null || echo "bench: croc could not be installed; its baseline row is skipped"
 	cd shared/dev && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/benchcmd
 
 # Always its own Xvfb, so the pictures do not depend on the desktop they are made on.

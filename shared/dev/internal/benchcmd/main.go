@@ -56,6 +56,7 @@ type config struct {
 	fileSmallMiB  int
 	smallFiles    int
 	smallKiB      int
+	crocRounds    int // rounds of the small files against croc (both tools each round)
 	idle          time.Duration
 	parallel      int
 	only          map[string]bool
@@ -101,6 +102,7 @@ func run() int {
 	flag.IntVar(&cfg.fileSmallMiB, "file-small-mib", 64, "MiB of the small file the memory test compares the big one with")
 	flag.IntVar(&cfg.smallFiles, "small-files", 2000, "files in the many-small-files transfer")
 	flag.IntVar(&cfg.smallKiB, "small-kib", 4, "KiB per file in the many-small-files transfer")
+	flag.IntVar(&cfg.crocRounds, "croc-rounds", 2, "rounds of the small files through the real programs against croc "+crocVersion+" (each round runs both; 0: none)")
 	flag.DurationVar(&cfg.idle, "idle", 10*time.Second, "how long the capacity sessions sit idle before the relay's memory is read")
 	flag.IntVar(&cfg.parallel, "parallel", 32, "customers joining at once in the capacity test")
 	only := flag.String("only", "", "comma-separated sections to run (default all): "+strings.Join(sections, ","))
@@ -122,6 +124,7 @@ func run() int {
 		setIfUnset("bulk-rounds", func() { cfg.bulkRounds = 1 })
 		setIfUnset("file-mib", func() { cfg.fileMiB = 256 })
 		setIfUnset("file-rounds", func() { cfg.fileRounds = 1 })
+		setIfUnset("croc-rounds", func() { cfg.crocRounds = 1 })
 		setIfUnset("sessions", func() { cfg.sessions = 100 })
 		setIfUnset("samples", func() { cfg.samples = 50 })
 		setIfUnset("ready-runs", func() { cfg.readyRuns = 5 })

@@ -25,7 +25,6 @@ const (
 	fileDirectTarget  = 0.8                    // x plain quic-go
 	fileRelayedTarget = 0.6                    // x plain quic-go
 	fileRSSTarget     = 150e6                  // bytes, each side's peak
-	smallFilesTarget  = time.Second            // 2,000 x 4 KiB, Send to the last done
 	dedupTarget       = 100 * time.Millisecond // answer to done
 	resumeTarget      = 0.01                   // share of the file sent twice
 	customerName      = "bob"
@@ -540,8 +539,8 @@ func smallFilesRun(ctx context.Context, cfg config, a *benchkit.Agent, dir strin
 		return err
 	}
 	logf("transfer: %s engine: %v", name, disk.took.Round(time.Microsecond))
-	rep.add(name+" folder tree, accept-all, direct (engine)", disk.value(), smallFilesGoal,
-		fmt.Sprintf("%.1f x baseline time %s", disk.took.Seconds()/base.Seconds(), verdict(disk.took <= smallFilesTarget)))
+	rep.add(name+" folder tree, accept-all, direct (engine)", disk.value(), "-",
+		fmt.Sprintf("%.1f x baseline time (info)", disk.took.Seconds()/base.Seconds()))
 	rep.note("%s: Send returned after %s; the receiver's last done at %.3f s; the baseline reads each file and moves it on a stream of its own, %d streams at a time, receiver discarding",
 		name, benchkit.Ms(disk.offered), disk.received.Seconds(), transfer.SendConcurrency)
 
@@ -568,13 +567,16 @@ func smallFilesRun(ctx context.Context, cfg config, a *benchkit.Agent, dir strin
 			return err
 		}
 		logf("transfer: %s engine in memory: %v", name, mem.took.Round(time.Microsecond))
-		rep.add(name+" folder tree, accept-all, direct (engine, folders in "+shm+")", mem.value(), smallFilesGoal,
-			fmt.Sprintf("%.1f x baseline time %s", mem.took.Seconds()/base.Seconds(), verdict(mem.took <= smallFilesTarget)))
+		rep.add(name+" folder tree, accept-all, direct (engine, folders in "+shm+")", mem.value(), "-",
+			fmt.Sprintf("%.1f x baseline time (info)", mem.took.Seconds()/base.Seconds()))
+	}
+	if cfg.crocRounds > 0 {
+		if err := crocRun(ctx, src, len(paths), cfg.crocRounds, dir, rep); err != nil {
+			rep.fail(name+", real programs, against croc", err)
+		}
 	}
 	return nil
 }
-
-const smallFilesGoal = "<= 1 s (a popular relay-based tool: ~4 s)"
 
 // sent is one timed Send from snd to rcv and the wait until both sides
 // report every file done.
