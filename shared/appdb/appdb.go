@@ -2,9 +2,9 @@
 // client: DATA/porthole.db, one bbolt file per app instance, opened with a
 // timeout so a second instance on the same folder fails fast.
 //
-// Schema (version 2):
+// Schema (version 3):
 //
-//	meta                 "schema" -> "2"
+//	meta                 "schema" -> "3"
 //	sessions             session id -> JSON Session
 //	chat/<session id>    8-byte big-endian sequence -> JSON Message
 //	chatids/<session id> message id -> 8-byte sequence (deduplication)
@@ -13,9 +13,11 @@
 //	trust                sender -> decision ("accept_all", "refuse_always", "blocked")
 //	hashes               sender side: path, size, mtime -> SHA-256 already computed
 //	settings             name -> value (the "receive files" switch, ...)
+//	edges                size + edges hash -> JSON list of received files with those edges
 //
 // Version 2 added the file buckets; package transfer owns their contents
-// and documents them.
+// and documents them. Version 3 added edges (files received before it are
+// found by their content hash only).
 //
 // Values are JSON so that the schema is readable with bbolt's own tools;
 // everything is copied out of transactions before it is returned.
@@ -44,6 +46,7 @@ var (
 var migrations = []store.Migration{
 	{To: 1, Name: "initial", Apply: store.CreateBuckets("sessions", "chat", "chatids")},
 	{To: 2, Name: "files", Apply: store.CreateBuckets("transfers", "contents", "trust", "hashes", "settings")},
+	{To: 3, Name: "edges", Apply: store.CreateBuckets("edges")},
 }
 
 // Session states.

@@ -502,14 +502,51 @@ func TestMigrateVersion1(t *testing.T) {
 	if err := db.PutSession(&appdb.Session{ID: "s1", State: appdb.StateActive}); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := store.Version(db.Bolt()); err != nil || v != 2 {
-		t.Fatalf("schema version %d, %v; want 2", v, err)
+	if v, err := store.Version(db.Bolt()); err != nil || v != 3 {
+		t.Fatalf("schema version %d, %v; want 3", v, err)
 	}
 	err = db.Bolt().View(func(tx *bolt.Tx) error {
-		for _, b := range []string{"transfers", "contents", "trust", "hashes", "settings"} {
+		for _, b := range []string{"transfers", "contents", "trust", "hashes", "settings", "edges"} {
 			if tx.Bucket([]byte(b)) == nil {
 				return fmt.Errorf("no bucket %q", b)
 			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A version 2 database (files, before edges) keeps its files and gains the
+// edges bucket.
+func TestMigrateVersion2(t *testing.T) {
+	dir := t.TempDir()
+	old, err := store.Open(filepath.Join(dir, "porthole.db"), []store.Migration{
+		{To: 1, Name: "initial", Apply: store.CreateBuckets("sessions", "chat", "chatids")},
+		{To: 2, Name: "files", Apply: store.CreateBuckets("transfers", "contents", "trust", "hashes", "settings")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = old.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("transfers")).Put([]byte("f1"), []byte(`{"id":"f1"}`))
+	})
+	old.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := open(t, dir)
+	defer db.Close()
+	if v, err := store.Version(db.Bolt()); err != nil || v != 3 {
+		t.Fatalf("schema version %d, %v; want 3", v, err)
+	}
+	err = db.Bolt().View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("edges")) == nil {
+			return fmt.Errorf("no edges bucket")
+		}
+		if tx.Bucket([]byte("transfers")).Get([]byte("f1")) == nil {
+			return fmt.Errorf("the file record was lost")
 		}
 		return nil
 	})

@@ -335,6 +335,8 @@ func ValidatePeerMsg(m *pb.PeerMsg) error {
 	case *pb.PeerMsg_FileOffer:
 		o := b.FileOffer
 		switch {
+		case len(o.Edges) != 0 && len(o.Edges) != 32:
+			return fmt.Errorf("%w: file edges hash", ErrInvalid)
 		case !validFileID(o.Id):
 			return fmt.Errorf("%w: file id", ErrInvalid)
 		case o.Name == "" || len(o.Name) > MaxFileName:

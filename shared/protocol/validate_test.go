@@ -444,6 +444,8 @@ func TestValidateFileMessages(t *testing.T) {
 		want error
 	}{
 		{"offer", offer(func(*pb.FileOffer) {}), nil},
+		{"offer with edges", offer(func(o *pb.FileOffer) { o.Edges = make([]byte, 32) }), nil},
+		{"offer edges 31", offer(func(o *pb.FileOffer) { o.Edges = make([]byte, 31) }), protocol.ErrInvalid},
 		// Hostile names are the receiver's to refuse, not the link's.
 		{"offer of a hostile name", offer(func(o *pb.FileOffer) { o.Name = "../../etc/passwd\x00" }), nil},
 		{"offer without a name", offer(func(o *pb.FileOffer) { o.Name = "" }), protocol.ErrInvalid},

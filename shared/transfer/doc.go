@@ -49,7 +49,19 @@
 // up again. Engine.Settle waits for this background hashing. A receiver
 // that holds that content already answers "have" and no byte moves; the
 // existing copy is shown. The sender learns this only from an accepting
-// answer, so it cannot probe what the receiver holds.
+// answer, so it cannot probe what the receiver holds without the receiver
+// accepting the file.
+//
+// The same content under another name (a copy, a renamed file) is found
+// without making a first-time send wait for a whole-file hash: every offer
+// carries the file's edges (EdgesHash: its size and its first and last 64
+// KiB, read at once). A receiver holding an unchanged received file with
+// the same size and edges (the edges index, of what it stored, read back
+// from its own disk) answers accepted with hash_first; the sender then
+// hashes the whole file and offers it again with its SHA-256 before any
+// byte moves, and the receiver answers have (the content matched its own
+// SHA-256 index) or asks for the bytes. A sender that ignores hash_first
+// simply streams, and the receiver takes the bytes.
 //
 // The receiver checkpoints a file's progress (bytes written and the SHA-256
 // state) as it goes and exactly when a transfer is cut. When the peers are
@@ -63,7 +75,7 @@
 //
 // # Database
 //
-// The engine keeps its state in the app's bbolt database (appdb, schema 2):
+// The engine keeps its state in the app's bbolt database (appdb, schema 3):
 //
 //	transfers  file id -> JSON Transfer (both directions)
 //	contents   hex SHA-256 -> JSON []string of transfer ids holding it
@@ -71,4 +83,7 @@
 //	hashes     path NUL size NUL mtime (ns) -> hex SHA-256 (sender side)
 //	settings   "receive" -> "on" | "off"; "folder/<session>" -> folder;
 //	           "first/<session>" -> the first sender's name
+//	edges      8-byte big-endian size + 32-byte edges hash -> JSON []string
+//	           of received files with them (receiver side; files received
+//	           before schema 3 are found by their SHA-256 only)
 package transfer

@@ -130,6 +130,7 @@ type Engine struct {
 	hashing        int                  // files hashed in the background, running or waiting
 	hashIdle       chan struct{}        // closed when hashing falls to 0
 	behind         map[string]*behind   // hashKey -> a sent file's hash after it arrived (hashBehind)
+	ahead          map[string]bool      // transfers hashAhead hashes now, by id
 }
 
 // behind is one file hashBehind hashes or hashed. Until it is done, new
@@ -164,7 +165,7 @@ func New(cfg Config) (*Engine, error) {
 		sem: make(chan struct{}, SendConcurrency), hashSem: make(chan struct{}, 2),
 		links: map[string]map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{}, pendingCancels: map[string]map[string][]*pb.PeerMsg{}, inCount: map[string]int{},
 		invites: map[string]time.Time{}, policies: map[string]Policy{}, policy: DefaultPolicy(),
-		behind: map[string]*behind{},
+		behind: map[string]*behind{}, ahead: map[string]bool{},
 	}
 	if cfg.Policy != nil {
 		e.policy = *cfg.Policy
@@ -649,9 +650,13 @@ func (e *Engine) DeleteSessionFiles(session string) error {
 		}
 		removeEmptyParents(root, rel)
 		t := t
-		t.Path, t.State, t.Why = "", Cancelled, "deleted when the session ended"
+		edges := t.Edges
+		t.Path, t.State, t.Why, t.Edges = "", Cancelled, "deleted when the session ended", ""
 		e.commit.do(func(tx *bolt.Tx) error {
 			if err := dropContent(tx, t.SHA256, t.ID); err != nil {
+				return err
+			}
+			if err := dropEdges(tx, t.Size, edges, t.ID); err != nil {
 				return err
 			}
 			return putTransfer(tx, &t)
@@ -798,6 +803,9 @@ func offerMsg(t *Transfer) *pb.PeerMsg {
 	}
 	if t.SHA256 != "" {
 		o.Sha256, _ = hex.DecodeString(t.SHA256)
+	}
+	if t.Edges != "" {
+		o.Edges, _ = hex.DecodeString(t.Edges)
 	}
 	return &pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: o}}
 }

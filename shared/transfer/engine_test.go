@@ -1475,3 +1475,71 @@ func TestLinksInASentFolderAreToldOf(t *testing.T) {
 		t.Fatalf("skipped %+v", sk)
 	}
 }
+
+// A byte-identical file under another name is not sent again: the offer
+// carries the file's edges, the receiver that holds a file with those
+// edges says so only in its accepting answer (hash_first), the sender
+// hashes the whole file and offers it again with its hash, and the
+// receiver takes its copy. A file whose edges match but whose middle
+// differs is hashed, found different, and sent whole. Small and big files
+// alike, a person answering or all accepted.
+func TestSameContentUnderAnotherName(t *testing.T) {
+	for _, size := range []int{100 << 10, 300 << 10, int(HashAheadMin) + 1} {
+		for _, accept := range []string{AskAlways, AcceptAny} {
+			t.Run(fmt.Sprintf("%d bytes, %s", size, accept), func(t *testing.T) {
+				t.Cleanup(func() { hookPush = nil })
+				var moved sync.Map
+				hookPush = func(id string, _ int64) { moved.Store(id, true) }
+				agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+				cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = accept })
+				connect(t, agent, cust)
+				dir := t.TempDir()
+				report, data := randomFile(t, dir, "report.pdf", size)
+				answer := func(id string) {
+					if accept == AskAlways {
+						cust.expect(EventOffer, forID(id))
+						cust.e.Answer(id, Accept)
+					}
+				}
+				first := sendOne(t, agent, report)
+				answer(first.ID)
+				kept := cust.expect(EventDone, forID(first.ID)).Transfer
+
+				copyPath := filepath.Join(dir, "copy-of-report.pdf")
+				os.WriteFile(copyPath, data, 0o644)
+				again := sendOne(t, agent, copyPath)
+				if small := int64(size) <= 2*EdgeSize; small != (again.SHA256 != "") || small == (again.Edges != "") {
+					// A small file is read whole for its offer, so it is
+					// offered with its hash; a big one with its edges.
+					t.Fatalf("a first-time send of %d bytes: hash %q, edges %q", size, again.SHA256, again.Edges)
+				}
+				answer(again.ID)
+				got := cust.expect(EventDone, forID(again.ID)).Transfer
+				if !got.Deduped || got.Path != kept.Path {
+					t.Fatalf("the copy: deduped %v at %q, want the first at %q", got.Deduped, got.Path, kept.Path)
+				}
+				if _, pushed := moved.Load(again.ID); pushed {
+					t.Fatal("bytes of the copy moved")
+				}
+				if d := agent.expect(EventDone, forID(again.ID)).Transfer; d.Dir != Out {
+					t.Fatalf("sender's done %+v", d)
+				}
+
+				// Same size and edges, another middle: sent whole.
+				other := append([]byte(nil), data...)
+				other[len(other)/2] ^= 0xff
+				if len(other) > 2*EdgeSize {
+					otherPath := filepath.Join(dir, "edited.pdf")
+					os.WriteFile(otherPath, other, 0o644)
+					third := sendOne(t, agent, otherPath)
+					answer(third.ID)
+					done := cust.expect(EventDone, forID(third.ID)).Transfer
+					if done.Deduped {
+						t.Fatal("a file with other content was taken from the copy")
+					}
+					checkFile(t, done.Path, other)
+				}
+			})
+		}
+	}
+}

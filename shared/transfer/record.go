@@ -49,6 +49,7 @@ type Transfer struct {
 	Size        int64     `json:"size"`
 	ContentType string    `json:"content_type,omitempty"`
 	SHA256      string    `json:"sha256,omitempty"` // hex, once known
+	Edges       string    `json:"edges,omitempty"`  // hex EdgesHash (Out: read at Send; In: of the stored file)
 	State       State     `json:"state"`
 	Why         string    `json:"why,omitempty"`  // refused, failed, cancelled: in words
 	Done        int64     `json:"done,omitempty"` // bytes moved (In: bytes safely written)

@@ -72,6 +72,9 @@ func (e *Engine) onOffer(session string, l *peer.Link, o *pb.FileOffer) {
 	if len(o.Sha256) == sha256.Size {
 		t.SHA256 = hex.EncodeToString(o.Sha256)
 	}
+	if len(o.Edges) == sha256.Size {
+		t.Edges = hex.EncodeToString(o.Edges)
+	}
 	if o.Size > 1<<62 {
 		e.refuse(l, t, "not_allowed: a file of impossible size")
 		return
@@ -214,9 +217,17 @@ func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer, o *pb.F
 		// accepting answer can find a copy here.
 		t.SHA256, hashed = hex.EncodeToString(o.Sha256), true
 	}
+	// The hash this side asked for (hash_first), or one that came before
+	// any byte did: the copy here, if it is one, ends the file now.
+	gotHash := t.State == Accepted && m == nil && t.Done == 0 && t.SHA256 == "" && len(o.Sha256) == sha256.Size && int64(o.Size) == t.Size
+	if gotHash {
+		t.SHA256 = hex.EncodeToString(o.Sha256)
+	}
 	snap := *t
 	e.mu.Unlock()
 	switch {
+	case gotHash:
+		e.hashArrived(l, t)
 	case hashed:
 		e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, nil)
 	case sameLink && (snap.State == Accepted || snap.State == Sending):
@@ -236,6 +247,27 @@ func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer, o *pb.F
 	default:
 		e.answerResume(l, t)
 	}
+}
+
+// hashArrived answers an accepted file whose sender has sent its hash
+// before its bytes: from the copy here when there is one, else the bytes
+// are asked for.
+func (e *Engine) hashArrived(l *peer.Link, t *Transfer) {
+	e.mu.Lock()
+	sum, size := t.SHA256, t.Size
+	e.mu.Unlock()
+	if have := e.holder(sum, size); have != "" {
+		e.mu.Lock()
+		t.Path, t.Deduped, t.Done = have, true, size
+		e.mu.Unlock()
+		answer(l, t.ID, true, "", 0, true)
+		e.finish(t, Done, "")
+		return
+	}
+	e.mu.Lock()
+	e.answered[t.ID] = l
+	e.mu.Unlock()
+	answer(l, t.ID, true, "", 0, false)
 }
 
 // answerResume answers a known file offered again on link l: done already,
@@ -283,6 +315,14 @@ func answer(l *peer.Link, id string, ok bool, why string, offset uint64, have bo
 		a.Check = pb.FileCheck_FILE_CHECK_CRC32C
 	}
 	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: a}})
+}
+
+// answerHashFirst accepts an offer, asking for the whole file's SHA-256
+// before the bytes (the receiver may hold the content).
+func answerHashFirst(l *peer.Link, id string) {
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileAnswer{FileAnswer: &pb.FileAnswer{
+		Id: id, Accepted: true, HashFirst: true, Check: pb.FileCheck_FILE_CHECK_CRC32C,
+	}}})
 }
 
 // refuse says no to an offer and records it.
@@ -395,6 +435,10 @@ func (e *Engine) accept(l *peer.Link, t *Transfer) {
 		e.finish(t, Failed, why)
 		return
 	}
+	// A file here has the offer's edges: the content may be here too. The
+	// sender learns that only now, in this accepting answer, and hashes the
+	// whole file before any byte moves (offeredAgain takes its hash).
+	hashFirst := sum == "" && e.mayHold(t.Size, t.Edges)
 	e.mu.Lock()
 	t.Folder = folder
 	t.State = Accepted
@@ -406,7 +450,11 @@ func (e *Engine) accept(l *peer.Link, t *Transfer) {
 	e.mu.Lock()
 	e.answered[t.ID] = l
 	e.mu.Unlock()
-	answer(l, t.ID, true, "", 0, false)
+	if hashFirst {
+		answerHashFirst(l, t.ID)
+	} else {
+		answer(l, t.ID, true, "", 0, false)
+	}
 	e.commit.async(func(tx *bolt.Tx) error { return putTransfer(tx, &snap) }, func(err error) {
 		if err != nil && !errors.Is(err, errStopped) {
 			go e.Cancel(t.ID, "the receiver cannot record the file: "+err.Error())
@@ -429,12 +477,30 @@ func (e *Engine) holder(sum string, size int64) string {
 		}
 		return nil
 	})
+	var gone []string
+	defer func() {
+		// A file deleted or changed since is no holder: forget it, so the
+		// list does not grow with every copy that came and went.
+		if len(gone) > 0 {
+			e.commit.async(func(tx *bolt.Tx) error {
+				for _, id := range gone {
+					if err := dropContent(tx, sum, id); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, nil)
+		}
+	}()
 	for _, t := range held {
 		// Still the file that arrived: same size, and not changed since
 		// (a file edited in place no longer has this content).
 		info, err := os.Stat(t.Path)
 		if err == nil && info.Mode().IsRegular() && info.Size() == size && (t.ModTime.IsZero() || info.ModTime().Equal(t.ModTime)) {
 			return t.Path
+		}
+		if err != nil || !info.Mode().IsRegular() || !info.ModTime().Equal(t.ModTime) {
+			gone = append(gone, t.ID)
 		}
 	}
 	return ""
@@ -906,13 +972,26 @@ func (e *Engine) place(root *os.Root, t *Transfer, sum string, mod time.Time) er
 		return err
 	}
 	path := filepath.Join(t.Folder, filepath.FromSlash(final))
+	edges := "" // of what is stored, read back: never the sender's word
+	if t.Size <= 2*EdgeSize {
+		// A small file is offered with its SHA-256 (the sender reads it
+		// whole anyway): the contents index finds it.
+	} else if f, err := root.Open(final); err == nil {
+		if h, err := EdgesHash(f, t.Size); err == nil {
+			edges = hex.EncodeToString(h)
+		}
+		f.Close()
+	}
 	e.mu.Lock()
-	t.Path, t.SHA256, t.Done, t.HashState, t.ModTime = path, sum, t.Size, nil, mod
+	t.Path, t.SHA256, t.Done, t.HashState, t.ModTime, t.Edges = path, sum, t.Size, nil, mod, edges
 	snap := *t
 	e.mu.Unlock()
 	return e.commit.do(func(tx *bolt.Tx) error {
 		snap.State, snap.Finished = Done, time.Now().UTC()
 		if err := putTransfer(tx, &snap); err != nil {
+			return err
+		}
+		if err := addEdges(tx, snap.Size, edges, snap.ID); err != nil {
 			return err
 		}
 		return addContent(tx, sum, snap.ID)

@@ -126,11 +126,12 @@ func (e *Engine) SendTo(session, to, path string) ([]Transfer, error) {
 	for chunk := range slices.Chunk(items, offerChunk) {
 		ts := make([]*Transfer, 0, len(chunk))
 		for _, it := range chunk {
-			ts = append(ts, &Transfer{
+			t := &Transfer{
 				ID: newID(), Session: session, Dir: Out, Peer: peerName, Name: it.name, Group: group,
 				Size: it.info.Size(), State: Offered, Created: now, Source: it.path, ModTime: it.info.ModTime(),
-				ContentType: sniff(it.path),
-			})
+			}
+			look(t)
+			ts = append(ts, t)
 		}
 		refused := map[*Transfer]string{}
 		if e.cfg.Role == pb.Role_ROLE_CUSTOMER {
@@ -150,7 +151,7 @@ func (e *Engine) SendTo(session, to, path string) ([]Transfer, error) {
 			for _, t := range ts {
 				if why, no := refused[t]; no {
 					t.State, t.Why, t.Finished = Refused, why, now
-				} else if sum := tx.Bucket(bucketHashes).Get(hashKey(t.Source, t.Size, t.ModTime)); sum != nil {
+				} else if sum := tx.Bucket(bucketHashes).Get(hashKey(t.Source, t.Size, t.ModTime)); sum != nil && t.SHA256 == "" {
 					t.SHA256 = string(sum)
 				}
 				if err := putTransfer(tx, t); err != nil {
@@ -206,12 +207,24 @@ const offerChunk = 64
 // for this: once the file moves, hashing ahead stops.
 func (e *Engine) hashAhead(t *Transfer) {
 	e.mu.Lock()
+	if e.ahead[t.ID] { // one hash of a file at a time
+		e.mu.Unlock()
+		return
+	}
 	ok := e.holdLocked()
+	if ok {
+		e.ahead[t.ID] = true
+	}
 	e.mu.Unlock()
 	if !ok {
 		return
 	}
 	e.background(func() {
+		defer func() {
+			e.mu.Lock()
+			delete(e.ahead, t.ID)
+			e.mu.Unlock()
+		}()
 		offered := func() bool {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -447,16 +460,33 @@ func (e *Engine) sentToAgent(session string) int {
 	return n
 }
 
-// sniff detects a file's content type from its name and first bytes.
-func sniff(path string) string {
-	f, err := os.Open(path)
+// look reads what an offer of t says of its content, in one open: the
+// content type from its name and first bytes; for a small file (up to two
+// edges, 128 KiB) the SHA-256 of the whole of it, read anyway; for a
+// bigger one its edges hash (EdgesHash), whose whole hash may take seconds.
+func look(t *Transfer) {
+	f, err := os.Open(t.Source)
 	if err != nil {
-		return DetectType(path, nil)
+		t.ContentType = DetectType(t.Source, nil)
+		return
 	}
 	defer f.Close()
+	if t.Size <= 2*EdgeSize {
+		buf := make([]byte, t.Size)
+		n, err := io.ReadFull(f, buf)
+		t.ContentType = DetectType(t.Source, buf[:min(n, 512)])
+		if err == nil {
+			s := sha256.Sum256(buf)
+			t.SHA256 = hex.EncodeToString(s[:])
+		}
+		return
+	}
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(f, head)
-	return DetectType(path, head[:n])
+	t.ContentType = DetectType(t.Source, head[:n])
+	if h, err := EdgesHash(f, t.Size); err == nil {
+		t.Edges = hex.EncodeToString(h)
+	}
 }
 
 func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
@@ -474,6 +504,8 @@ func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
 		t.Done = t.Size
 		e.mu.Unlock()
 		e.finish(t, Done, "")
+	case a.HashFirst && a.Offset == 0:
+		e.hashFirst(t)
 	case a.Offset > uint64(t.Size):
 		e.finish(t, Failed, "the receiver asked for a byte past the end of the file")
 	default:
@@ -507,6 +539,24 @@ func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
 			e.push(m, l, t, int64(a.Offset), a.Check)
 		}()
 	}
+}
+
+// hashFirst answers a receiver that may hold the file (hash_first): the
+// offer goes again with the file's SHA-256 before any byte moves, and the
+// receiver answers have, or asks for the bytes. hashAhead offers it again
+// when its hash is done (a big file is hashed ahead already); a known hash
+// goes at once.
+func (e *Engine) hashFirst(t *Transfer) {
+	e.mu.Lock()
+	snap := *t
+	e.mu.Unlock()
+	if snap.SHA256 != "" {
+		if l := e.link(snap.Session, snap.Peer); l != nil {
+			l.Send(offerMsg(&snap))
+		}
+		return
+	}
+	e.hashAhead(t) // unless it is hashed ahead already
 }
 
 // refusalWords says why a receiver refused, for the sender.

@@ -2783,8 +2783,13 @@ type FileOffer struct {
 	Sha256         []byte                 `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`                              // the content hash when the sender knows it, else empty
 	ModifiedUnixMs int64                  `protobuf:"varint,6,opt,name=modified_unix_ms,json=modifiedUnixMs,proto3" json:"modified_unix_ms,omitempty"`
 	Group          string                 `protobuf:"bytes,7,opt,name=group,proto3" json:"group,omitempty"` // a folder sent as a tree: the same id for all its files
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The SHA-256 of the file's edges (EdgesHash: its size and its first and
+	// last 64 KiB), which the sender reads at once: a receiver that holds a
+	// file with the same edges may hold the content, and says so only in an
+	// accepting answer (hash_first).
+	Edges         []byte `protobuf:"bytes,8,opt,name=edges,proto3" json:"edges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FileOffer) Reset() {
@@ -2866,16 +2871,27 @@ func (x *FileOffer) GetGroup() string {
 	return ""
 }
 
+func (x *FileOffer) GetEdges() []byte {
+	if x != nil {
+		return x.Edges
+	}
+	return nil
+}
+
 type FileAnswer struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Accepted bool                   `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	// Why not: "refused", "refused_always", "blocked", "reception_off",
 	// "not_allowed: <what>", "busy"...; shown to the sender.
-	Why           string    `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
-	Offset        uint64    `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`                          // accepted: send from this byte (a resumed file)
-	Have          bool      `protobuf:"varint,5,opt,name=have,proto3" json:"have,omitempty"`                              // accepted: the receiver holds this content already
-	Check         FileCheck `protobuf:"varint,6,opt,name=check,proto3,enum=porthole.v1.FileCheck" json:"check,omitempty"` // accepted: the check the receiver wants after the bytes
+	Why    string    `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
+	Offset uint64    `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`                          // accepted: send from this byte (a resumed file)
+	Have   bool      `protobuf:"varint,5,opt,name=have,proto3" json:"have,omitempty"`                              // accepted: the receiver holds this content already
+	Check  FileCheck `protobuf:"varint,6,opt,name=check,proto3,enum=porthole.v1.FileCheck" json:"check,omitempty"` // accepted: the check the receiver wants after the bytes
+	// accepted: the receiver holds a file with the offer's edges; the sender
+	// hashes the whole file and offers it again with its sha256 before any
+	// byte moves (the receiver then answers have, or asks for the bytes).
+	HashFirst     bool `protobuf:"varint,7,opt,name=hash_first,json=hashFirst,proto3" json:"hash_first,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2950,6 +2966,13 @@ func (x *FileAnswer) GetCheck() FileCheck {
 		return x.Check
 	}
 	return FileCheck_FILE_CHECK_SHA256
+}
+
+func (x *FileAnswer) GetHashFirst() bool {
+	if x != nil {
+		return x.HashFirst
+	}
+	return false
 }
 
 // FileCancel stops a file, from either side.
@@ -3466,7 +3489,7 @@ const file_porthole_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"B\n" +
 	"\x03Bye\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12#\n" +
-	"\rsession_ended\x18\x02 \x01(\bR\fsessionEnded\"\xbe\x01\n" +
+	"\rsession_ended\x18\x02 \x01(\bR\fsessionEnded\"\xd4\x01\n" +
 	"\tFileOffer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -3474,7 +3497,8 @@ const file_porthole_proto_rawDesc = "" +
 	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x16\n" +
 	"\x06sha256\x18\x05 \x01(\fR\x06sha256\x12(\n" +
 	"\x10modified_unix_ms\x18\x06 \x01(\x03R\x0emodifiedUnixMs\x12\x14\n" +
-	"\x05group\x18\a \x01(\tR\x05group\"\xa4\x01\n" +
+	"\x05group\x18\a \x01(\tR\x05group\x12\x14\n" +
+	"\x05edges\x18\b \x01(\fR\x05edges\"\xc3\x01\n" +
 	"\n" +
 	"FileAnswer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
@@ -3482,7 +3506,9 @@ const file_porthole_proto_rawDesc = "" +
 	"\x03why\x18\x03 \x01(\tR\x03why\x12\x16\n" +
 	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x12\n" +
 	"\x04have\x18\x05 \x01(\bR\x04have\x12,\n" +
-	"\x05check\x18\x06 \x01(\x0e2\x16.porthole.v1.FileCheckR\x05check\".\n" +
+	"\x05check\x18\x06 \x01(\x0e2\x16.porthole.v1.FileCheckR\x05check\x12\x1d\n" +
+	"\n" +
+	"hash_first\x18\a \x01(\bR\thashFirst\".\n" +
 	"\n" +
 	"FileCancel\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
