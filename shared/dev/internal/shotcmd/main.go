@@ -96,6 +96,22 @@ func main() {
 	time.Sleep(100 * time.Millisecond)
 	h.Xdotool(p, "mouseup", "1")
 	s.shoot(customer, "customer-files.png")
+
+	// A file with no preview, shown in the customer's Files tab on a
+	// 1280 x 800 screen: the window must not grow past it.
+	firmware := filepath.Join(dir, "printer-firmware.bin")
+	if err := os.WriteFile(firmware, make([]byte, 40<<10), 0o644); err != nil {
+		p.Fatalf("%v", err)
+	}
+	h.Drop(p, console, 700, 600, firmware)
+	w.Customer.Expect("file_offer", func(e h.Event) bool { return e.S("name") == "printer-firmware.bin" })
+	accept(p, customer)
+	w.Customer.Expect("file_done", func(e h.Event) bool { return e.S("name") == "printer-firmware.bin" })
+	h.Xdotool(p, "windowsize", "--sync", customer, "1280", "800")
+	s.shoot(customer, "customer-files-no-preview.png")
+	if geo := h.Xdotool(p, "getwindowgeometry", customer); !strings.Contains(geo, "Geometry: 1280x800") {
+		p.Fatalf("the customer's window is not 1280 x 800 with a file without preview shown:\n%s", geo)
+	}
 	fmt.Printf("screenshots: %s\n", strings.Join(s.done, ", "))
 }
 
