@@ -137,18 +137,7 @@ func (w *world) closeWindow() {
 }
 
 // on runs f on the loop and waits for it.
-func (w *world) on(f func()) {
-	done := make(chan struct{})
-	w.loop.Do(func() {
-		defer close(done)
-		f()
-	})
-	select {
-	case <-done:
-	case <-time.After(testpeer.Timeout):
-		panic("the loop is stuck")
-	}
-}
+func (w *world) on(f func()) { w.loop.Run(f) }
 
 // eventually polls cond (on the loop) until it holds.
 func (w *world) eventually(what string, cond func() bool) {

@@ -3,7 +3,6 @@ package desktop
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -49,18 +48,7 @@ func newWorld(t *testing.T) *world {
 }
 
 // on runs f on the loop and waits for it.
-func (w *world) on(f func()) {
-	done := make(chan struct{})
-	w.loop.Do(func() {
-		defer close(done)
-		f()
-	})
-	select {
-	case <-done:
-	case <-time.After(testpeer.Timeout):
-		panic("the loop is stuck")
-	}
-}
+func (w *world) on(f func()) { w.loop.Run(f) }
 
 // Lines typed into the window as fast as a person could never type them
 // leave in the order written: the bridge sends them through one ordered

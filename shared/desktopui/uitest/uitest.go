@@ -8,6 +8,7 @@ package uitest
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -151,4 +152,19 @@ func (l *Loop) Stop() {
 	default:
 	}
 	<-l.done
+}
+
+// Run runs f on the loop and waits for it; a loop stuck for a minute is a
+// test bug, and panics.
+func (l *Loop) Run(f func()) {
+	done := make(chan struct{})
+	l.Do(func() {
+		defer close(done)
+		f()
+	})
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		panic("the loop is stuck")
+	}
 }
