@@ -348,7 +348,7 @@ func TestValidatePeerMsg(t *testing.T) {
 		{"revoked no kind", revoked("p1", "", "revoked"), inv},
 		{"revoked kind upper", revoked("p1", "Screen", "revoked"), inv},
 		{"revoked why 33", revoked("p1", "screen", strings.Repeat("w", 33)), inv},
-		{"revoked why control", revoked("p1", "screen", "revoked"), inv},
+		{"revoked why control", revoked("p1", "screen", "re\x1bvoked"), inv},
 	}
 	for _, tt := range tests {
 		checkValidation(t, tt.name, protocol.ValidatePeerMsg(tt.m), tt.want)

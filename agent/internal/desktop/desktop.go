@@ -585,11 +585,6 @@ func (b *bridge) event(ev any) {
 	}
 }
 
-func (b *bridge) records() []appdb.Session {
-	recs, _ := b.con.Recorded()
-	return recs
-}
-
 func (b *bridge) newSession() {
 	c, gen := b.con, b.gen.Load()
 	if c == nil {

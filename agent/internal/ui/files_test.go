@@ -156,34 +156,6 @@ func TestDroppedFilesGoToTheSessionInFront(t *testing.T) {
 	}
 }
 
-// findAll is find without failing: nil when there is none.
-func findAll[T fyne.CanvasObject](root fyne.CanvasObject, match func(T) bool) fyne.CanvasObject {
-	var found fyne.CanvasObject
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if found != nil || o == nil || !o.Visible() {
-			return
-		}
-		if v, ok := o.(T); ok && match(v) {
-			found = o
-			return
-		}
-		if c, ok := o.(*fyne.Container); ok {
-			for _, x := range c.Objects {
-				walk(x)
-			}
-			return
-		}
-		if wd, ok := o.(fyne.Widget); ok {
-			for _, x := range test.WidgetRenderer(wd).Objects() {
-				walk(x)
-			}
-		}
-	}
-	walk(root)
-	return found
-}
-
 // After a sign-in the chat shows old files among the lines, in time order.
 func TestLoadedFilesTakeTheirPlaceInTheChat(t *testing.T) {
 	w, win, r := signedIn(t)
