@@ -131,6 +131,7 @@ type Engine struct {
 	hashIdle       chan struct{}        // closed when hashing falls to 0
 	behind         map[string]*behind   // hashKey -> a sent file's hash after it arrived (hashBehind)
 	ahead          map[string]bool      // transfers hashAhead hashes now, by id
+	firstWait      map[string]firstWait // sent files whose receiver asked for the hash first
 }
 
 // behind is one file hashBehind hashes or hashed. Until it is done, new
@@ -165,7 +166,7 @@ func New(cfg Config) (*Engine, error) {
 		sem: make(chan struct{}, SendConcurrency), hashSem: make(chan struct{}, 2),
 		links: map[string]map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{}, pendingCancels: map[string]map[string][]*pb.PeerMsg{}, inCount: map[string]int{},
 		invites: map[string]time.Time{}, policies: map[string]Policy{}, policy: DefaultPolicy(),
-		behind: map[string]*behind{}, ahead: map[string]bool{},
+		behind: map[string]*behind{}, ahead: map[string]bool{}, firstWait: map[string]firstWait{},
 	}
 	if cfg.Policy != nil {
 		e.policy = *cfg.Policy
@@ -710,6 +711,7 @@ func (e *Engine) finishLocked(t *Transfer, s State, why string) (Transfer, bool)
 	t.State, t.Why, t.Finished = s, why, time.Now().UTC()
 	delete(e.live, t.ID)
 	delete(e.answered, t.ID)
+	delete(e.firstWait, t.ID)
 	if m := e.movers[t.ID]; m != nil {
 		delete(e.movers, t.ID)
 		m.stop(errSuperseded)

@@ -1543,3 +1543,27 @@ func TestSameContentUnderAnotherName(t *testing.T) {
 		}
 	}
 }
+
+// When the sender cannot make the hash its receiver asked for (the file was
+// touched meanwhile), the bytes go as the answer asked, and the send ends
+// as a changed file does: the file does not wait for ever.
+func TestHashFirstThatCannotBeHashedDoesNotWait(t *testing.T) {
+	t.Cleanup(func() { hookHashAhead = nil })
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	dir := t.TempDir()
+	report, data := randomFile(t, dir, "report.pdf", 300<<10)
+	first := sendOne(t, agent, report)
+	cust.expect(EventDone, forID(first.ID))
+	copyPath := filepath.Join(dir, "copy.pdf")
+	os.WriteFile(copyPath, data, 0o644)
+	hookHashAhead = func(string) { // touched while it is hashed: no hash
+		later := time.Now().Add(time.Hour)
+		os.Chtimes(copyPath, later, later)
+	}
+	again := sendOne(t, agent, copyPath)
+	if ev := agent.expect(EventFailed, forID(again.ID)); !strings.Contains(ev.Transfer.Why, "changed") {
+		t.Fatalf("the touched file failed with %q", ev.Transfer.Why)
+	}
+}

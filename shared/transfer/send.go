@@ -237,7 +237,14 @@ func (e *Engine) hashAhead(t *Transfer) {
 			hookHashAhead(t.ID)
 		}
 		sum := hashFile(t.Source, t.Size, t.ModTime, offered)
+		e.mu.Lock()
+		w, waited := e.firstWait[t.ID]
+		delete(e.firstWait, t.ID)
+		e.mu.Unlock()
 		if sum == "" {
+			if waited {
+				e.move(t, w.l, 0, w.check)
+			}
 			return
 		}
 		e.mu.Lock()
@@ -505,40 +512,46 @@ func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
 		e.mu.Unlock()
 		e.finish(t, Done, "")
 	case a.HashFirst && a.Offset == 0:
-		e.hashFirst(t)
+		e.hashFirst(t, l, a.Check)
 	case a.Offset > uint64(t.Size):
 		e.finish(t, Failed, "the receiver asked for a byte past the end of the file")
 	default:
-		e.mu.Lock()
-		old := e.movers[t.ID]
-		e.mu.Unlock()
-		if old != nil && old.link == l {
-			return // a repeated answer on the same connection: already moving
-		}
-		if old != nil { // still moving on an older connection: this one takes over
-			old.stop(errSuperseded)
-		}
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			if old != nil {
-				<-old.done
-			}
-			e.mu.Lock()
-			m := e.startMover(t, l)
-			if m == nil || t.State.Final() {
-				e.mu.Unlock()
-				return
-			}
-			t.State, t.Done = Sending, int64(a.Offset)
-			snap := *t
-			e.mu.Unlock()
-			defer close(m.done)
-			defer e.endMover(t, m)
-			e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
-			e.push(m, l, t, int64(a.Offset), a.Check)
-		}()
+		e.move(t, l, int64(a.Offset), a.Check)
 	}
+}
+
+// move sends t's bytes from offset on l, taking over from a mover on an
+// older connection.
+func (e *Engine) move(t *Transfer, l *peer.Link, offset int64, check pb.FileCheck) {
+	e.mu.Lock()
+	old := e.movers[t.ID]
+	e.mu.Unlock()
+	if old != nil && old.link == l {
+		return // a repeated answer on the same connection: already moving
+	}
+	if old != nil { // still moving on an older connection: this one takes over
+		old.stop(errSuperseded)
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		if old != nil {
+			<-old.done
+		}
+		e.mu.Lock()
+		m := e.startMover(t, l)
+		if m == nil || t.State.Final() {
+			e.mu.Unlock()
+			return
+		}
+		t.State, t.Done = Sending, offset
+		snap := *t
+		e.mu.Unlock()
+		defer close(m.done)
+		defer e.endMover(t, m)
+		e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
+		e.push(m, l, t, offset, check)
+	}()
 }
 
 // hashFirst answers a receiver that may hold the file (hash_first): the
@@ -546,17 +559,26 @@ func (e *Engine) onAnswer(session string, l *peer.Link, a *pb.FileAnswer) {
 // receiver answers have, or asks for the bytes. hashAhead offers it again
 // when its hash is done (a big file is hashed ahead already); a known hash
 // goes at once.
-func (e *Engine) hashFirst(t *Transfer) {
+func (e *Engine) hashFirst(t *Transfer, l *peer.Link, check pb.FileCheck) {
 	e.mu.Lock()
 	snap := *t
+	if snap.SHA256 == "" {
+		// If the hash cannot be made (the file went, or changed), the
+		// bytes go as the answer asked: nothing waits for ever.
+		e.firstWait[t.ID] = firstWait{l, check}
+	}
 	e.mu.Unlock()
 	if snap.SHA256 != "" {
-		if l := e.link(snap.Session, snap.Peer); l != nil {
-			l.Send(offerMsg(&snap))
-		}
+		l.Send(offerMsg(&snap))
 		return
 	}
 	e.hashAhead(t) // unless it is hashed ahead already
+}
+
+// firstWait is a file whose receiver asked for its hash first (hash_first).
+type firstWait struct {
+	l     *peer.Link
+	check pb.FileCheck
 }
 
 // refusalWords says why a receiver refused, for the sender.
