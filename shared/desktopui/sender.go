@@ -41,8 +41,9 @@ func (s *Sender[T]) Push(v T) bool {
 	}
 }
 
-// Stop ends the sender once the item being sent is done; what is still
-// queued is dropped. It does not wait: Wait does.
+// Stop takes no more items; what is queued still goes, in order (a chat
+// line is stored before it is sent, so none is lost). It does not wait:
+// Wait does.
 func (s *Sender[T]) Stop() { s.once.Do(func() { close(s.stop) }) }
 
 // Wait waits until the sender's goroutine has ended (after Stop).
@@ -50,13 +51,23 @@ func (s *Sender[T]) Wait() { <-s.done }
 
 func (s *Sender[T]) run() {
 	defer close(s.done)
+	send := func(v T) {
+		if err := s.send(v); err != nil && s.failed != nil {
+			s.failed(v, err)
+		}
+	}
 	for {
 		select {
-		case <-s.stop:
-			return
 		case v := <-s.queue:
-			if err := s.send(v); err != nil && s.failed != nil {
-				s.failed(v, err)
+			send(v)
+		case <-s.stop:
+			for { // what was queued before Stop still goes
+				select {
+				case v := <-s.queue:
+					send(v)
+				default:
+					return
+				}
 			}
 		}
 	}

@@ -56,3 +56,19 @@ func TestSender(t *testing.T) {
 		t.Fatal("a stopped sender took an item")
 	}
 }
+
+// What was queued before Stop still goes, in order.
+func TestSenderStopSendsWhatIsQueued(t *testing.T) {
+	release := make(chan struct{})
+	var got []int
+	s := NewSender(8, func(v int) error { <-release; got = append(got, v); return nil }, nil)
+	for v := range 5 {
+		s.Push(v)
+	}
+	s.Stop()
+	close(release)
+	s.Wait()
+	if len(got) != 5 || got[4] != 4 {
+		t.Fatalf("sent %v, want all five in order", got)
+	}
+}

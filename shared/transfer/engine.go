@@ -132,6 +132,7 @@ type Engine struct {
 	behind         map[string]*behind   // hashKey -> a sent file's hash after it arrived (hashBehind)
 	ahead          map[string]bool      // transfers hashAhead hashes now, by id
 	firstWait      map[string]firstWait // sent files whose receiver asked for the hash first
+	askedHash      map[string]bool      // received files this side asked the hash of first (hash_first)
 }
 
 // behind is one file hashBehind hashes or hashed. Until it is done, new
@@ -166,7 +167,7 @@ func New(cfg Config) (*Engine, error) {
 		sem: make(chan struct{}, SendConcurrency), hashSem: make(chan struct{}, 2),
 		links: map[string]map[string]*peer.Link{}, live: map[string]*Transfer{}, movers: map[string]*mover{}, answered: map[string]*peer.Link{}, pendingCancels: map[string]map[string][]*pb.PeerMsg{}, inCount: map[string]int{},
 		invites: map[string]time.Time{}, policies: map[string]Policy{}, policy: DefaultPolicy(),
-		behind: map[string]*behind{}, ahead: map[string]bool{}, firstWait: map[string]firstWait{},
+		behind: map[string]*behind{}, ahead: map[string]bool{}, firstWait: map[string]firstWait{}, askedHash: map[string]bool{},
 	}
 	if cfg.Policy != nil {
 		e.policy = *cfg.Policy
@@ -712,6 +713,7 @@ func (e *Engine) finishLocked(t *Transfer, s State, why string) (Transfer, bool)
 	delete(e.live, t.ID)
 	delete(e.answered, t.ID)
 	delete(e.firstWait, t.ID)
+	delete(e.askedHash, t.ID)
 	if m := e.movers[t.ID]; m != nil {
 		delete(e.movers, t.ID)
 		m.stop(errSuperseded)
@@ -737,7 +739,9 @@ func (e *Engine) publish(snap Transfer) {
 func (e *Engine) setState(t *Transfer, s State) Transfer {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	t.State = s
+	if !t.State.Final() { // a final state stays
+		t.State = s
+	}
 	return *t
 }
 

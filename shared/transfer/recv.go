@@ -219,9 +219,12 @@ func (e *Engine) offeredAgain(session string, l *peer.Link, t *Transfer, o *pb.F
 	}
 	// The hash this side asked for (hash_first), or one that came before
 	// any byte did: the copy here, if it is one, ends the file now.
-	gotHash := t.State == Accepted && m == nil && t.Done == 0 && t.SHA256 == "" && len(o.Sha256) == sha256.Size && int64(o.Size) == t.Size
+	gotHash := e.askedHash[t.ID] && t.State == Accepted && m == nil && t.Done == 0 && len(o.Sha256) == sha256.Size && int64(o.Size) == t.Size
 	if gotHash {
+		delete(e.askedHash, t.ID) // answered once
 		t.SHA256 = hex.EncodeToString(o.Sha256)
+	} else if t.State == Accepted && t.SHA256 == "" && len(o.Sha256) == sha256.Size && int64(o.Size) == t.Size {
+		t.SHA256 = hex.EncodeToString(o.Sha256) // not asked for: only checked against the bytes
 	}
 	snap := *t
 	e.mu.Unlock()
@@ -258,10 +261,15 @@ func (e *Engine) hashArrived(l *peer.Link, t *Transfer) {
 	e.mu.Unlock()
 	if have := e.holder(sum, size); have != "" {
 		e.mu.Lock()
+		if t.State != Accepted || e.movers[t.ID] != nil { // bytes came meanwhile: they finish it
+			e.mu.Unlock()
+			return
+		}
 		t.Path, t.Deduped, t.Done = have, true, size
+		snap, _ := e.finishLocked(t, Done, "") // final at once: a stream arriving now is turned away
 		e.mu.Unlock()
 		answer(l, t.ID, true, "", 0, true)
-		e.finish(t, Done, "")
+		e.publish(snap)
 		return
 	}
 	e.mu.Lock()
@@ -442,6 +450,12 @@ func (e *Engine) accept(l *peer.Link, t *Transfer) {
 	e.mu.Lock()
 	t.Folder = folder
 	t.State = Accepted
+	if t.SHA256 != "" {
+		hashFirst = false // the hash came meanwhile: the bytes are asked for
+	}
+	if hashFirst {
+		e.askedHash[t.ID] = true
+	}
 	snap := *t
 	e.mu.Unlock()
 	e.cfg.Events(Event{Kind: EventProgress, Transfer: snap})
@@ -499,8 +513,8 @@ func (e *Engine) holder(sum string, size int64) string {
 		if err == nil && info.Mode().IsRegular() && info.Size() == size && (t.ModTime.IsZero() || info.ModTime().Equal(t.ModTime)) {
 			return t.Path
 		}
-		if err != nil || !info.Mode().IsRegular() || !info.ModTime().Equal(t.ModTime) {
-			gone = append(gone, t.ID)
+		if errors.Is(err, fs.ErrNotExist) || err == nil && (!info.Mode().IsRegular() || !t.ModTime.IsZero() && !info.ModTime().Equal(t.ModTime)) {
+			gone = append(gone, t.ID) // deleted or changed for good; not a passing error
 		}
 	}
 	return ""
@@ -888,6 +902,10 @@ func (e *Engine) checkpoint(t *Transfer, done int64, h hash.Hash, wait bool) {
 		return
 	}
 	e.mu.Lock()
+	if t.State.Final() { // finished meanwhile (a copy here, say): its record stays
+		e.mu.Unlock()
+		return
+	}
 	t.Done, t.HashState = done, state
 	snap := *t
 	e.mu.Unlock()
@@ -925,7 +943,7 @@ func (e *Engine) cut(m *mover, t *Transfer, f *os.File, done int64, h hash.Hash,
 		e.checkpoint(t, done, h, true)
 		e.mu.Lock()
 		superseded := errors.Is(cause, errSuperseded)
-		if superseded {
+		if superseded && !t.State.Final() {
 			t.State = Waiting // the newer link's answer continues it
 			delete(e.movers, t.ID)
 		}

@@ -48,6 +48,14 @@ func (e *Engine) SendTo(session, to, path string) ([]Transfer, error) {
 		return nil, err
 	}
 	info, err := os.Stat(path)
+	base := filepath.Base(path) // the name the receiver sees, even for a link to a folder
+	if err == nil && info.IsDir() {
+		// The folder given may itself be a link to one: it is walked where
+		// it leads (links inside it are still not followed).
+		if real, rerr := filepath.EvalSymlinks(path); rerr == nil {
+			path = real
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot send %s: %w", path, err)
 	}
@@ -64,7 +72,6 @@ func (e *Engine) SendTo(session, to, path string) ([]Transfer, error) {
 	group := ""
 	if info.IsDir() {
 		group = newID()
-		base := filepath.Base(path)
 		err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -220,17 +227,16 @@ func (e *Engine) hashAhead(t *Transfer) {
 		return
 	}
 	e.background(func() {
-		defer func() {
-			e.mu.Lock()
-			delete(e.ahead, t.ID)
-			e.mu.Unlock()
-		}()
+
 		offered := func() bool {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			return t.State == Offered && t.SHA256 == "" && e.ctx.Err() == nil
 		}
 		if !offered() {
+			e.mu.Lock()
+			delete(e.ahead, t.ID)
+			e.mu.Unlock()
 			return
 		}
 		if hookHashAhead != nil {
@@ -238,6 +244,8 @@ func (e *Engine) hashAhead(t *Transfer) {
 		}
 		sum := hashFile(t.Source, t.Size, t.ModTime, offered)
 		e.mu.Lock()
+		// One step: a hashFirst from now on starts a hash of its own.
+		delete(e.ahead, t.ID)
 		w, waited := e.firstWait[t.ID]
 		delete(e.firstWait, t.ID)
 		e.mu.Unlock()
@@ -482,7 +490,11 @@ func look(t *Transfer) {
 		buf := make([]byte, t.Size)
 		n, err := io.ReadFull(f, buf)
 		t.ContentType = DetectType(t.Source, buf[:min(n, 512)])
-		if err == nil {
+		// A copy found on the other side is shown where it is: fine for a
+		// file sent alone, but a folder's tree must arrive whole (its
+		// empty __init__.py, its LICENSE), so a folder's small files are
+		// offered without the hash. An empty file has nothing to save.
+		if err == nil && t.Group == "" && t.Size > 0 {
 			s := sha256.Sum256(buf)
 			t.SHA256 = hex.EncodeToString(s[:])
 		}

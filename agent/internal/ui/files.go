@@ -92,6 +92,9 @@ func (f *sessionFiles) applyPolicy(p FilePolicy) {
 // setOnline says whether the customer is connected (asking needs them).
 func (f *sessionFiles) setOnline(on bool) {
 	f.online = on
+	if !on {
+		f.asked.Hide() // a request asked of a connection that is gone
+	}
 	f.applyRequest()
 }
 

@@ -171,6 +171,7 @@ func (l *cardOverFiles) MinSize(objs []fyne.CanvasObject) fyne.Size {
 func (l *cardOverFiles) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	sep := objs[1].MinSize().Height
 	top := min(l.card.MinSize().Height+2*theme.Padding(), size.Height*maxCard)
+	top = min(top, size.Height-sep-objs[2].MinSize().Height) // the files keep their least
 	top = max(top, objs[0].MinSize().Height)
 	objs[0].Move(fyne.NewPos(0, 0))
 	objs[0].Resize(fyne.NewSize(size.Width, top))

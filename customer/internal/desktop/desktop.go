@@ -104,6 +104,7 @@ func newBridge(a fyne.App, win fyne.Window, cfg client.Config, events func(headl
 func (b *bridge) close() {
 	if b.out != nil {
 		b.out.Stop()
+		b.out.Wait() // queued lines are stored (and sent when they can be) first
 		b.out = nil
 	}
 	if b.cl != nil {

@@ -111,7 +111,7 @@ func (w *Window) sessionTabs() fyne.CanvasObject {
 		}
 	}
 	w.applySending()
-	if !s.until.IsZero() {
+	if !s.until.IsZero() && time.Now().Before(s.until) { // one that ran out is not shown again
 		w.SetInvitation(s.from, s.until, s.countdown)
 	}
 	w.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {

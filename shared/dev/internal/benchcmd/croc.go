@@ -46,8 +46,8 @@ func crocBinary() (string, error) {
 
 // crocRun measures the folder src (files of its tree) both ways, rounds
 // times each, alternating, and reports the two rows.
-func crocRun(ctx context.Context, src string, files, rounds int, dir string, rep *report) error {
-	name := fmt.Sprintf("%d x %d KiB files, real programs", files, 4)
+func crocRun(ctx context.Context, src string, files, kib, rounds int, dir string, rep *report) error {
+	name := fmt.Sprintf("%d x %d KiB files, real programs", files, kib)
 	croc, err := crocBinary()
 	if err != nil {
 		rep.note("%s: the croc baseline is skipped: %v", name, err)
@@ -69,7 +69,7 @@ func crocRun(ctx context.Context, src string, files, rounds int, dir string, rep
 		ours := startPorthole(tb)
 		for i := range 2 * rounds {
 			if i%4 == 0 || i%4 == 3 { // croc, ours, ours, croc, croc, ours, ...
-				d, err := crocOnce(ctx, croc, relay, src, filepath.Join(tb.TempDir(), "croc-out"), files)
+				d, err := crocOnce(ctx, tb, croc, relay, src, filepath.Join(tb.TempDir(), "croc-out"), files)
 				if err != nil {
 					ferr = err
 					return
@@ -159,7 +159,7 @@ func freePorts(n int) (int, error) {
 
 // crocOnce sends src with croc through relay into a new folder under out
 // and waits for the receiver to finish.
-func crocOnce(ctx context.Context, croc, relay, src, out string, files int) (time.Duration, error) {
+func crocOnce(ctx context.Context, tb *runTB, croc, relay, src, out string, files int) (time.Duration, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return 0, err
 	}
@@ -179,9 +179,15 @@ func crocOnce(ctx context.Context, croc, relay, src, out string, files int) (tim
 	if err := send.Start(); err != nil {
 		return 0, err
 	}
-	defer func() { send.Process.Kill(); send.Wait() }()
-	if out, err := recv.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("croc receive: %v: %s", err, tail(out))
+	tb.Cleanup(func() { send.Process.Kill(); send.Wait() }) // also when the driver is interrupted
+	var recvOut strings.Builder
+	recv.Stdout, recv.Stderr = &recvOut, &recvOut
+	if err := recv.Start(); err != nil {
+		return 0, err
+	}
+	tb.Cleanup(func() { recv.Process.Kill() })
+	if err := recv.Wait(); err != nil {
+		return 0, fmt.Errorf("croc receive: %v: %s", err, tail([]byte(recvOut.String())))
 	}
 	took := time.Since(start)
 	got := 0

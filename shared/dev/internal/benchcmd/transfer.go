@@ -571,7 +571,7 @@ func smallFilesRun(ctx context.Context, cfg config, a *benchkit.Agent, dir strin
 			fmt.Sprintf("%.1f x baseline time (info)", mem.took.Seconds()/base.Seconds()))
 	}
 	if cfg.crocRounds > 0 {
-		if err := crocRun(ctx, src, len(paths), cfg.crocRounds, dir, rep); err != nil {
+		if err := crocRun(ctx, src, len(paths), cfg.smallKiB, cfg.crocRounds, dir, rep); err != nil {
 			rep.fail(name+", real programs, against croc", err)
 		}
 	}
