@@ -57,10 +57,8 @@ func TestDedupHashArrivedRacesStream(t *testing.T) {
 		str.Write(crc)
 		str.Close()
 		cust.expect(EventDone, forID(id))
-		time.Sleep(50 * time.Millisecond)
-		tr, _ := cust.e.Get(id)
-		if tr.Done != tr.Size {
-			t.Logf("iter %d: record state=%s done=%d/%d deduped=%v", i, tr.State, tr.Done, tr.Size, tr.Deduped)
+		if tr, _ := cust.e.Get(id); tr.State != Done || tr.Done != tr.Size {
+			t.Errorf("round %d: the record says state %s, %d of %d bytes, deduped %v", i, tr.State, tr.Done, tr.Size, tr.Deduped)
 		}
 	}
 	noPartials(t, cust.down)

@@ -12,18 +12,6 @@ import (
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
-func waitFinal(n *end, id string, d time.Duration) (Transfer, bool) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		tr, _ := n.e.Get(id)
-		if tr.State.Final() {
-			return tr, true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	tr, _ := n.e.Get(id)
-	return tr, false
-}
 
 // a 0-byte file in a second folder is "deduped" to one in another folder.
 func TestDedupEmptyFileInTreeDeduped(t *testing.T) {
