@@ -12,7 +12,6 @@ import (
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
-
 // a 0-byte file in a second folder is "deduped" to one in another folder.
 func TestDedupEmptyFileInTreeDeduped(t *testing.T) {
 	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
