@@ -232,3 +232,28 @@ func TestSymlinkedRootFolderIsSentWhereItLeads(t *testing.T) {
 		}
 	}
 }
+
+// A folder arrives whole: a big file in it whose content the receiver
+// already holds is offered without its edges, so it is not pointed at the
+// copy elsewhere.
+func TestFolderFilesAreNotPointedAtCopies(t *testing.T) {
+	agent := newEnd(t, pb.Role_ROLE_AGENT, "alice")
+	cust := newEnd(t, pb.Role_ROLE_CUSTOMER, "bob", func(n *end) { n.accept = AcceptAny })
+	connect(t, agent, cust)
+	dir := t.TempDir()
+	p, data := randomFile(t, dir, "alone/report.pdf", 300<<10)
+	first := sendOne(t, agent, p)
+	cust.expect(EventDone, forID(first.ID))
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, "docs"), 0o755)
+	os.WriteFile(filepath.Join(tree, "docs", "report.pdf"), data, 0o644)
+	ts, err := agent.e.Send(session, tree)
+	if err != nil || len(ts) != 1 || ts[0].Edges != "" || ts[0].SHA256 != "" {
+		t.Fatalf("the folder's offer: %+v, %v", ts, err)
+	}
+	got := cust.expect(EventDone, forID(ts[0].ID)).Transfer
+	if got.Deduped || filepath.Base(filepath.Dir(got.Path)) != "docs" {
+		t.Fatalf("the folder's file: deduped %v at %s", got.Deduped, got.Path)
+	}
+	checkFile(t, got.Path, data)
+}

@@ -231,9 +231,10 @@ func (e *Engine) sentToAgent(session string) int {
 }
 
 // look reads what an offer of t says of its content, in one open: the
-// content type from its name and first bytes; for a small file (up to two
-// edges, 128 KiB) the SHA-256 of the whole of it, read anyway; for a
-// bigger one its edges hash (EdgesHash), whose whole hash may take seconds.
+// content type from its name and first bytes; for a small file sent alone
+// (up to two edges, 128 KiB) the SHA-256 of the whole of it, read anyway;
+// for a bigger one its edges hash (EdgesHash), whose whole hash may take
+// seconds.
 func look(t *Transfer) {
 	f, err := os.Open(t.Source)
 	if err != nil {
@@ -241,15 +242,16 @@ func look(t *Transfer) {
 		return
 	}
 	defer f.Close()
-	if t.Size <= 2*EdgeSize {
+	// A copy found on the other side is shown where it is: fine for a file
+	// sent alone, but a folder's tree must arrive whole (its empty
+	// __init__.py, its LICENSE), so a folder's files are offered with
+	// neither, and only their first bytes are read. An empty file has
+	// nothing to save.
+	if t.Group == "" && t.Size > 0 && t.Size <= 2*EdgeSize {
 		buf := make([]byte, t.Size)
 		n, err := io.ReadFull(f, buf)
 		t.ContentType = DetectType(t.Source, buf[:min(n, 512)])
-		// A copy found on the other side is shown where it is: fine for a
-		// file sent alone, but a folder's tree must arrive whole (its
-		// empty __init__.py, its LICENSE), so a folder's small files are
-		// offered without the hash. An empty file has nothing to save.
-		if err == nil && t.Group == "" && t.Size > 0 {
+		if err == nil {
 			s := sha256.Sum256(buf)
 			t.SHA256 = hex.EncodeToString(s[:])
 		}
@@ -258,8 +260,10 @@ func look(t *Transfer) {
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(f, head)
 	t.ContentType = DetectType(t.Source, head[:n])
-	if h, err := EdgesHash(f, t.Size); err == nil {
-		t.Edges = hex.EncodeToString(h)
+	if t.Group == "" && t.Size > 2*EdgeSize {
+		if h, err := EdgesHash(f, t.Size); err == nil {
+			t.Edges = hex.EncodeToString(h)
+		}
 	}
 }
 
