@@ -54,10 +54,11 @@
 //
 // The same content under another name (a copy, a renamed file) is found
 // without making a first-time send wait for a whole-file hash: an offer of
-// a file over 128 KiB carries the file's edges (EdgesHash: its size and its
-// first and last 64 KiB, read at once); one of a smaller file sent alone,
-// read whole anyway, its SHA-256 (a folder's small files go without, so the
-// tree arrives whole and is not pointed at copies elsewhere). A receiver holding an unchanged received file with
+// a file over 128 KiB sent alone carries the file's edges (EdgesHash: its
+// size and its first and last 64 KiB, read at once); one of a smaller file
+// sent alone, read whole anyway, its SHA-256. A folder's files go with
+// neither the first time, so the tree arrives whole and is not pointed at
+// copies elsewhere. A receiver holding an unchanged received file with
 // the same size and edges (the edges index, of what it stored, read back
 // from its own disk) answers accepted with hash_first; the sender then
 // hashes the whole file and offers it again with its SHA-256 before any
