@@ -2,9 +2,9 @@
 // client: DATA/porthole.db, one bbolt file per app instance, opened with a
 // timeout so a second instance on the same folder fails fast.
 //
-// Schema (version 3):
+// Schema (version 4):
 //
-//	meta                 "schema" -> "3"
+//	meta                 "schema" -> "4"
 //	sessions             session id -> JSON Session
 //	chat/<session id>    8-byte big-endian sequence -> JSON Message
 //	chatids/<session id> message id -> 8-byte sequence (deduplication)
@@ -14,10 +14,13 @@
 //	hashes               sender side: path, size, mtime -> SHA-256 already computed
 //	settings             name -> value (the "receive files" switch, ...)
 //	edges                size + edges hash -> JSON list of received files with those edges
+//	links                link id -> JSON shared link (package weblink)
+//	linktrust            sender -> decision for their links ("always_open", "never")
 //
 // Version 2 added the file buckets; package transfer owns their contents
 // and documents them. Version 3 added edges (files received before it are
-// found by their content hash only).
+// found by their content hash only). Version 4 added the shared links;
+// package weblink owns them.
 //
 // Values are JSON so that the schema is readable with bbolt's own tools;
 // everything is copied out of transactions before it is returned.
@@ -47,6 +50,7 @@ var migrations = []store.Migration{
 	{To: 1, Name: "initial", Apply: store.CreateBuckets("sessions", "chat", "chatids")},
 	{To: 2, Name: "files", Apply: store.CreateBuckets("transfers", "contents", "trust", "hashes", "settings")},
 	{To: 3, Name: "edges", Apply: store.CreateBuckets("edges")},
+	{To: 4, Name: "links", Apply: store.CreateBuckets("links", "linktrust")},
 }
 
 // Session states.

@@ -502,11 +502,11 @@ func TestMigrateVersion1(t *testing.T) {
 	if err := db.PutSession(&appdb.Session{ID: "s1", State: appdb.StateActive}); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := store.Version(db.Bolt()); err != nil || v != 3 {
-		t.Fatalf("schema version %d, %v; want 3", v, err)
+	if v, err := store.Version(db.Bolt()); err != nil || v != 4 {
+		t.Fatalf("schema version %d, %v; want 4", v, err)
 	}
 	err = db.Bolt().View(func(tx *bolt.Tx) error {
-		for _, b := range []string{"transfers", "contents", "trust", "hashes", "settings", "edges"} {
+		for _, b := range []string{"transfers", "contents", "trust", "hashes", "settings", "edges", "links", "linktrust"} {
 			if tx.Bucket([]byte(b)) == nil {
 				return fmt.Errorf("no bucket %q", b)
 			}
@@ -519,7 +519,7 @@ func TestMigrateVersion1(t *testing.T) {
 }
 
 // A version 2 database (files, before edges) keeps its files and gains the
-// edges bucket.
+// edges and links buckets.
 func TestMigrateVersion2(t *testing.T) {
 	dir := t.TempDir()
 	old, err := store.Open(filepath.Join(dir, "porthole.db"), []store.Migration{
@@ -538,12 +538,14 @@ func TestMigrateVersion2(t *testing.T) {
 	}
 	db := open(t, dir)
 	defer db.Close()
-	if v, err := store.Version(db.Bolt()); err != nil || v != 3 {
-		t.Fatalf("schema version %d, %v; want 3", v, err)
+	if v, err := store.Version(db.Bolt()); err != nil || v != 4 {
+		t.Fatalf("schema version %d, %v; want 4", v, err)
 	}
 	err = db.Bolt().View(func(tx *bolt.Tx) error {
-		if tx.Bucket([]byte("edges")) == nil {
-			return fmt.Errorf("no edges bucket")
+		for _, b := range []string{"edges", "links", "linktrust"} {
+			if tx.Bucket([]byte(b)) == nil {
+				return fmt.Errorf("no bucket %q", b)
+			}
 		}
 		if tx.Bucket([]byte("transfers")).Get([]byte("f1")) == nil {
 			return fmt.Errorf("the file record was lost")

@@ -30,7 +30,8 @@ import (
 //     chat, permission requests, file transfer.
 //   - 2: PermissionRevoked: the customer ends a grant it gave. Peer streams
 //     are dispatched by kind, and one of an unknown kind is refused with
-//     stream error 0x01.
+//     stream error 0x01. File offers carry edges, answers hash_first.
+//     Shared links: LinkOffer, LinkAnswer.
 const Version = 2
 
 // MinVersion is the oldest peer version this build still talks to.
@@ -56,10 +57,12 @@ const (
 	StreamFile StreamKind = 2
 )
 
-// File caps.
+// File and link caps.
 const (
 	// MaxFileName caps a FileOffer's name (a relative path), in bytes.
 	MaxFileName = 4096
+	// MaxLinkURL caps a LinkOffer's URL, in bytes.
+	MaxLinkURL = 4096
 	// MaxFileWhy caps the reason in a file answer, cancel or done.
 	MaxFileWhy = 256
 )

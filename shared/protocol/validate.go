@@ -374,6 +374,22 @@ func ValidatePeerMsg(m *pb.PeerMsg) error {
 		}
 	case *pb.PeerMsg_FilePolicy:
 		return ValidFilePolicy(b.FilePolicy)
+	case *pb.PeerMsg_LinkOffer:
+		o := b.LinkOffer
+		switch {
+		case !validFileID(o.Id):
+			return fmt.Errorf("%w: link id", ErrInvalid)
+		case o.Url == "" || len(o.Url) > MaxLinkURL:
+			return fmt.Errorf("%w: link length", ErrInvalid)
+		}
+		// What the link is (scheme, host, characters) is checked by the
+		// receiver, which answers "bad_link": a hostile link must not cost
+		// the connection.
+	case *pb.PeerMsg_LinkAnswer:
+		if !validFileID(b.LinkAnswer.Id) {
+			return fmt.Errorf("%w: link id", ErrInvalid)
+		}
+		return validWhy(b.LinkAnswer.Why)
 	case *pb.PeerMsg_Bye:
 		if len(b.Bye.Reason) > 256 {
 			return fmt.Errorf("%w: reason too long", ErrInvalid)

@@ -467,3 +467,31 @@ func TestValidateFileMessages(t *testing.T) {
 		checkValidation(t, tt.name, protocol.ValidatePeerMsg(tt.m), tt.want)
 	}
 }
+
+func TestValidateLinkMessages(t *testing.T) {
+	offer := func(id, url string) *pb.PeerMsg {
+		return &pb.PeerMsg{Body: &pb.PeerMsg_LinkOffer{LinkOffer: &pb.LinkOffer{Id: id, Url: url}}}
+	}
+	answer := func(id, why string) *pb.PeerMsg {
+		return &pb.PeerMsg{Body: &pb.PeerMsg_LinkAnswer{LinkAnswer: &pb.LinkAnswer{Id: id, Why: why}}}
+	}
+	tests := []struct {
+		name string
+		m    *pb.PeerMsg
+		want error
+	}{
+		{"offer", offer(fileID, "https://example.com/"), nil},
+		// What a link is, is the receiver's to refuse (it answers bad_link).
+		{"offer of a javascript: link", offer(fileID, "javascript:alert(1)"), nil},
+		{"offer without a URL", offer(fileID, ""), protocol.ErrInvalid},
+		{"offer of an over-long URL", offer(fileID, "https://a.example/"+strings.Repeat("a", protocol.MaxLinkURL)), protocol.ErrInvalid},
+		{"offer with a short id", offer("abc", "https://example.com/"), protocol.ErrInvalid},
+		{"answer", answer(fileID, "not_now"), nil},
+		{"answer without id", answer("", ""), protocol.ErrInvalid},
+		{"answer with a long reason", answer(fileID, strings.Repeat("x", protocol.MaxFileWhy+1)), protocol.ErrInvalid},
+		{"answer with a control character", answer(fileID, "a\x1bb"), protocol.ErrInvalid},
+	}
+	for _, tt := range tests {
+		checkValidation(t, tt.name, protocol.ValidatePeerMsg(tt.m), tt.want)
+	}
+}

@@ -78,7 +78,7 @@
 //
 // # Database
 //
-// The engine keeps its state in the app's bbolt database (appdb, schema 3):
+// The engine keeps its state in the app's bbolt database (appdb, schema 4):
 //
 //	transfers  file id -> JSON Transfer (both directions)
 //	contents   hex SHA-256 -> JSON []string of transfer ids holding it

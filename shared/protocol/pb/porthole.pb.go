@@ -2128,6 +2128,8 @@ type PeerMsg struct {
 	//	*PeerMsg_FileInvite
 	//	*PeerMsg_FilePolicy
 	//	*PeerMsg_PermissionRevoked
+	//	*PeerMsg_LinkOffer
+	//	*PeerMsg_LinkAnswer
 	Body          isPeerMsg_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2305,6 +2307,24 @@ func (x *PeerMsg) GetPermissionRevoked() *PermissionRevoked {
 	return nil
 }
 
+func (x *PeerMsg) GetLinkOffer() *LinkOffer {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_LinkOffer); ok {
+			return x.LinkOffer
+		}
+	}
+	return nil
+}
+
+func (x *PeerMsg) GetLinkAnswer() *LinkAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_LinkAnswer); ok {
+			return x.LinkAnswer
+		}
+	}
+	return nil
+}
+
 type isPeerMsg_Body interface {
 	isPeerMsg_Body()
 }
@@ -2369,6 +2389,14 @@ type PeerMsg_PermissionRevoked struct {
 	PermissionRevoked *PermissionRevoked `protobuf:"bytes,15,opt,name=permission_revoked,json=permissionRevoked,proto3,oneof"`
 }
 
+type PeerMsg_LinkOffer struct {
+	LinkOffer *LinkOffer `protobuf:"bytes,16,opt,name=link_offer,json=linkOffer,proto3,oneof"`
+}
+
+type PeerMsg_LinkAnswer struct {
+	LinkAnswer *LinkAnswer `protobuf:"bytes,17,opt,name=link_answer,json=linkAnswer,proto3,oneof"`
+}
+
 func (*PeerMsg_Hello) isPeerMsg_Body() {}
 
 func (*PeerMsg_Chat) isPeerMsg_Body() {}
@@ -2398,6 +2426,10 @@ func (*PeerMsg_FileInvite) isPeerMsg_Body() {}
 func (*PeerMsg_FilePolicy) isPeerMsg_Body() {}
 
 func (*PeerMsg_PermissionRevoked) isPeerMsg_Body() {}
+
+func (*PeerMsg_LinkOffer) isPeerMsg_Body() {}
+
+func (*PeerMsg_LinkAnswer) isPeerMsg_Body() {}
 
 // PermissionRequest asks the customer for something beyond chat (seeing the
 // screen, control, a shell, ...). The customer's client asks its user and
@@ -3239,6 +3271,122 @@ func (x *FilePolicy) GetInvitationMs() int64 {
 	return 0
 }
 
+// LinkOffer proposes a web link. The receiver checks it (http or https only)
+// and answers with LinkAnswer; nothing is opened before that.
+type LinkOffer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`   // chosen by the sender: 32 lowercase hex digits
+	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"` // absolute http or https URL, at most 4096 bytes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkOffer) Reset() {
+	*x = LinkOffer{}
+	mi := &file_porthole_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkOffer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkOffer) ProtoMessage() {}
+
+func (x *LinkOffer) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkOffer.ProtoReflect.Descriptor instead.
+func (*LinkOffer) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *LinkOffer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LinkOffer) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+type LinkAnswer struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Opened bool                   `protobuf:"varint,2,opt,name=opened,proto3" json:"opened,omitempty"` // the receiver opened it (or, with no browser, showed it to copy)
+	// Why not: "not_now", "refused", "reception_off", "bad_link: <what>",
+	// "ended"; shown to the sender.
+	Why           string `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkAnswer) Reset() {
+	*x = LinkAnswer{}
+	mi := &file_porthole_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkAnswer) ProtoMessage() {}
+
+func (x *LinkAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkAnswer.ProtoReflect.Descriptor instead.
+func (*LinkAnswer) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *LinkAnswer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LinkAnswer) GetOpened() bool {
+	if x != nil {
+		return x.Opened
+	}
+	return false
+}
+
+func (x *LinkAnswer) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
+
 // FileStreamHead opens a file stream, after the stream header: which file,
 // from which byte, and which check ends it. Then come the bytes up to the
 // offer's size, then the check of the whole file.
@@ -3253,7 +3401,7 @@ type FileStreamHead struct {
 
 func (x *FileStreamHead) Reset() {
 	*x = FileStreamHead{}
-	mi := &file_porthole_proto_msgTypes[42]
+	mi := &file_porthole_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3265,7 +3413,7 @@ func (x *FileStreamHead) String() string {
 func (*FileStreamHead) ProtoMessage() {}
 
 func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[42]
+	mi := &file_porthole_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3278,7 +3426,7 @@ func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStreamHead.ProtoReflect.Descriptor instead.
 func (*FileStreamHead) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{42}
+	return file_porthole_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FileStreamHead) GetId() string {
@@ -3439,7 +3587,7 @@ const file_porthole_proto_rawDesc = "" +
 	"\aattempt\x18\x01 \x01(\x04R\aattempt\"5\n" +
 	"\x05Abort\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xe0\x06\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xd5\a\n" +
 	"\aPeerMsg\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.porthole.v1.HelloH\x00R\x05hello\x12'\n" +
 	"\x04chat\x18\x02 \x01(\v2\x11.porthole.v1.ChatH\x00R\x04chat\x121\n" +
@@ -3461,7 +3609,11 @@ const file_porthole_proto_rawDesc = "" +
 	"fileInvite\x12:\n" +
 	"\vfile_policy\x18\x0e \x01(\v2\x17.porthole.v1.FilePolicyH\x00R\n" +
 	"filePolicy\x12O\n" +
-	"\x12permission_revoked\x18\x0f \x01(\v2\x1e.porthole.v1.PermissionRevokedH\x00R\x11permissionRevokedB\x06\n" +
+	"\x12permission_revoked\x18\x0f \x01(\v2\x1e.porthole.v1.PermissionRevokedH\x00R\x11permissionRevoked\x127\n" +
+	"\n" +
+	"link_offer\x18\x10 \x01(\v2\x16.porthole.v1.LinkOfferH\x00R\tlinkOffer\x12:\n" +
+	"\vlink_answer\x18\x11 \x01(\v2\x17.porthole.v1.LinkAnswerH\x00R\n" +
+	"linkAnswerB\x06\n" +
 	"\x04body\"n\n" +
 	"\x11PermissionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -3531,7 +3683,15 @@ const file_porthole_proto_rawDesc = "" +
 	"\bmax_size\x18\x04 \x01(\x04R\amaxSize\x12\x1b\n" +
 	"\tmax_files\x18\x05 \x01(\rR\bmaxFiles\x12/\n" +
 	"\x13invitation_required\x18\x06 \x01(\bR\x12invitationRequired\x12#\n" +
-	"\rinvitation_ms\x18\a \x01(\x03R\finvitationMs\"f\n" +
+	"\rinvitation_ms\x18\a \x01(\x03R\finvitationMs\"-\n" +
+	"\tLinkOffer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"F\n" +
+	"\n" +
+	"LinkAnswer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06opened\x18\x02 \x01(\bR\x06opened\x12\x10\n" +
+	"\x03why\x18\x03 \x01(\tR\x03why\"f\n" +
 	"\x0eFileStreamHead\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12,\n" +
@@ -3558,7 +3718,7 @@ func file_porthole_proto_rawDescGZIP() []byte {
 }
 
 var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_porthole_proto_goTypes = []any{
 	(Role)(0),                 // 0: porthole.v1.Role
 	(FileCheck)(0),            // 1: porthole.v1.FileCheck
@@ -3604,7 +3764,9 @@ var file_porthole_proto_goTypes = []any{
 	(*FileDone)(nil),          // 41: porthole.v1.FileDone
 	(*FileInvite)(nil),        // 42: porthole.v1.FileInvite
 	(*FilePolicy)(nil),        // 43: porthole.v1.FilePolicy
-	(*FileStreamHead)(nil),    // 44: porthole.v1.FileStreamHead
+	(*LinkOffer)(nil),         // 44: porthole.v1.LinkOffer
+	(*LinkAnswer)(nil),        // 45: porthole.v1.LinkAnswer
+	(*FileStreamHead)(nil),    // 46: porthole.v1.FileStreamHead
 }
 var file_porthole_proto_depIdxs = []int32{
 	4,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
@@ -3651,14 +3813,16 @@ var file_porthole_proto_depIdxs = []int32{
 	42, // 41: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
 	43, // 42: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
 	34, // 43: porthole.v1.PeerMsg.permission_revoked:type_name -> porthole.v1.PermissionRevoked
-	0,  // 44: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
-	1,  // 45: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
-	1,  // 46: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
-	47, // [47:47] is the sub-list for method output_type
-	47, // [47:47] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	44, // 44: porthole.v1.PeerMsg.link_offer:type_name -> porthole.v1.LinkOffer
+	45, // 45: porthole.v1.PeerMsg.link_answer:type_name -> porthole.v1.LinkAnswer
+	0,  // 46: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
+	1,  // 47: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
+	1,  // 48: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_porthole_proto_init() }
@@ -3714,6 +3878,8 @@ func file_porthole_proto_init() {
 		(*PeerMsg_FileInvite)(nil),
 		(*PeerMsg_FilePolicy)(nil),
 		(*PeerMsg_PermissionRevoked)(nil),
+		(*PeerMsg_LinkOffer)(nil),
+		(*PeerMsg_LinkAnswer)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3721,7 +3887,7 @@ func file_porthole_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_porthole_proto_rawDesc), len(file_porthole_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   43,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
