@@ -54,6 +54,12 @@ type Event struct {
 	Deduped     bool        `json:"deduped,omitempty"`
 	Decision    string      `json:"decision,omitempty"` // a remembered trust decision
 	Policy      *FilePolicy `json:"policy,omitempty"`
+	// Shared links (the link_* events; see package linkevent).
+	URL     string   `json:"url,omitempty"`           // what is opened (an international host in punycode)
+	Display string   `json:"display,omitempty"`       // the same with the host in Unicode, when it differs
+	Scripts []string `json:"mixed_scripts,omitempty"` // a host label mixes these writing systems
+	Shown   bool     `json:"shown,omitempty"`         // link_opened: no browser took it; it is for the person to copy
+
 	// Skipped lists what a sent folder held that is not sent
 	// (files_skipped; at most 100, count says how many in all).
 	Skipped []SkippedFile `json:"skipped,omitempty"`
@@ -93,12 +99,15 @@ type Command struct {
 	Allow   bool   `json:"allow,omitempty"`
 	// TimeoutMs, for request_permission: how long the customer has to answer.
 	TimeoutMs int64 `json:"timeout_ms,omitempty"`
-	// Files: send_file's path, answer_offer's and set_trust's decision,
-	// set_trust's sender, receive_files's on.
+	// Files and links: send_file's path, answer_offer's and set_trust's
+	// decision, set_trust's sender and kind ("files", the default, or
+	// "links"), receive_files's on.
 	Path     string `json:"path,omitempty"`
 	Decision string `json:"decision,omitempty"`
 	Sender   string `json:"sender,omitempty"`
 	On       *bool  `json:"on,omitempty"`
+	// URL is send_link's link.
+	URL string `json:"url,omitempty"`
 }
 
 // Writer writes events, one per line, safely from any goroutine.

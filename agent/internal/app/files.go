@@ -4,9 +4,11 @@ import (
 	"github.com/porthole-dev/porthole/agent/internal/console"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/headless/fileevent"
+	"github.com/porthole-dev/porthole/shared/headless/linkevent"
 )
 
-// handleFiles runs the file commands (docs/headless.md, "Files"); it
+// handleFiles runs the file and link commands (docs/headless.md, "Files"
+// and "Links"); it
 // reports whether c was one. report turns an error into an error event.
 func handleFiles(con *console.Console, out *headless.Writer, c headless.Command, report func(error)) bool {
 	if fileevent.Settings(con, out, c, report) {
@@ -17,7 +19,21 @@ func handleFiles(con *console.Console, out *headless.Writer, c headless.Command,
 		_, err := con.SendFile(c.Session, c.Path)
 		report(err)
 	case "answer_offer":
-		report(con.AnswerOffer(c.ID, c.Decision))
+		if con.IsLink(c.ID) {
+			report(con.AnswerLink(c.ID, c.Decision))
+		} else {
+			report(con.AnswerOffer(c.ID, c.Decision))
+		}
+	case "send_link":
+		_, err := con.SendLink(c.Session, c.URL)
+		report(err)
+	case "links":
+		ls := con.Links(c.Session)
+		for _, k := range ls {
+			out.Emit(linkevent.Listed(k, true))
+		}
+		n := len(ls)
+		out.Emit(headless.Event{Event: "links_end", Session: c.Session, Count: &n})
 	case "cancel_transfer":
 		report(con.CancelTransfer(c.ID))
 	case "request_files":

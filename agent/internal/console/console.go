@@ -29,6 +29,7 @@ import (
 	"github.com/porthole-dev/porthole/shared/relayclient"
 	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/transfer"
+	"github.com/porthole-dev/porthole/shared/weblink"
 )
 
 // Version is the console's version string.
@@ -50,13 +51,18 @@ type Config struct {
 	Log       *slog.Logger
 	// Events receives what happens, as Go values: session.Relay,
 	// session.Failure, session.KeyIssued, session.Joined, session.Left,
-	// session.Ended, chat.Line, consent.Event and transfer.Event. It is
+	// session.Ended, chat.Line, consent.Event, transfer.Event and
+	// weblink.Event. It is
 	// called from the console's goroutines, in order per session, and must
 	// not block for long.
 	Events func(any)
 	// Emit, if set, receives the same events as the lines of
 	// docs/headless.md (JSON): the headless writer's subscription.
 	Emit func(headless.Event)
+	// OpenURL hands a link the person chose to open to the system's
+	// browser. Nil (headless): an opened link is only reported, for the
+	// person to copy.
+	OpenURL func(url string) error
 	// Requestable are the kinds of permission RequestPermission asks for;
 	// nil: Requestable() (tests give kinds whose services come later).
 	Requestable []string
@@ -75,6 +81,7 @@ type Console struct {
 	ep     *peer.Endpoint
 	rc     *relayclient.Client
 	files  *transfer.Engine
+	links  *weblink.Service // shared links, both ways
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -138,6 +145,10 @@ func New(cfg Config) (*Console, error) {
 		c.Close()
 		return nil, &Error{Code: failure.CodeDataFolder, Message: err.Error()}
 	}
+	c.links = weblink.New(weblink.Config{
+		DB: db, OnePeer: true, Receiving: c.files.Receiving, Open: cfg.OpenURL,
+		Events: func(ev weblink.Event) { c.publish(ev) }, Log: cfg.Log,
+	})
 	c.rc, err = relayclient.New(ep.Transport(), relayclient.Options{
 		Addr: cfg.Relay, Fingerprint: cfg.Fingerprint, Role: pb.Role_ROLE_AGENT,
 		Software: "porthole-agent/" + Version, Log: cfg.Log,
@@ -455,6 +466,7 @@ func (c *Console) ended(id, reason string) {
 	// Files still on their way stop, both sides (the other side's own
 	// end does the same); the link carries the word while it is up.
 	c.files.CancelSession(id, "the session ended")
+	c.links.EndSession(id)
 	s.mu.Lock()
 	r, ask := s.r, s.ask
 	s.mu.Unlock()
@@ -509,6 +521,7 @@ func (s *agentSession) paired(key []byte) error {
 		Message: func(m appdb.Message) { c.publish(chat.Line{Session: s.id, Message: m}) },
 	}, c.log)
 	c.files.Serve(r)
+	c.links.Serve(r)
 	ask := consent.NewAsker(r, func(ev consent.Event) { c.publish(ev) })
 	s.mu.Lock()
 	s.r, s.conv, s.ask = r, conv, ask

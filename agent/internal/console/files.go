@@ -147,12 +147,13 @@ func (c *Console) SetTrust(sender, decision string) error {
 	return fileevent.SetTrust(c.files, sender, decision)
 }
 
-// Receiving says whether the console takes files from customers at all.
+// Receiving says whether the console takes files and links from customers
+// at all (one switch for both).
 func (c *Console) Receiving() bool { return c.files.Receiving() }
 
-// SetReceiving turns receiving files on or off; while off, every offer is
-// refused ("the receiver has turned off receiving files"). It is
-// remembered across restarts.
+// SetReceiving turns receiving files and links on or off; while off,
+// every offer of either is refused ("reception_off"). It is remembered
+// across restarts.
 func (c *Console) SetReceiving(on bool) error {
 	return fileevent.SetReceiving(c.files, on)
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/porthole-dev/porthole/customer/internal/client"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/headless/fileevent"
+	"github.com/porthole-dev/porthole/shared/headless/linkevent"
 )
 
 // FilesChoiceWait is how long a headless client whose session has ended
@@ -13,7 +14,8 @@ import (
 // exits.
 var FilesChoiceWait = 60 * time.Second
 
-// handleFiles runs the file commands (docs/headless.md, "Files"); it
+// handleFiles runs the file and link commands (docs/headless.md, "Files"
+// and "Links"); it
 // reports whether c was one. fail turns an error into an error event.
 // keep_files and delete_files after the session's end go to choice, for
 // the end-of-session question (filesAtEnd).
@@ -27,9 +29,24 @@ func handleFiles(cl *client.Client, out *headless.Writer, c headless.Command, fa
 			fail(err)
 		}
 	case "answer_offer":
-		if err := cl.AnswerOffer(c.ID, c.Decision); err != nil {
+		answer := cl.AnswerOffer
+		if cl.IsLink(c.ID) {
+			answer = cl.AnswerLink
+		}
+		if err := answer(c.ID, c.Decision); err != nil {
 			fail(err)
 		}
+	case "send_link":
+		if _, err := cl.SendLink(c.URL); err != nil {
+			fail(err)
+		}
+	case "links":
+		ls := cl.Links()
+		for _, k := range ls {
+			out.Emit(linkevent.Listed(k, false))
+		}
+		n := len(ls)
+		out.Emit(headless.Event{Event: "links_end", Count: &n})
 	case "cancel_transfer":
 		if err := cl.CancelTransfer(c.ID); err != nil {
 			fail(err)

@@ -27,6 +27,7 @@ import (
 	"github.com/porthole-dev/porthole/shared/relayclient"
 	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/transfer"
+	"github.com/porthole-dev/porthole/shared/weblink"
 )
 
 // Version is the client's version string.
@@ -60,12 +61,16 @@ type Config struct {
 	Log         *slog.Logger
 	// Events receives what happens, as Go values: session.Relay,
 	// session.Paired, session.Joined, session.Left, session.Reconnecting,
-	// session.Ended, chat.Line, consent.Event and transfer.Event. It is
-	// called from the client's goroutines and must not block for long.
+	// session.Ended, chat.Line, consent.Event, transfer.Event and
+	// weblink.Event. It is called from the client's goroutines and must not block for long.
 	Events func(any)
 	// Emit, if set, receives the same events as the lines of
 	// docs/headless.md (JSON): the headless writer's subscription.
 	Emit func(headless.Event)
+	// OpenURL hands a link the person chose to open to the system's
+	// browser. Nil (headless): an opened link is only reported, for the
+	// person to copy.
+	OpenURL func(url string) error
 	// Grantable are the kinds of permission the person may be asked for;
 	// nil: Grantable() (tests give kinds whose services come later).
 	Grantable []string
@@ -84,6 +89,7 @@ type Client struct {
 	ep     *peer.Endpoint
 	rc     *relayclient.Client
 	files  *transfer.Engine
+	links  *weblink.Service // shared links, both ways
 	ctx    context.Context
 	cancel context.CancelFunc
 	wake   chan struct{}
@@ -165,6 +171,10 @@ func New(cfg Config) (*Client, error) {
 		c.Close()
 		return nil, &Error{Code: failure.CodeDataFolder, Message: err.Error()}
 	}
+	c.links = weblink.New(weblink.Config{
+		DB: db, Receiving: c.files.Receiving, Open: cfg.OpenURL,
+		Events: func(ev weblink.Event) { c.publish(ev) }, Log: cfg.Log,
+	})
 	c.rc, err = relayclient.New(ep.Transport(), relayclient.Options{
 		Addr: cfg.Relay, Fingerprint: cfg.Fingerprint, Role: pb.Role_ROLE_CUSTOMER,
 		Software: "porthole-customer/" + Version, Log: cfg.Log,
@@ -293,6 +303,7 @@ func (c *Client) setSession(rec *appdb.Session) {
 		Message: func(m appdb.Message) { c.publish(chat.Line{Session: rec.ID, Message: m}) },
 	}, c.log)
 	c.files.Serve(r)
+	c.links.Serve(r)
 }
 
 // Grantable is what a client of this build can grant: the kinds of
@@ -426,6 +437,7 @@ func (c *Client) sessionEnded(reason string) {
 			// Files still on their way stop, both sides; the link carries
 			// the word while it is up.
 			c.files.CancelSession(rec.ID, "the session ended")
+			c.links.EndSession(rec.ID)
 			c.db.PutSession(rec)
 		}
 		if r != nil {

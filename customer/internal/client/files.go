@@ -165,13 +165,13 @@ func (c *Client) SetTrust(sender, decision string) error {
 	return fileevent.SetTrust(c.files, sender, decision)
 }
 
-// Receiving says whether the client takes files at all (false with
-// --accept-files none).
+// Receiving says whether the client takes files and links at all (one
+// switch for both; false with --accept-files none).
 func (c *Client) Receiving() bool { return c.files.Receiving() }
 
-// SetReceiving turns receiving files on or off; while off, every offer is
-// refused ("the receiver has turned off receiving files"). It is
-// remembered across restarts.
+// SetReceiving turns receiving files and links on or off; while off,
+// every offer of either is refused ("reception_off"). It is remembered
+// across restarts.
 func (c *Client) SetReceiving(on bool) error {
 	return fileevent.SetReceiving(c.files, on)
 }

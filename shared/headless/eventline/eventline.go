@@ -1,6 +1,6 @@
 // Package eventline turns the events both apps publish the same way into
 // the JSON lines of docs/headless.md: the relay's state, failures, the end
-// of a session, chat lines and files. Each app's JSON function handles its
+// of a session, chat lines, files and links. Each app's JSON function handles its
 // own events (who joined, permissions) and hands the rest to Line.
 package eventline
 
@@ -8,8 +8,10 @@ import (
 	"github.com/porthole-dev/porthole/shared/chat"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/headless/fileevent"
+	"github.com/porthole-dev/porthole/shared/headless/linkevent"
 	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/transfer"
+	"github.com/porthole-dev/porthole/shared/weblink"
 )
 
 // Line is the headless line of ev; agent says whose line it is (the
@@ -46,6 +48,8 @@ func Line(ev any, agent bool) (e headless.Event, ok bool) {
 		return e, true
 	case transfer.Event:
 		return fileevent.From(ev, agent), true
+	case weblink.Event:
+		return linkevent.From(ev, agent), true
 	}
 	return headless.Event{}, false
 }

@@ -1,6 +1,8 @@
 package fileevent
 
 import (
+	"sort"
+
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/protocol"
@@ -32,13 +34,23 @@ func SetReceiving(e *transfer.Engine, on bool) error {
 	return nil
 }
 
-// Receiver is what both apps' logic offers for the receiving settings.
+// Receiver is what both apps' logic offers for the receiving settings:
+// the switch for files and links, and the decisions remembered per sender
+// for each.
 type Receiver interface {
 	SetTrust(sender, decision string) error
 	Trusts() map[string]string
+	SetLinkTrust(sender, decision string) error
+	LinkTrusts() map[string]string
 	SetReceiving(on bool) error
 	Receiving() bool
 }
+
+// Kinds of trust in the set_trust command and trust events.
+const (
+	TrustFiles = "files"
+	TrustLinks = "links"
+)
 
 // Settings runs the headless commands of the receiving settings, the same
 // in both apps: set_trust, trusts, receive_files. It reports whether c was
@@ -46,17 +58,40 @@ type Receiver interface {
 func Settings(r Receiver, out *headless.Writer, c headless.Command, report func(error)) bool {
 	switch c.Cmd {
 	case "set_trust":
-		if err := r.SetTrust(c.Sender, c.Decision); err != nil {
+		var err error
+		switch c.Kind {
+		case "", TrustFiles:
+			err = r.SetTrust(c.Sender, c.Decision)
+		case TrustLinks:
+			err = r.SetLinkTrust(c.Sender, c.Decision)
+		default:
+			err = failure.New(protocol.CodeBadRequest, `set_trust's kind is "files" (the default) or "links"`)
+		}
+		if err != nil {
 			report(err)
 			return true
 		}
-		out.Emit(headless.Event{Event: "trust", Name: c.Sender, Decision: c.Decision})
-	case "trusts":
-		trusts := r.Trusts()
-		for name, d := range trusts {
-			out.Emit(headless.Event{Event: "trust", Name: name, Decision: d})
+		kind := c.Kind
+		if kind == "" {
+			kind = TrustFiles
 		}
-		n := len(trusts)
+		out.Emit(headless.Event{Event: "trust", Name: c.Sender, Decision: c.Decision, Kind: kind})
+	case "trusts":
+		n := 0
+		for _, t := range []struct {
+			kind   string
+			trusts map[string]string
+		}{{TrustFiles, r.Trusts()}, {TrustLinks, r.LinkTrusts()}} {
+			names := make([]string, 0, len(t.trusts))
+			for name := range t.trusts {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			for _, name := range names {
+				out.Emit(headless.Event{Event: "trust", Name: name, Decision: t.trusts[name], Kind: t.kind})
+				n++
+			}
+		}
 		out.Emit(headless.Event{Event: "trusts_end", Count: &n})
 	case "receive_files":
 		if c.On == nil {
