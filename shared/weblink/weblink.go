@@ -119,6 +119,11 @@ type Service struct {
 
 	mu      sync.Mutex
 	routers map[string]*session.Router // by session
+
+	// turn orders what changes a link's state (an offer, an answer from
+	// either side, the session's end): two answers at once open nothing
+	// twice.
+	turn sync.Mutex
 }
 
 var (
@@ -225,6 +230,8 @@ func (s *Service) mine(k Link, session string, l *peer.Link) bool {
 // linkUp offers again what l's peer has not answered, and says again the
 // answers it may have missed come with its offers (offered).
 func (s *Service) linkUp(session string, l *peer.Link) {
+	s.turn.Lock()
+	defer s.turn.Unlock()
 	for _, k := range s.Links(session) {
 		if k.Dir != Out || k.State != Offered || (k.Peer != "" && !s.mine(k, session, l)) {
 			continue
@@ -242,6 +249,8 @@ func (s *Service) linkUp(session string, l *peer.Link) {
 
 // offered takes a peer's offer.
 func (s *Service) offered(session string, l *peer.Link, o *pb.LinkOffer) {
+	s.turn.Lock()
+	defer s.turn.Unlock()
 	from := l.Remote.Name
 	if old, ok := s.Get(o.Id); ok {
 		// Offered again (a new link, a lost answer): say the answer again.
@@ -324,6 +333,8 @@ func (s *Service) finish(l *peer.Link, k *Link, kind string) {
 
 // answered takes the receiver's answer to a link this side sent.
 func (s *Service) answered(session string, l *peer.Link, a *pb.LinkAnswer) {
+	s.turn.Lock()
+	defer s.turn.Unlock()
 	k, ok := s.Get(a.Id)
 	if !ok || k.Dir != Out || k.State != Offered || !s.mine(k, session, l) {
 		return
@@ -354,6 +365,8 @@ func (s *Service) Answer(id, decision string) error {
 	default:
 		return ErrBadDecision
 	}
+	s.turn.Lock()
+	defer s.turn.Unlock()
 	k, ok := s.Get(id)
 	if !ok || k.Dir != In {
 		return ErrUnknown
@@ -394,6 +407,8 @@ func (s *Service) Answer(id, decision string) error {
 // EndSession refuses the session's unanswered links, both ways ("ended"):
 // nobody will answer them now.
 func (s *Service) EndSession(session string) {
+	s.turn.Lock()
+	defer s.turn.Unlock()
 	for _, k := range s.Links(session) {
 		if k.State == Offered {
 			s.refuse(nil, &k, WhyEnded)
