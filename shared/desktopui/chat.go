@@ -35,18 +35,21 @@ type Chat struct {
 	send     func(string)
 	sendBtn  *widget.Button
 	attach   *widget.Button // the paperclip: send files
+	link     *widget.Button // send a link
+	lone     func(text string)
 	messages *fyne.Container
 	scroll   *container.Scroll
 	empty    *widget.Label
 	shown    map[string]bool
 	files    map[string]*fyne.Container // file entries' bodies, by file id
+	links    map[string]*fyne.Container // link entries' bodies, by link id
 	obj      fyne.CanvasObject
 }
 
 // NewChat makes a chat panel; send gets each line the person writes
 // (trimmed, never empty). emptyText is shown until the first line.
 func NewChat(send func(text string), emptyText string) *Chat {
-	c := &Chat{Zone: time.Local, send: send, shown: map[string]bool{}, files: map[string]*fyne.Container{}}
+	c := &Chat{Zone: time.Local, send: send, shown: map[string]bool{}, files: map[string]*fyne.Container{}, links: map[string]*fyne.Container{}}
 	c.messages = container.New(&lines{})
 	if emptyText != "" {
 		c.empty = widget.NewLabel(emptyText)
@@ -62,7 +65,9 @@ func NewChat(send func(text string), emptyText string) *Chat {
 	c.sendBtn.Importance = widget.HighImportance
 	c.attach = widget.NewButtonWithIcon("", PaperclipIcon, nil)
 	c.attach.Hide()
-	compose := container.NewBorder(nil, nil, c.attach, c.sendBtn, c.Input)
+	c.link = widget.NewButtonWithIcon("", LinkIcon, nil)
+	c.link.Hide()
+	compose := container.NewBorder(nil, nil, container.NewHBox(c.attach, c.link), c.sendBtn, c.Input)
 	c.obj = container.NewBorder(nil, compose, nil, nil, c.scroll)
 	return c
 }
@@ -72,9 +77,29 @@ func (c *Chat) submit() {
 	if text == "" || c.Input.Disabled() {
 		return
 	}
+	if c.lone != nil && loneLink(text) {
+		c.Input.SetText("")
+		c.lone(text)
+		return
+	}
 	c.send(text)
 	c.Input.SetText("")
 }
+
+// SetLink shows the link button beside the paperclip, which calls send
+// (to ask for a link to send), or hides it (nil).
+func (c *Chat) SetLink(send func()) {
+	c.link.OnTapped = send
+	if send == nil {
+		c.link.Hide()
+	} else {
+		c.link.Show()
+	}
+}
+
+// SetLoneLink makes a line that is only a web link go to f instead of
+// the chat (to offer sending it as a link); nil: every line is chat.
+func (c *Chat) SetLoneLink(f func(text string)) { c.lone = f }
 
 // SetAttach shows the paperclip, which calls pick (to choose files to
 // send), or hides it (nil).
@@ -126,14 +151,16 @@ func (c *Chat) Add(m Message) bool {
 	return true
 }
 
-// ShowAll shows a conversation's history and its files in time order,
-// instead of what the panel showed (files come from another store than the
-// lines: appended, old files would follow newer lines).
-func (c *Chat) ShowAll(history []Message, files []File, open func(path string)) {
+// ShowAll shows a conversation's history, its files and its links in
+// time order, instead of what the panel showed (files and links come from
+// other stores than the lines: appended, old ones would follow newer
+// lines).
+func (c *Chat) ShowAll(history []Message, files []File, links []LinkEntry, open func(path string), act LinkActions) {
 	type entry struct {
 		at  time.Time
 		msg *Message
 		f   *File
+		l   *LinkEntry
 	}
 	var entries []entry
 	for i := range history {
@@ -142,18 +169,24 @@ func (c *Chat) ShowAll(history []Message, files []File, open func(path string)) 
 	for i := range files {
 		entries = append(entries, entry{at: files[i].At, f: &files[i]})
 	}
+	for i := range links {
+		entries = append(entries, entry{at: links[i].At, l: &links[i]})
+	}
 	if len(entries) == 0 {
 		return
 	}
 	slices.SortStableFunc(entries, func(a, b entry) int { return a.at.Compare(b.at) })
 	c.messages.Objects = nil
 	c.empty = nil
-	c.shown, c.files = map[string]bool{}, map[string]*fyne.Container{}
+	c.shown, c.files, c.links = map[string]bool{}, map[string]*fyne.Container{}, map[string]*fyne.Container{}
 	for _, e := range entries {
-		if e.msg != nil {
+		switch {
+		case e.msg != nil:
 			c.Add(*e.msg)
-		} else {
+		case e.f != nil:
 			c.PutFile(*e.f, open)
+		default:
+			c.PutLink(*e.l, act)
 		}
 	}
 	c.messages.Refresh()
@@ -287,7 +320,8 @@ func (l *lines) MinSize(objs []fyne.CanvasObject) fyne.Size {
 }
 
 // Entries says what each entry of the panel shows, top to bottom: a line's
-// text, or a file's name and size (screen readers and tests read it).
+// text, a file's name and size, or a link's words (screen readers and
+// tests read it).
 func (c *Chat) Entries() []string {
 	var out []string
 	for _, o := range c.messages.Objects {

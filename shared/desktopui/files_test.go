@@ -233,19 +233,28 @@ func TestFileSettings(t *testing.T) {
 	d := desktopui.NewDialogs(win)
 	receiving := true
 	trust := map[string]string{"alice": "accept_all", "mallory": "blocked"}
+	links := map[string]string{"mallory": "never", "dave": "always_open"}
 	d.FileSettings(receiving, map[string]string{"alice": "accept_all", "mallory": "blocked", "carol": ""},
+		map[string]string{"mallory": "never", "dave": "always_open"},
 		func(on bool) { receiving = on },
-		func(s, dec string) { trust[s] = dec })
+		func(s, dec string) { trust[s] = dec },
+		func(s, dec string) { links[s] = dec })
 	looks(t, "file_settings.xml", win)
 	top := win.Canvas().Overlays().Top()
-	test.Tap(uitest.Find(t, top, func(c *desktopui.Check) bool { return c.Text == "Receive files" }))
+	test.Tap(uitest.Find(t, top, func(c *desktopui.Check) bool { return c.Text == "Receive files and links" }))
 	if receiving {
 		t.Fatal("the switch did not turn receiving off")
 	}
 	sel := uitest.Find(t, top, func(s *desktopui.Select) bool { return s.Selected == "Blocked" })
 	sel.SetSelected("Ask each time")
-	if trust["mallory"] != "" {
-		t.Fatalf("trust %q", trust)
+	if trust["mallory"] != "" || links["mallory"] != "never" {
+		t.Fatalf("trust %q, links %q", trust, links)
+	}
+	// A sender of links only has both rows; the links' choice is theirs.
+	sel = uitest.Find(t, top, func(s *desktopui.Select) bool { return s.Selected == "Always open" })
+	sel.SetSelected("Never open")
+	if links["dave"] != "never" || trust["dave"] != "" {
+		t.Fatalf("trust %q, links %q", trust, links)
 	}
 	uitest.Press(win.Canvas(), fyne.KeyEscape)
 	if d.Open() != 0 {

@@ -34,6 +34,7 @@ import (
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/transfer"
+	"github.com/porthole-dev/porthole/shared/weblink"
 )
 
 // AppID identifies the console to the desktop (settings, notifications).
@@ -85,6 +86,8 @@ type view interface {
 	Tick()
 	PutFile(session string, f ui.File)
 	LoadFiles(session string, files []ui.File)
+	PutLink(session string, l ui.Link)
+	LoadLinks(session string, links []ui.Link)
 	SetInvitation(session string, from, until time.Time)
 	SetFilePolicy(p ui.FilePolicy)
 }
@@ -154,6 +157,8 @@ func newBridge(a fyne.App, win fyne.Window, opt Options, do func(func())) *bridg
 		SendFiles: b.sendFiles, AnswerFile: b.answerFile, CancelFile: b.cancelFile, RequestFiles: b.requestFiles,
 		Open: b.open, SaveAs: b.saveAs, Folder: b.folder, Receiving: b.receiving,
 		SetReceiving: b.setReceiving, SetTrust: b.setTrust,
+
+		SendLink: b.sendLink, AnswerLink: b.answerLink, SetLinkTrust: b.setLinkTrust,
 	})
 	w.Requestable = console.Requestable()
 	b.ui = w
@@ -238,8 +243,15 @@ func (b *bridge) signedIn(gen uint64, f ui.SignIn, in *signedInto) {
 			files[t.Session] = append(files[t.Session], desktopui.FromTransfer(t, 0, 0))
 		}
 	}
-	for session, fs := range files {
-		b.ui.LoadFiles(session, fs)
+	links := map[string][]ui.Link{}
+	for _, k := range b.con.Links("") {
+		if _, shown := b.sessions[k.Session]; shown {
+			links[k.Session] = append(links[k.Session], desktopui.FromLink(k))
+		}
+	}
+	for session := range b.sessions {
+		b.ui.LoadLinks(session, links[session])
+		b.ui.LoadFiles(session, files[session]) // puts the chat in time order
 	}
 	b.stop = make(chan struct{})
 	con := b.con
@@ -368,6 +380,8 @@ func (b *bridge) event(ev any) {
 		default:
 			b.ui.PutFile(e.Transfer.Session, desktopui.FromTransfer(e.Transfer, e.Rate, e.Left))
 		}
+	case weblink.Event:
+		b.ui.PutLink(e.Link.Session, desktopui.FromLink(e.Link))
 	case consent.Event:
 		st := e.State
 		if st == consent.StateRevoked && e.Why != consent.StateRevoked {

@@ -138,11 +138,11 @@ func (b *bridge) folder(session string) string {
 	return b.con.SessionFolder(session)
 }
 
-func (b *bridge) receiving() (bool, map[string]string) {
+func (b *bridge) receiving() (on bool, files, links map[string]string) {
 	if b.con == nil {
-		return false, map[string]string{}
+		return false, map[string]string{}, map[string]string{}
 	}
-	return b.con.Receiving(), b.con.Trusts()
+	return b.con.Receiving(), b.con.Trusts(), b.con.LinkTrusts()
 }
 
 // open opens a file with its program, or a folder in the file manager.

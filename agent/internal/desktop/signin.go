@@ -126,9 +126,9 @@ func (b *bridge) start(ctx context.Context, gen uint64, f ui.SignIn) (*signedInt
 	con, err := b.newConsole(console.Config{
 		Relay: in.addr, Fingerprint: in.fp, Name: f.Name, Password: f.Password,
 		DataDir: accountDir(b.opt.DataDir, f), ForceRelay: b.opt.ForceRelay, Log: b.opt.Log,
-		Downloads: b.opt.Downloads,
-		Emit:      b.opt.Events, // the JSON lines, for --events
-		Events:    func(ev any) { b.later(gen, func() { b.event(ev) }) },
+		Downloads: b.opt.Downloads, OpenURL: b.openURL,
+		Emit:   b.opt.Events, // the JSON lines, for --events
+		Events: func(ev any) { b.later(gen, func() { b.event(ev) }) },
 	})
 	if err == nil {
 		sctx, cancel := context.WithTimeout(ctx, signInTimeout)

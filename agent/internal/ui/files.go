@@ -133,7 +133,11 @@ func (w *Window) LoadFiles(session string, files []File) {
 		for _, f := range sv.files.all {
 			shown = append(shown, f)
 		}
-		sv.chat.ShowAll(w.act.History(session), shown, w.act.Open)
+		links := make([]Link, 0, len(sv.links))
+		for _, l := range sv.links {
+			links = append(links, l)
+		}
+		sv.chat.ShowAll(w.act.History(session), shown, links, w.act.Open, w.linkActions(sv))
 	}
 }
 
@@ -346,15 +350,24 @@ func (w *Window) showFileSettings() {
 	if w.act.Receiving == nil {
 		return
 	}
-	on, trusts := w.act.Receiving()
+	on, trusts, linkTrusts := w.act.Receiving()
 	if w.main != nil {
-		for _, sv := range w.main.order { // everyone who sent files can be set
+		for _, sv := range w.main.order { // everyone who sent files or links can be set
 			for _, f := range sv.files.all {
 				if _, ok := trusts[f.Peer]; f.Incoming() && f.Peer != "" && !ok {
 					trusts[f.Peer] = ""
 				}
 			}
+			for _, l := range sv.links {
+				if _, ok := linkTrusts[l.Peer]; l.Dir == "in" && l.Peer != "" && !ok {
+					linkTrusts[l.Peer] = ""
+				}
+			}
 		}
 	}
-	w.dialogs.FileSettings(on, trusts, w.act.SetReceiving, w.act.SetTrust)
+	setLinkTrust := w.act.SetLinkTrust
+	if setLinkTrust == nil {
+		setLinkTrust = func(string, string) {}
+	}
+	w.dialogs.FileSettings(on, trusts, linkTrusts, w.act.SetReceiving, w.act.SetTrust, setLinkTrust)
 }

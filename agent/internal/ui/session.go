@@ -24,10 +24,12 @@ type sessionView struct {
 	tab    *container.TabItem // nil while its tab is closed
 	perms  map[string]string  // access kind -> state of the last request
 
-	chat      *desktopui.Chat
-	files     *sessionFiles
-	chatShown bool
-	pinned    bool
+	chat       *desktopui.Chat
+	files      *sessionFiles
+	links      map[string]Link                       // the session's shared links, by id
+	linkOffers map[string]*desktopui.LinkOfferDialog // open questions about the customer's links
+	chatShown  bool
+	pinned     bool
 
 	body    *fyne.Container // the tab's content
 	work    *fyne.Container // left of (or under) the chat
@@ -60,7 +62,8 @@ func (w *Window) asks() []struct{ kind, label string } {
 }
 
 func newSessionView(m *mainView, s Session) *sessionView {
-	sv := &sessionView{m: m, s: s, perms: map[string]string{}, chatShown: true, pinned: true}
+	sv := &sessionView{m: m, s: s, perms: map[string]string{}, chatShown: true, pinned: true,
+		links: map[string]Link{}, linkOffers: map[string]*desktopui.LinkOfferDialog{}}
 	sv.chat = desktopui.NewChat(func(text string) { m.w.act.Send(s.ID, text) }, "No messages yet.")
 	sv.chat.Zone = m.w.Zone
 	if m.w.act.History != nil {
@@ -134,6 +137,13 @@ func (sv *sessionView) refreshWork() {
 		sv.askBtn.Disable()
 	}
 	sv.files.setOnline(s.State == Active && s.Online)
+	if s.State == Active && sv.m.w.act.SendLink != nil { // a link goes now, or when the customer is back
+		sv.chat.SetLink(func() { sv.m.w.sendLink(sv) })
+		sv.chat.SetLoneLink(func(text string) { sv.m.w.loneLink(sv, text) })
+	} else {
+		sv.chat.SetLink(nil)
+		sv.chat.SetLoneLink(nil)
+	}
 	if s.State == Active {
 		sv.chat.SetAttach(func() { sv.m.w.pickFiles(s.ID, false) })
 		sv.files.panel.SetSending(true)

@@ -51,9 +51,16 @@ type Actions struct {
 	Open         func(path string)           // a file with its program, a folder in the file manager
 	SaveAs       func(src, folder string)    // copy a received file into a folder the agent chose
 	Folder       func(session string) string // the session's download folder ("" while none)
-	Receiving    func() (bool, map[string]string)
+	// Receiving gives the receiving settings: on, and each sender's
+	// remembered decisions for files and for links.
+	Receiving    func() (on bool, files, links map[string]string)
 	SetReceiving func(on bool)
 	SetTrust     func(sender, decision string)
+
+	// Links (links.go). Nil SendLink: no link button.
+	SendLink     func(session, url string)
+	AnswerLink   func(id, decision string) // open, not_now, always_open, never
+	SetLinkTrust func(sender, decision string)
 }
 
 // Message is one chat line to show.

@@ -36,6 +36,9 @@ type recorder struct {
 	requests []string
 	saved    [][2]string
 	opened   []string
+
+	links       [][2]string // session, url
+	linkAnswers [][2]string
 }
 
 func (r *recorder) actions() Actions {
@@ -61,6 +64,9 @@ func (r *recorder) actions() Actions {
 		Open:         func(p string) { r.opened = append(r.opened, p) },
 		SaveAs:       func(src, dst string) { r.saved = append(r.saved, [2]string{src, dst}) },
 		Folder:       func(string) string { return "/home/alice/Downloads/Porthole/Files from bob" },
+
+		SendLink:   func(s, u string) { r.links = append(r.links, [2]string{s, u}) },
+		AnswerLink: func(id, d string) { r.linkAnswers = append(r.linkAnswers, [2]string{id, d}) },
 	}
 }
 

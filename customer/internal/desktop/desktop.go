@@ -23,6 +23,7 @@ import (
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/transfer"
+	"github.com/porthole-dev/porthole/shared/weblink"
 )
 
 // AppID identifies the client to the desktop (settings, notifications).
@@ -90,6 +91,8 @@ func newBridge(a fyne.App, win fyne.Window, cfg client.Config, events func(headl
 		SendFiles: b.sendFiles, AnswerFile: b.answerFile, CancelFile: b.cancelFile, Open: b.open,
 		Folder: b.folder, Receiving: b.receiving, SetReceiving: b.setReceiving, SetTrust: b.setTrust,
 		KeepFiles: b.keepFiles,
+		SendLink:  b.sendLink, AnswerLink: b.answerLink, SetLinkTrust: b.setLinkTrust,
+		Copy: func(s string) { a.Clipboard().SetContent(s) },
 		Revoke: func(id string) {
 			if b.cl != nil {
 				go b.cl.RevokePermission(id)
@@ -126,6 +129,7 @@ func (b *bridge) join(key string) {
 	cfg := b.cfg
 	cfg.Key = key
 	cfg.Emit = b.events // the JSON lines, for --events
+	cfg.OpenURL = b.openURL
 	cfg.Events = func(ev any) { b.do(func() { b.event(ev) }) }
 	go func() {
 		cl, err := client.New(cfg)
@@ -176,6 +180,9 @@ func (b *bridge) event(ev any) {
 				history = append(history, message(m))
 			}
 			files = b.cl.Transfers()
+			for _, k := range b.cl.Links() { // before the screen, which shows them in time order
+				b.ui.PutLink(desktopui.FromLink(k))
+			}
 		}
 		b.agent = e.Peer
 		b.ui.ShowConnected(e.Peer, string(e.Path), history)
@@ -202,6 +209,8 @@ func (b *bridge) event(ev any) {
 		default:
 			b.ui.PutFile(desktopui.FromTransfer(e.Transfer, e.Rate, e.Left))
 		}
+	case weblink.Event:
+		b.ui.PutLink(desktopui.FromLink(e.Link))
 	case consent.Event:
 		b.permission(e)
 	}
@@ -323,11 +332,36 @@ func (b *bridge) folder() string {
 	return b.cl.SessionFolder()
 }
 
-func (b *bridge) receiving() (bool, map[string]string) {
+func (b *bridge) receiving() (on bool, files, links map[string]string) {
 	if b.cl == nil {
-		return false, map[string]string{}
+		return false, map[string]string{}, map[string]string{}
 	}
-	return b.cl.Receiving(), b.cl.Trusts()
+	return b.cl.Receiving(), b.cl.Trusts(), b.cl.LinkTrusts()
+}
+
+func (b *bridge) sendLink(link string) {
+	b.later("Link not sent", func(cl *client.Client) error {
+		_, err := cl.SendLink(link)
+		return err
+	})
+}
+
+func (b *bridge) answerLink(id, decision string) {
+	b.later("No answer given", func(cl *client.Client) error { return cl.AnswerLink(id, decision) })
+}
+
+func (b *bridge) setLinkTrust(sender, decision string) {
+	b.later("Setting not saved", func(cl *client.Client) error { return cl.SetLinkTrust(sender, decision) })
+}
+
+// openURL hands a link the customer chose to open to the system's browser
+// (client.Config.OpenURL).
+func (b *bridge) openURL(link string) error {
+	u, err := url.Parse(link)
+	if err != nil {
+		return err
+	}
+	return b.app.OpenURL(u)
 }
 
 // open opens a file with its program, or a folder in the file manager.

@@ -57,7 +57,8 @@ func (w *Window) showHistory(history []Message) {
 	for _, id := range w.files.order {
 		files = append(files, w.files.all[id])
 	}
-	w.chat.ShowAll(history, files, w.open)
+	w.chat.ShowAll(history, files, w.shownLinks(), w.open, w.linkActions())
+	w.askNewLinks()
 }
 
 func (w *Window) open(path string) {
@@ -326,15 +327,24 @@ func (w *Window) showFileSettings() {
 	if w.act.Receiving == nil {
 		return
 	}
-	on, trusts := w.act.Receiving()
-	for _, id := range w.files.order { // everyone who sent files can be set
+	on, trusts, linkTrusts := w.act.Receiving()
+	for _, id := range w.files.order { // everyone who sent files or links can be set
 		if f := w.files.all[id]; f.Incoming() && f.Peer != "" {
 			if _, ok := trusts[f.Peer]; !ok {
 				trusts[f.Peer] = ""
 			}
 		}
 	}
-	w.dialogs.FileSettings(on, trusts, w.act.SetReceiving, w.act.SetTrust)
+	for _, l := range w.shownLinks() {
+		if _, ok := linkTrusts[l.Peer]; l.Dir == "in" && l.Peer != "" && !ok {
+			linkTrusts[l.Peer] = ""
+		}
+	}
+	setLinkTrust := w.act.SetLinkTrust
+	if setLinkTrust == nil {
+		setLinkTrust = func(string, string) {}
+	}
+	w.dialogs.FileSettings(on, trusts, linkTrusts, w.act.SetReceiving, w.act.SetTrust, setLinkTrust)
 }
 
 // askKeepFiles asks, at the end of a session, whether to keep the files

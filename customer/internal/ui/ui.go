@@ -37,15 +37,23 @@ type Actions struct {
 	Quit func() // close the client
 
 	// Files (files.go). Nil actions have no button.
-	SendFiles    func(paths []string)             // files or folders picked or dropped
-	AnswerFile   func(id, decision string)        // accept, accept_all, refuse, refuse_always
-	CancelFile   func(id string)                  // stop a file moving either way
-	Open         func(path string)                // a file with its program, a folder in the file manager
-	Folder       func() string                    // the session's download folder ("" while none)
-	Receiving    func() (bool, map[string]string) // the receiving settings: on, and each sender's trust
+	SendFiles  func(paths []string)      // files or folders picked or dropped
+	AnswerFile func(id, decision string) // accept, accept_all, refuse, refuse_always
+	CancelFile func(id string)           // stop a file moving either way
+	Open       func(path string)         // a file with its program, a folder in the file manager
+	Folder     func() string             // the session's download folder ("" while none)
+	// Receiving gives the receiving settings: on, and each sender's
+	// remembered decisions for files and for links.
+	Receiving    func() (on bool, files, links map[string]string)
 	SetReceiving func(on bool)
 	SetTrust     func(sender, decision string)
 	KeepFiles    func(keep bool) // at the end of the session: keep or delete what arrived
+
+	// Links (links.go). Nil SendLink: no link button.
+	SendLink     func(url string)
+	AnswerLink   func(id, decision string) // open, not_now, always_open, never
+	SetLinkTrust func(sender, decision string)
+	Copy         func(text string) // to the clipboard
 
 	// Revoke takes back what the customer allowed (a grant, by the id of
 	// the request it answered).
@@ -70,6 +78,7 @@ type Window struct {
 	pending map[*dialog.CustomDialog]func(bool)
 
 	files  filesState
+	links  linksState
 	access *fyne.Container // under the header: what the agent may do
 	grants []Grant
 }
@@ -224,6 +233,10 @@ func (w *Window) ShowConnected(agent, path string, history []Message) {
 
 	w.chat = desktopui.NewChat(w.act.Send, "")
 	w.chat.Zone = w.Zone
+	if w.act.SendLink != nil {
+		w.chat.SetLink(w.sendLink)
+		w.chat.SetLoneLink(w.loneLink)
+	}
 	w.showHistory(history)
 	w.win.SetContent(container.NewBorder(
 		container.NewVBox(header, w.access, widget.NewSeparator()),
@@ -404,6 +417,7 @@ func (w *Window) AskConsent(c Consent, answer func(allowed bool)) {
 func (w *Window) leaveSession() {
 	w.chat = nil
 	w.files.leave(w.win)
+	clear(w.links.offers) // CloseAll closes their dialogs; the offers stay open, to answer when the screen is back
 	for _, reply := range w.pending {
 		reply(false)
 	}

@@ -26,6 +26,11 @@ type recorder struct {
 	trust   map[string]string
 	recv    bool
 	revoked []string
+
+	links       []string
+	linkAnswers [][2]string
+	linkTrust   map[string]string
+	copied      []string
 }
 
 func (r *recorder) actions() Actions {
@@ -39,12 +44,19 @@ func (r *recorder) actions() Actions {
 		AnswerFile: func(id, d string) { r.answers = append(r.answers, [2]string{id, d}) },
 		Open:       func(string) {},
 		Folder:     func() string { return "/home/bob/Downloads/Porthole/Support with Alice" },
-		Receiving: func() (bool, map[string]string) {
+		Receiving: func() (bool, map[string]string, map[string]string) {
 			if r.trust == nil {
 				r.trust = map[string]string{}
 			}
-			return r.recv, r.trust
+			if r.linkTrust == nil {
+				r.linkTrust = map[string]string{}
+			}
+			return r.recv, r.trust, r.linkTrust
 		},
+		SendLink:     func(u string) { r.links = append(r.links, u) },
+		AnswerLink:   func(id, d string) { r.linkAnswers = append(r.linkAnswers, [2]string{id, d}) },
+		SetLinkTrust: func(s, d string) { r.linkTrust[s] = d },
+		Copy:         func(s string) { r.copied = append(r.copied, s) },
 		SetReceiving: func(on bool) { r.recv = on },
 		SetTrust:     func(s, d string) { r.trust[s] = d },
 		KeepFiles:    func(keep bool) { r.kept = append(r.kept, keep) },
