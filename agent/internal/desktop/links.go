@@ -1,8 +1,6 @@
 package desktop
 
 import (
-	"net/url"
-
 	"github.com/porthole-dev/porthole/agent/internal/console"
 )
 
@@ -21,14 +19,4 @@ func (b *bridge) answerLink(id, decision string) {
 
 func (b *bridge) setLinkTrust(sender, decision string) {
 	b.files("Setting not saved", func(c *console.Console) error { return c.SetLinkTrust(sender, decision) })
-}
-
-// openURL hands a link the agent chose to open to the system's browser
-// (console.Config.OpenURL).
-func (b *bridge) openURL(link string) error {
-	u, err := url.Parse(link)
-	if err != nil {
-		return err
-	}
-	return b.app.OpenURL(u)
 }

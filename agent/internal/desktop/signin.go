@@ -14,6 +14,7 @@ import (
 	"github.com/porthole-dev/porthole/agent/internal/console"
 	"github.com/porthole-dev/porthole/agent/internal/setup"
 	"github.com/porthole-dev/porthole/agent/internal/ui"
+	"github.com/porthole-dev/porthole/shared/desktopui"
 	"github.com/porthole-dev/porthole/shared/failure"
 	"github.com/porthole-dev/porthole/shared/protocol"
 )
@@ -126,7 +127,7 @@ func (b *bridge) start(ctx context.Context, gen uint64, f ui.SignIn) (*signedInt
 	con, err := b.newConsole(console.Config{
 		Relay: in.addr, Fingerprint: in.fp, Name: f.Name, Password: f.Password,
 		DataDir: accountDir(b.opt.DataDir, f), ForceRelay: b.opt.ForceRelay, Log: b.opt.Log,
-		Downloads: b.opt.Downloads, OpenURL: b.openURL,
+		Downloads: b.opt.Downloads, OpenURL: desktopui.OpenWeb,
 		Emit:   b.opt.Events, // the JSON lines, for --events
 		Events: func(ev any) { b.later(gen, func() { b.event(ev) }) },
 	})

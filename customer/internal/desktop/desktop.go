@@ -129,7 +129,7 @@ func (b *bridge) join(key string) {
 	cfg := b.cfg
 	cfg.Key = key
 	cfg.Emit = b.events // the JSON lines, for --events
-	cfg.OpenURL = b.openURL
+	cfg.OpenURL = desktopui.OpenWeb
 	cfg.Events = func(ev any) { b.do(func() { b.event(ev) }) }
 	go func() {
 		cl, err := client.New(cfg)
@@ -352,16 +352,6 @@ func (b *bridge) answerLink(id, decision string) {
 
 func (b *bridge) setLinkTrust(sender, decision string) {
 	b.later("Setting not saved", func(cl *client.Client) error { return cl.SetLinkTrust(sender, decision) })
-}
-
-// openURL hands a link the customer chose to open to the system's browser
-// (client.Config.OpenURL).
-func (b *bridge) openURL(link string) error {
-	u, err := url.Parse(link)
-	if err != nil {
-		return err
-	}
-	return b.app.OpenURL(u)
 }
 
 // open opens a file with its program, or a folder in the file manager.

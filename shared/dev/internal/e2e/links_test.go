@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
 )
@@ -143,5 +146,51 @@ func TestSharedLinks(t *testing.T) {
 	fw.cust.Send(map[string]any{"cmd": "links"})
 	if e := fw.cust.Expect("links_end", nil); num(e, "count") != 8 {
 		t.Fatalf("the customer lists %v", e)
+	}
+}
+
+// TestDesktopLinkOpens runs the customer client as a real window: the
+// agent sends a link, the window asks, and a real key press on "Open link"
+// hands the link, with its host in punycode, to the system's opener (here
+// a stand-in for xdg-open that writes down what it was given).
+func TestDesktopLinkOpens(t *testing.T) {
+	needDisplay(t)
+	bin := t.TempDir()
+	opened := filepath.Join(t.TempDir(), "opened")
+	stub := "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '" + opened + "'\n"
+	if err := os.WriteFile(filepath.Join(bin, "xdg-open"), []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	w := newWorld(t)
+	agent := w.agent(t)
+	sid, key, _ := h.NewSession(t, agent)
+	customer := h.Start(t, "customer window", filepath.Join(h.Binaries(t), "porthole-customer"),
+		"--relay", w.relay.Addr, "--relay-fingerprint", w.relay.Fingerprint,
+		"--key", key, "--name", "bob", "--data", filepath.Join(t.TempDir(), "customer"), "--events", "-")
+	customer.Expect("connected", nil)
+	agent.Expect("customer_joined", func(e h.Event) bool { return e.S("session") == sid })
+
+	agent.Send(map[string]any{"cmd": "send_link", "session": sid, "url": "https://bücher.example/liste?x=1"})
+	offer := customer.Expect("link_offer", nil)
+	// The dialog is up: Tab reaches its first answer, "Open link", and
+	// Space presses it.
+	win := h.FindWindow(t, "is helping you")
+	h.Xdotool(t, "windowfocus", "--sync", win)
+	time.Sleep(300 * time.Millisecond)
+	h.Xdotool(t, "key", "Tab")
+	h.Xdotool(t, "key", "space")
+	if e := customer.Expect("link_opened", linkIs(offer.S("id"))); e["shown"] == true {
+		t.Fatalf("the opener was not used: %v", e)
+	}
+	agent.Expect("link_opened", linkIs(offer.S("id")))
+	var got []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got, _ = os.ReadFile(opened); len(got) > 0 {
+			break
+		}
+	}
+	if string(got) != "https://xn--bcher-kva.example/liste?x=1\n" {
+		t.Fatalf("the opener got %q", got)
 	}
 }
