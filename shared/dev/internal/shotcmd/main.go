@@ -90,11 +90,7 @@ func main() {
 	h.Xdotool(p, "windowraise", customer) // without a window manager the windows overlap
 	h.Xdotool(p, "windowfocus", "--sync", customer)
 	time.Sleep(300 * time.Millisecond)
-	h.Xdotool(p, "mousemove", "--window", customer, "125", "150") // over the Files tab
-	time.Sleep(300 * time.Millisecond)
-	h.Xdotool(p, "mousedown", "1")
-	time.Sleep(100 * time.Millisecond)
-	h.Xdotool(p, "mouseup", "1")
+	click(p, customer, 125, 150) // the Files tab
 	s.shoot(customer, "customer-files.png")
 
 	// A file with no preview, shown in the customer's Files tab on a
@@ -112,6 +108,19 @@ func main() {
 	if geo := h.Xdotool(p, "getwindowgeometry", customer); !strings.Contains(geo, "Geometry: 1280x800") {
 		p.Fatalf("the customer's window is not 1280 x 800 with a file without preview shown:\n%s", geo)
 	}
+	h.Xdotool(p, "windowsize", "--sync", customer, "880", "640")
+
+	// A link: the customer types an address alone in the chat, which
+	// offers to send it as a link; the agent reads it before opening it.
+	click(p, customer, 40, 150)  // the Chat tab
+	click(p, customer, 400, 615) // its message line
+	h.TypeInto(p, customer, "https://hilfe.müller-drucker.example/laserjet/m404", true)
+	s.shoot(customer, "customer-send-as-link.png")
+	accept(p, customer) // Tab reaches "Send as link"
+	w.Agent.Expect("link_offer", nil)
+	s.shoot(console, "agent-link-offer.png")
+	h.Xdotool(p, "key", "Escape") // decide later: the chat keeps it with "Answer…"
+	s.shoot(console, "agent-link-in-chat.png")
 	fmt.Printf("screenshots: %s\n", strings.Join(s.done, ", "))
 }
 
@@ -135,6 +144,18 @@ func (s *shooter) shoot(window, name string) {
 		s.p.Fatalf("import %s: %v\n%s", name, err, out)
 	}
 	s.done = append(s.done, path)
+}
+
+// click presses the left button at x, y in a window.
+func click(p *h.Program, window string, x, y int) {
+	h.Xdotool(p, "windowraise", window)
+	h.Xdotool(p, "windowfocus", "--sync", window)
+	h.Xdotool(p, "mousemove", "--window", window, fmt.Sprint(x), fmt.Sprint(y))
+	time.Sleep(300 * time.Millisecond)
+	h.Xdotool(p, "mousedown", "1")
+	time.Sleep(100 * time.Millisecond)
+	h.Xdotool(p, "mouseup", "1")
+	time.Sleep(200 * time.Millisecond)
 }
 
 // accept answers an offer dialog in a window with the keyboard: Tab reaches
