@@ -198,26 +198,33 @@ func (c *Chat) ShowAll(history []Message, files []File, links []LinkEntry, open 
 func (c *Chat) PutFile(f File, open func(path string)) {
 	body := c.files[f.ID]
 	if body == nil {
-		c.shown["file:"+f.ID] = true
-		if c.empty != nil {
-			c.messages.Remove(c.empty)
-			c.empty = nil
-		}
 		who := f.Peer
 		if !f.Incoming() {
 			who = "You"
 		}
-		head := widget.NewLabel(who + " · " + f.At.In(c.Zone).Format("15:04"))
-		head.TextStyle = fyne.TextStyle{Bold: true}
-		head.Importance = widget.LowImportance
-		body = container.NewVBox()
+		body = c.newEntry("file:"+f.ID, who, f.At)
 		c.files[f.ID] = body
-		c.messages.Add(container.NewVBox(head, body))
-		defer c.ScrollToBottom()
 	}
 	body.Objects = fileEntry(f, open)
 	body.Refresh()
 	c.messages.Refresh()
+}
+
+// newEntry adds an entry (a file's, a link's) under a head like a line's
+// and scrolls to it; it returns the entry's body to fill.
+func (c *Chat) newEntry(key, who string, at time.Time) *fyne.Container {
+	c.shown[key] = true
+	if c.empty != nil {
+		c.messages.Remove(c.empty)
+		c.empty = nil
+	}
+	head := widget.NewLabel(who + " · " + at.In(c.Zone).Format("15:04"))
+	head.TextStyle = fyne.TextStyle{Bold: true}
+	head.Importance = widget.LowImportance
+	body := container.NewVBox()
+	c.messages.Add(container.NewVBox(head, body))
+	c.ScrollToBottom()
+	return body
 }
 
 // fileEntry is what the chat shows of a file.

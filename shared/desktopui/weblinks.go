@@ -111,22 +111,12 @@ func LinkStatus(l LinkEntry) string {
 func (c *Chat) PutLink(l LinkEntry, act LinkActions) {
 	body := c.links[l.ID]
 	if body == nil {
-		c.shown["link:"+l.ID] = true
-		if c.empty != nil {
-			c.messages.Remove(c.empty)
-			c.empty = nil
-		}
 		who := l.Peer
 		if l.Dir != weblink.In {
 			who = "You"
 		}
-		head := widget.NewLabel(who + " · " + l.At.In(c.Zone).Format("15:04"))
-		head.TextStyle = fyne.TextStyle{Bold: true}
-		head.Importance = widget.LowImportance
-		body = container.NewVBox()
+		body = c.newEntry("link:"+l.ID, who, l.At)
 		c.links[l.ID] = body
-		c.messages.Add(container.NewVBox(head, body))
-		defer c.ScrollToBottom()
 	}
 	body.Objects = linkEntry(l, act)
 	body.Refresh()
