@@ -101,6 +101,9 @@ func LinkStatus(l LinkEntry) string {
 		}
 		return Sentence(who + "'s app refused it: " + detail)
 	}
+	if l.Why == "" {
+		return "Not opened."
+	}
 	return Sentence("not opened: " + l.Why)
 }
 
