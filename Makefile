@@ -100,6 +100,8 @@ CROC := github.com/schollz/croc/v10@v10.7.0
 bench: build ## Benchmarks against a same-run baseline, printed as a table
 	@$(GO) install $(CROC) 2>/dev/null || echo "bench: croc could not be installed; its baseline row is skipped"
 	cd shared/dev && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/benchcmd
+	@echo "== screen capture, 1080p (against kbinani/screenshot.CaptureRect, same run)"
+	cd customer && $(GO) test -run '^$$' -bench Capture1080p -benchtime 2s ./internal/capture/
 
 # Always its own Xvfb, so the pictures do not depend on the desktop they are made on.
 SHOT_SCREEN ?= 1280x800
