@@ -4,7 +4,8 @@
 // On Linux with X11 (X11) one persistent X connection reads the root
 // window into one MIT-SHM segment, made once and reused, and DAMAGE tells
 // the changed rectangles, so an idle screen costs nothing and a changed one
-// about a millisecond per 1080p read (see the capture bench). A Wayland
+// about a millisecond per 1080p read (see the capture bench). The pointer
+// travels apart (Cursor), so a grab never holds it. A Wayland
 // session has no X screen to read: OpenX11 says so with ErrWayland (the
 // portal and PipeWire route is described in docs/screen-sharing.md).
 //

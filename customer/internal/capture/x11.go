@@ -281,3 +281,43 @@ func (x *X11) Close() error {
 	}
 	return nil
 }
+
+// Cursor is the pointer: where it is, and its shape, which travel apart
+// from the picture (a grab never contains it), so moving the pointer costs
+// no picture bytes.
+type Cursor struct {
+	Pos    image.Point // the pointer on the screen
+	Hot    image.Point // the shape's hot spot, from its top left
+	Serial uint32      // changes when the shape does: send the shape only then
+	Shape  *image.NRGBA
+}
+
+// Cursor reads the pointer's position and shape (XFIXES).
+func (x *X11) Cursor() (Cursor, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return Cursor{}, ErrClosed
+	}
+	r, err := xfixes.GetCursorImage(x.conn).Reply()
+	if err != nil {
+		return Cursor{}, fmt.Errorf("capture: the cursor: %w", err)
+	}
+	c := Cursor{Pos: image.Pt(int(r.X), int(r.Y)), Hot: image.Pt(int(r.Xhot), int(r.Yhot)), Serial: r.CursorSerial,
+		Shape: image.NewNRGBA(image.Rect(0, 0, int(r.Width), int(r.Height)))}
+	for i, argb := range r.CursorImage {
+		if i*4+3 >= len(c.Shape.Pix) {
+			break
+		}
+		// Premultiplied ARGB, as XFIXES gives it, to straight RGBA.
+		a := argb >> 24
+		px := c.Shape.Pix[i*4 : i*4+4]
+		px[3] = byte(a)
+		if a != 0 {
+			px[0] = byte(min(255, ((argb>>16)&0xff)*255/a))
+			px[1] = byte(min(255, ((argb>>8)&0xff)*255/a))
+			px[2] = byte(min(255, (argb&0xff)*255/a))
+		}
+	}
+	return c, nil
+}

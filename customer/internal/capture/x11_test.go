@@ -208,3 +208,45 @@ func TestWaylandIsSaid(t *testing.T) {
 		t.Fatalf("OpenX11 in a Wayland session: %v", err)
 	}
 }
+
+// The pointer travels apart: its position and shape come from Cursor, and
+// a grab where it stands holds only what is drawn there.
+func TestX11CursorApart(t *testing.T) {
+	d := xvfb(t, "-screen", "0", "800x600x24")
+	area := image.Rect(200, 100, 400, 300)
+	paint(t, d, area, pattern)
+	c, err := xgb.NewConnDisplay(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := xproto.Setup(c).DefaultScreen(c).Root
+	if err := xproto.WarpPointerChecked(c, 0, root, 0, 0, 0, 0, 300, 200).Check(); err != nil {
+		t.Fatal(err)
+	}
+	closeConn(c)
+	x, err := OpenX11(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	cur, err := x.Cursor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Pos != image.Pt(300, 200) || cur.Shape.Bounds().Empty() || !cur.Hot.In(cur.Shape.Bounds().Inset(-1)) {
+		t.Fatalf("cursor at %v, hot %v, shape %v", cur.Pos, cur.Hot, cur.Shape.Bounds())
+	}
+	f := NewFrame(x.Bounds())
+	if err := x.Grab(f, area); err != nil {
+		t.Fatal(err)
+	}
+	img := f.RGBA(area)
+	for y := 190; y < 230; y++ {
+		for xx := 290; xx < 330; xx++ {
+			want, got := pattern(xx, y), img.RGBAAt(xx, y)
+			if got.R != want[0] || got.G != want[1] || got.B != want[2] {
+				t.Fatalf("the grab holds the cursor at %d,%d: %v, want %v", xx, y, got, want)
+			}
+		}
+	}
+}
