@@ -85,7 +85,7 @@ test-e2e: build ## End-to-end tests: the real binaries over loopback, windows un
 	cd shared/dev && PORTHOLE_BIN=$(BIN) $(XVFB) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./internal/e2e/
 
 fuzz: ## Run each fuzz target briefly (FUZZTIME=150000x inputs each)
-	@set -e; cd shared && log=$$(mktemp) && for p in protocol transfer; do \
+	@set -e; cd shared && log=$$(mktemp) && for p in protocol transfer screen; do \
 		targets=$$($(GO) test -list '^Fuzz' ./$$p/); \
 		for t in $$(grep '^Fuzz' <<<"$$targets"); do \
 			echo "== fuzz $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$p/ >$$log 2>&1 || \

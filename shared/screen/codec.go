@@ -1,0 +1,500 @@
+// Package screen is the screen codec both apps share (issue 13, step 3):
+// the customer's side encodes what changed on its screen, the agent's
+// decodes it onto the picture it shows. Pure Go; it reads what a hostile
+// peer may send, so Decode checks a whole update before it changes a pixel.
+//
+// The picture is cut into tiles of TileSize × TileSize pixels. An update
+// carries the tiles that differ from what the receiver has, each as one
+// kind:
+//
+//   - solid: one colour (3 bytes);
+//   - palette: up to 16 colours, then 4 bits a pixel;
+//   - raw: 3 bytes a pixel, lossless.
+//
+// The palette and raw tiles' pixels go together in one zstd frame after
+// the tiles' list, so a frame of typing is a few hundred bytes. Everything
+// is lossless; scrolling as copy-rect, and lossy tiles for busy regions,
+// are the next kinds (the kind byte leaves room for them).
+//
+// An update is:
+//
+//	byte     version (1)
+//	uvarint  sequence number
+//	uvarint  width, height (pixels; at most Decoder.MaxPixels in all)
+//	byte     flags: 1 = keyframe (every tile follows; the receiver starts anew)
+//	uvarint  number of tiles
+//	per tile uvarint column, uvarint row, byte kind, then for a solid tile
+//	         its colour (blue, green, red), for a palette tile its size n
+//	         (2..16) and n colours
+//	uvarint  length of the zstd frame, then the frame: the palette tiles'
+//	         indices (rows padded to a byte) and the raw tiles' pixels
+//	         (blue, green, red), in the tiles' order
+//
+// A non-key update applies only to a picture of its size; a receiver
+// without one asks for a keyframe.
+package screen
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// TileSize is a tile's side, in pixels.
+const TileSize = 64
+
+// Tile kinds.
+const (
+	kindSolid   = 0
+	kindPalette = 1
+	kindRaw     = 2
+)
+
+const (
+	version     = 1
+	flagKey     = 1
+	maxPalette  = 16
+	maxSide     = 1 << 14
+	defaultMaxP = 7680 * 4320 // 8K
+)
+
+// Image is a screen picture: 4 bytes a pixel (blue, green, red, unused),
+// Stride bytes a row, as the capture gives it.
+type Image struct {
+	W, H   int
+	Stride int
+	Pix    []byte
+}
+
+// NewImage makes a black picture of w × h pixels.
+func NewImage(w, h int) *Image {
+	return &Image{W: w, H: h, Stride: w * 4, Pix: make([]byte, w*h*4)}
+}
+
+func (m *Image) tile(col, row int) image.Rectangle {
+	return image.Rect(col*TileSize, row*TileSize, min((col+1)*TileSize, m.W), min((row+1)*TileSize, m.H))
+}
+
+func tiles(w, h int) (cols, rows int) {
+	return (w + TileSize - 1) / TileSize, (h + TileSize - 1) / TileSize
+}
+
+// rgb is a pixel's colour without its unused byte.
+func (m *Image) rgb(x, y int) uint32 {
+	o := y*m.Stride + x*4
+	return uint32(m.Pix[o]) | uint32(m.Pix[o+1])<<8 | uint32(m.Pix[o+2])<<16
+}
+
+func (m *Image) set(x, y int, c uint32) {
+	o := y*m.Stride + x*4
+	m.Pix[o], m.Pix[o+1], m.Pix[o+2], m.Pix[o+3] = byte(c), byte(c>>8), byte(c>>16), 0
+}
+
+// Encoder turns pictures into updates for one receiver: it keeps what the
+// receiver has, so an update carries only the tiles that differ.
+type Encoder struct {
+	have *Image
+	seq  uint64
+	z    *zstd.Encoder
+	head []byte
+	body []byte
+}
+
+// NewEncoder makes an encoder for a new receiver (its first update is a
+// keyframe).
+func NewEncoder() *Encoder {
+	z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		panic(err) // only for bad options
+	}
+	return &Encoder{z: z}
+}
+
+// Reset makes the next update a keyframe (a receiver that lost track).
+func (e *Encoder) Reset() { e.have = nil }
+
+// Encode returns the update from what the receiver has to img, looking
+// only at the tiles that touch changed (nil: every tile). It returns nil
+// when no tile differs. The receiver is taken to have applied every
+// update returned.
+func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
+	key := e.have == nil || e.have.W != img.W || e.have.H != img.H
+	if key {
+		e.have = NewImage(img.W, img.H)
+	}
+	cols, rows := tiles(img.W, img.H)
+	look := make([]bool, cols*rows)
+	if key || changed == nil {
+		for i := range look {
+			look[i] = true
+		}
+	} else {
+		for _, r := range changed {
+			r = r.Intersect(image.Rect(0, 0, img.W, img.H))
+			if r.Empty() {
+				continue
+			}
+			for row := r.Min.Y / TileSize; row <= (r.Max.Y-1)/TileSize; row++ {
+				for col := r.Min.X / TileSize; col <= (r.Max.X-1)/TileSize; col++ {
+					look[row*cols+col] = true
+				}
+			}
+		}
+	}
+	e.head, e.body = e.head[:0], e.body[:0]
+	n := 0
+	var list []byte
+	for row := range rows {
+		for col := range cols {
+			if !look[row*cols+col] {
+				continue
+			}
+			r := img.tile(col, row)
+			if !key && e.same(img, r) {
+				continue
+			}
+			n++
+			list = binary.AppendUvarint(list, uint64(col))
+			list = binary.AppendUvarint(list, uint64(row))
+			list = e.encodeTile(list, img, r)
+			e.keep(img, r)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	e.seq++
+	out := []byte{version}
+	out = binary.AppendUvarint(out, e.seq)
+	out = binary.AppendUvarint(out, uint64(img.W))
+	out = binary.AppendUvarint(out, uint64(img.H))
+	flags := byte(0)
+	if key {
+		flags = flagKey
+	}
+	out = append(out, flags)
+	out = binary.AppendUvarint(out, uint64(n))
+	out = append(out, list...)
+	var z []byte
+	if len(e.body) > 0 {
+		z = e.z.EncodeAll(e.body, nil)
+	}
+	out = binary.AppendUvarint(out, uint64(len(z)))
+	return append(out, z...)
+}
+
+// same says whether the receiver has r as img has it.
+func (e *Encoder) same(img *Image, r image.Rectangle) bool {
+	w := r.Dx() * 4
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		a := img.Pix[y*img.Stride+r.Min.X*4:][:w]
+		b := e.have.Pix[y*e.have.Stride+r.Min.X*4:][:w]
+		if !bytes.Equal(a, b) {
+			return false
+		}
+	}
+	return true
+}
+
+// keep records that the receiver has r as img has it.
+func (e *Encoder) keep(img *Image, r image.Rectangle) {
+	w := r.Dx() * 4
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(e.have.Pix[y*e.have.Stride+r.Min.X*4:][:w], img.Pix[y*img.Stride+r.Min.X*4:][:w])
+	}
+}
+
+// encodeTile appends r's kind (and colours) to list, and its pixels, if
+// any, to e.body.
+func (e *Encoder) encodeTile(list []byte, img *Image, r image.Rectangle) []byte {
+	var pal [maxPalette]uint32
+	np := 0
+scan:
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			c := img.rgb(x, y)
+			found := false
+			for i := range np {
+				if pal[i] == c {
+					found = true
+					break
+				}
+			}
+			if !found {
+				if np == maxPalette {
+					np++
+					break scan
+				}
+				pal[np] = c
+				np++
+			}
+		}
+	}
+	switch {
+	case np == 1:
+		return append(list, kindSolid, byte(pal[0]), byte(pal[0]>>8), byte(pal[0]>>16))
+	case np <= maxPalette:
+		list = append(list, kindPalette, byte(np))
+		for _, c := range pal[:np] {
+			list = append(list, byte(c), byte(c>>8), byte(c>>16))
+		}
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			var b byte
+			for i, x := 0, r.Min.X; x < r.Max.X; i, x = i+1, x+1 {
+				c := img.rgb(x, y)
+				idx := byte(0)
+				for j := range np {
+					if pal[j] == c {
+						idx = byte(j)
+						break
+					}
+				}
+				if i%2 == 0 {
+					b = idx << 4
+				} else {
+					e.body = append(e.body, b|idx)
+				}
+			}
+			if r.Dx()%2 == 1 {
+				e.body = append(e.body, b)
+			}
+		}
+		return list
+	}
+	list = append(list, kindRaw)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+r.Min.X*4:][:r.Dx()*4]
+		for i := 0; i < len(row); i += 4 {
+			e.body = append(e.body, row[i], row[i+1], row[i+2])
+		}
+	}
+	return list
+}
+
+// Decoder applies updates to the picture a viewer shows.
+type Decoder struct {
+	// MaxPixels caps a picture's size (width × height); 0: 8K (7680 × 4320).
+	MaxPixels int
+	img       *Image
+	seq       uint64
+	z         *zstd.Decoder
+}
+
+// NewDecoder makes a decoder with no picture yet.
+func NewDecoder() *Decoder {
+	z, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(defaultMaxP*3))
+	if err != nil {
+		panic(err)
+	}
+	return &Decoder{z: z}
+}
+
+// Image is the picture so far (nil before the first keyframe). It is
+// changed in place by Decode.
+func (d *Decoder) Image() *Image { return d.img }
+
+// ErrNeedKey is Decode's error for an update that needs a picture the
+// decoder does not have: the sender should send a keyframe.
+var ErrNeedKey = errors.New("screen: this update needs a keyframe first")
+
+// ErrInvalid is what Decode's other errors match: the update is not one,
+// and nothing of it was applied.
+var ErrInvalid = errors.New("screen: invalid update")
+
+func invalid(what string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(what, args...))
+}
+
+type tileRef struct {
+	r    image.Rectangle
+	kind byte
+	pal  [maxPalette]uint32
+	np   int
+}
+
+// Decode checks an update whole and applies it; it returns the rectangles
+// that changed. An update out of order or replayed (a sequence number not
+// above the last one applied) is refused as invalid.
+func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
+	rd := bytes.NewReader(msg)
+	uv := func(what string, limit uint64) (uint64, error) {
+		v, err := binary.ReadUvarint(rd)
+		if err != nil || v > limit {
+			return 0, invalid("%s", what)
+		}
+		return v, nil
+	}
+	if v, err := rd.ReadByte(); err != nil || v != version {
+		return nil, invalid("version")
+	}
+	seq, err := uv("sequence", 1<<62)
+	if err != nil {
+		return nil, err
+	}
+	w64, err := uv("width", maxSide)
+	if err != nil {
+		return nil, err
+	}
+	h64, err := uv("height", maxSide)
+	if err != nil {
+		return nil, err
+	}
+	w, h := int(w64), int(h64)
+	maxP := d.MaxPixels
+	if maxP == 0 {
+		maxP = defaultMaxP
+	}
+	if w == 0 || h == 0 || w*h > maxP {
+		return nil, invalid("a picture of %d × %d", w, h)
+	}
+	flags, err := rd.ReadByte()
+	if err != nil || flags&^flagKey != 0 {
+		return nil, invalid("flags")
+	}
+	key := flags&flagKey != 0
+	if !key && (d.img == nil || d.img.W != w || d.img.H != h) {
+		return nil, ErrNeedKey
+	}
+	if seq <= d.seq {
+		return nil, invalid("sequence %d after %d", seq, d.seq)
+	}
+	cols, rows := tiles(w, h)
+	n, err := uv("tile count", uint64(cols*rows))
+	if err != nil {
+		return nil, err
+	}
+	frame := image.Rect(0, 0, w, h)
+	probe := &Image{W: w, H: h}
+	refs := make([]tileRef, 0, n)
+	seen := make(map[int]bool, n)
+	body := 0
+	for range n {
+		col, err := uv("tile column", uint64(cols-1))
+		if err != nil {
+			return nil, err
+		}
+		row, err := uv("tile row", uint64(rows-1))
+		if err != nil {
+			return nil, err
+		}
+		if seen[int(row)*cols+int(col)] {
+			return nil, invalid("tile %d,%d twice", col, row)
+		}
+		seen[int(row)*cols+int(col)] = true
+		t := tileRef{r: probe.tile(int(col), int(row)).Intersect(frame)}
+		if t.kind, err = rd.ReadByte(); err != nil {
+			return nil, invalid("tile kind")
+		}
+		switch t.kind {
+		case kindSolid:
+			t.np = 1
+			if t.pal[0], err = color(rd); err != nil {
+				return nil, err
+			}
+		case kindPalette:
+			np, err := rd.ReadByte()
+			if err != nil || np < 2 || np > maxPalette {
+				return nil, invalid("palette size")
+			}
+			t.np = int(np)
+			for i := range t.np {
+				if t.pal[i], err = color(rd); err != nil {
+					return nil, err
+				}
+			}
+			body += (t.r.Dx() + 1) / 2 * t.r.Dy()
+		case kindRaw:
+			body += t.r.Dx() * t.r.Dy() * 3
+		default:
+			return nil, invalid("tile kind %d", t.kind)
+		}
+		refs = append(refs, t)
+	}
+	zlen, err := uv("compressed length", uint64(rd.Len()))
+	if err != nil {
+		return nil, err
+	}
+	if int(zlen) != rd.Len() {
+		return nil, invalid("%d bytes after the compressed pixels", rd.Len()-int(zlen))
+	}
+	var px []byte
+	if body > 0 {
+		z := msg[len(msg)-int(zlen):]
+		if zlen == 0 {
+			return nil, invalid("no pixels for %d bytes of tiles", body)
+		}
+		px, err = d.z.DecodeAll(z, make([]byte, 0, body))
+		if err != nil || len(px) != body {
+			return nil, invalid("the compressed pixels (%d bytes, want %d)", len(px), body)
+		}
+		for i, o := 0, 0; i < len(refs); i++ {
+			t := &refs[i]
+			if t.kind != kindPalette {
+				if t.kind == kindRaw {
+					o += t.r.Dx() * t.r.Dy() * 3
+				}
+				continue
+			}
+			for _, b := range px[o : o+(t.r.Dx()+1)/2*t.r.Dy()] {
+				if int(b>>4) >= t.np || int(b&0xf) >= t.np {
+					return nil, invalid("a palette index beyond its %d colours", t.np)
+				}
+			}
+			o += (t.r.Dx() + 1) / 2 * t.r.Dy()
+		}
+	} else if zlen != 0 {
+		return nil, invalid("pixels for no tile")
+	}
+	// Whole and sound: apply.
+	if key {
+		d.img = NewImage(w, h)
+	}
+	d.seq = seq
+	out := make([]image.Rectangle, 0, len(refs))
+	o := 0
+	for _, t := range refs {
+		switch t.kind {
+		case kindSolid:
+			for y := t.r.Min.Y; y < t.r.Max.Y; y++ {
+				for x := t.r.Min.X; x < t.r.Max.X; x++ {
+					d.img.set(x, y, t.pal[0])
+				}
+			}
+		case kindPalette:
+			for y := t.r.Min.Y; y < t.r.Max.Y; y++ {
+				for i, x := 0, t.r.Min.X; x < t.r.Max.X; i, x = i+1, x+1 {
+					b := px[o+i/2]
+					idx := b >> 4
+					if i%2 == 1 {
+						idx = b & 0xf
+					}
+					d.img.set(x, y, t.pal[idx])
+				}
+				o += (t.r.Dx() + 1) / 2
+			}
+		case kindRaw:
+			for y := t.r.Min.Y; y < t.r.Max.Y; y++ {
+				row := d.img.Pix[y*d.img.Stride+t.r.Min.X*4:][:t.r.Dx()*4]
+				for i := 0; i < len(row); i += 4 {
+					row[i], row[i+1], row[i+2], row[i+3] = px[o], px[o+1], px[o+2], 0
+					o += 3
+				}
+			}
+		}
+		out = append(out, t.r)
+	}
+	return out, nil
+}
+
+func color(rd *bytes.Reader) (uint32, error) {
+	var c [3]byte
+	if _, err := io.ReadFull(rd, c[:]); err != nil {
+		return 0, invalid("a colour")
+	}
+	return uint32(c[0]) | uint32(c[1])<<8 | uint32(c[2])<<16, nil
+}

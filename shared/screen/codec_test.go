@@ -1,0 +1,230 @@
+package screen_test
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/porthole-dev/porthole/shared/screen"
+)
+
+// office draws a synthetic screen of work: a light page with dark text
+// lines, a coloured title bar, and a photo-like patch of noise.
+func office(w, h int, seed uint64) *screen.Image {
+	img := screen.NewImage(w, h)
+	r := rand.New(rand.NewPCG(seed, 1))
+	for y := range h {
+		for x := range w {
+			c := [3]byte{0xf4, 0xf4, 0xf4}
+			switch {
+			case y < 40:
+				c = [3]byte{0x80, 0x40, 0x20}
+			case y%24 > 6 && y%24 < 18 && x > 40 && x < w-200 && (x/7+y/24)%5 != 0:
+				if (x*31+y*17)%3 == 0 {
+					c = [3]byte{0x20, 0x20, 0x20}
+				}
+			case x > w-180 && y > 60 && y < 260:
+				c = [3]byte{byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())}
+			}
+			o := y*img.Stride + x*4
+			img.Pix[o], img.Pix[o+1], img.Pix[o+2] = c[0], c[1], c[2]
+		}
+	}
+	return img
+}
+
+func equal(t *testing.T, got, want *screen.Image) {
+	t.Helper()
+	if got == nil || got.W != want.W || got.H != want.H {
+		t.Fatalf("picture %v, want %d × %d", got, want.W, want.H)
+	}
+	for y := range want.H {
+		for x := range want.W {
+			a, b := got.Pix[y*got.Stride+x*4:][:3], want.Pix[y*want.Stride+x*4:][:3]
+			if !bytes.Equal(a, b) {
+				t.Fatalf("pixel %d,%d is %v, want %v", x, y, a, b)
+			}
+		}
+	}
+}
+
+func TestRoundTripIsExact(t *testing.T) {
+	// Sizes that are not multiples of a tile, and an odd width (palette
+	// rows padded to a byte).
+	for _, sz := range [][2]int{{1920, 1080}, {333, 201}, {1, 1}, {65, 3}} {
+		e, d := screen.NewEncoder(), screen.NewDecoder()
+		img := office(sz[0], sz[1], 1)
+		msg := e.Encode(img, nil)
+		if _, err := d.Decode(msg); err != nil {
+			t.Fatalf("%v keyframe: %v", sz, err)
+		}
+		equal(t, d.Image(), img)
+		// Nothing changed: nothing to send.
+		if msg := e.Encode(img, nil); msg != nil {
+			t.Fatalf("%v: an unchanged picture made %d bytes", sz, len(msg))
+		}
+	}
+}
+
+// Typing: a few glyphs change; only their tiles go, and small.
+func TestTypingSendsLittle(t *testing.T) {
+	e, d := screen.NewEncoder(), screen.NewDecoder()
+	img := office(1920, 1080, 1)
+	key := e.Encode(img, nil)
+	if _, err := d.Decode(key); err != nil {
+		t.Fatal(err)
+	}
+	glyph := image.Rect(300, 500, 309, 514)
+	for y := glyph.Min.Y; y < glyph.Max.Y; y++ {
+		for x := glyph.Min.X; x < glyph.Max.X; x++ {
+			if (x+y)%2 == 0 {
+				o := y*img.Stride + x*4
+				img.Pix[o], img.Pix[o+1], img.Pix[o+2] = 0x10, 0x10, 0x10
+			}
+		}
+	}
+	msg := e.Encode(img, []image.Rectangle{glyph})
+	changed, err := d.Decode(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, d.Image(), img)
+	var union image.Rectangle
+	for _, r := range changed {
+		union = union.Union(r)
+	}
+	if len(changed) > 2 || !glyph.In(union) || len(msg) > 600 {
+		t.Fatalf("a glyph: %d bytes, changed %v (the keyframe was %d bytes)", len(msg), changed, len(key))
+	}
+	// A change outside what the encoder was told to look at is not seen;
+	// nil looks everywhere.
+	o := 900*img.Stride + 900*4
+	img.Pix[o] ^= 0xff
+	if msg := e.Encode(img, []image.Rectangle{glyph}); msg != nil {
+		t.Fatal("looked beyond the changed rectangles")
+	}
+	msg = e.Encode(img, nil)
+	if _, err := d.Decode(msg); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, d.Image(), img)
+}
+
+// What a hostile or broken peer sends is refused whole: nothing of it is
+// applied.
+func TestBadUpdatesChangeNothing(t *testing.T) {
+	e, d := screen.NewEncoder(), screen.NewDecoder()
+	img := office(200, 130, 2)
+	key := e.Encode(img, nil)
+	if _, err := d.Decode(key); err != nil {
+		t.Fatal(err)
+	}
+	before := append([]byte(nil), d.Image().Pix...)
+	img2 := office(200, 130, 3)
+	for y := 0; y < 130; y++ { // a change in every tile
+		o := y*img2.Stride + (y%200)*4
+		img2.Pix[o] ^= 0x5a
+	}
+	good := e.Encode(img2, nil)
+	for name, msg := range map[string][]byte{
+		"empty":               {},
+		"other version":       append([]byte{9}, good[1:]...),
+		"truncated":           good[:len(good)/2],
+		"one byte short":      good[:len(good)-1],
+		"a byte more":         append(append([]byte(nil), good...), 0),
+		"pixels of no tile":   {1, 5, 200&0x7f | 0x80, 1, 130&0x7f | 0x80, 1, 0, 0, 3, 1, 2, 3},
+		"huge":                {1, 5, 0xff, 0x7f, 0xff, 0x7f, 0, 0, 0},
+		"tile outside":        {1, 5, 0xc8, 0x01, 0x82, 0x01, 0, 1, 9, 0, 0, 1, 2, 3, 0},
+		"same tile twice":     {1, 5, 0xc8, 0x01, 0x82, 0x01, 0, 2, 0, 0, 0, 1, 2, 3, 0, 0, 0, 1, 2, 3, 0},
+		"unknown kind":        {1, 5, 0xc8, 0x01, 0x82, 0x01, 0, 1, 0, 0, 7, 0},
+		"palette of one":      {1, 5, 0xc8, 0x01, 0x82, 0x01, 0, 1, 0, 0, 1, 1, 1, 2, 3, 0},
+		"out of date":         key,
+		"needs a keyframe":    {1, 9, 0x10, 0x10, 0, 1, 0, 0, 0, 1, 2, 3, 0},
+		"garbage compression": append(append([]byte(nil), good[:len(good)-5]...), 1, 2, 3, 4, 5),
+	} {
+		if _, err := d.Decode(msg); !errors.Is(err, screen.ErrInvalid) && !errors.Is(err, screen.ErrNeedKey) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if !bytes.Equal(d.Image().Pix, before) {
+			t.Fatalf("%s changed the picture", name)
+		}
+	}
+	if _, err := d.Decode(good); err != nil {
+		t.Fatalf("the good update after the bad: %v", err)
+	}
+	equal(t, d.Image(), img2)
+}
+
+// A new receiver, or one that lost track, starts from a keyframe.
+func TestKeyframes(t *testing.T) {
+	e := screen.NewEncoder()
+	img := office(300, 200, 4)
+	e.Encode(img, nil)
+	img.Pix[0] ^= 1
+	delta := e.Encode(img, nil)
+	if _, err := screen.NewDecoder().Decode(delta); !errors.Is(err, screen.ErrNeedKey) {
+		t.Fatalf("a delta to a new viewer: %v", err)
+	}
+	e.Reset()
+	d := screen.NewDecoder()
+	if _, err := d.Decode(e.Encode(img, []image.Rectangle{})); err != nil {
+		t.Fatalf("the keyframe after Reset: %v", err)
+	}
+	equal(t, d.Image(), img)
+	// A new size is a keyframe too.
+	big := office(400, 250, 5)
+	if _, err := d.Decode(e.Encode(big, nil)); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, d.Image(), big)
+}
+
+func FuzzDecode(f *testing.F) {
+	e := screen.NewEncoder()
+	img := office(130, 70, 6)
+	f.Add(e.Encode(img, nil))
+	img.Pix[100] ^= 0xff
+	f.Add(e.Encode(img, nil))
+	f.Add([]byte{1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 2, 3, 0})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		d := screen.NewDecoder()
+		d.MaxPixels = 1 << 20
+		changed, err := d.Decode(msg)
+		if err != nil {
+			if d.Image() != nil {
+				t.Fatal("a refused update left a picture")
+			}
+			return
+		}
+		for _, r := range changed {
+			if !r.In(image.Rect(0, 0, d.Image().W, d.Image().H)) {
+				t.Fatalf("changed %v outside the picture", r)
+			}
+		}
+	})
+}
+
+// Encoding a 1080p office screen: the first (key) frame, and a frame of
+// typing (one glyph), which is what a support session mostly sends.
+func BenchmarkEncode1080p(b *testing.B) {
+	img := office(1920, 1080, 1)
+	b.Run("keyframe", func(b *testing.B) {
+		for b.Loop() {
+			screen.NewEncoder().Encode(img, nil)
+		}
+	})
+	b.Run("typing", func(b *testing.B) {
+		e := screen.NewEncoder()
+		e.Encode(img, nil)
+		glyph := image.Rect(300, 500, 309, 514)
+		o := 505*img.Stride + 304*4
+		n := 0
+		for b.Loop() {
+			img.Pix[o] ^= 0xff
+			n += len(e.Encode(img, []image.Rectangle{glyph}))
+		}
+		b.ReportMetric(float64(n)/float64(b.N), "bytes/frame")
+	})
+}
