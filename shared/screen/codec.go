@@ -101,8 +101,7 @@ type Encoder struct {
 	have *Image
 	seq  uint64
 	z    *zstd.Encoder
-	head []byte
-	body []byte
+	body []byte // the update's pixels, before compression
 }
 
 // NewEncoder makes an encoder for a new receiver (its first update is a
@@ -146,7 +145,7 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 			}
 		}
 	}
-	e.head, e.body = e.head[:0], e.body[:0]
+	e.body = e.body[:0]
 	n := 0
 	var list []byte
 	for row := range rows {
