@@ -12,9 +12,11 @@
 //   - raw: 3 bytes a pixel, lossless.
 //
 // The palette and raw tiles' pixels go together in one zstd frame after
-// the tiles' list, so a frame of typing is a few hundred bytes. Everything
-// is lossless; scrolling as copy-rect, and lossy tiles for busy regions,
-// are the next kinds (the kind byte leaves room for them).
+// the tiles' list, so a frame of typing is a few hundred bytes. Scrolling
+// goes as a copy (the changed area moved by some rows, found by hashing
+// rows: see scroll.go) before the tiles that still differ, as VNC's
+// copy-rect does. Everything is lossless; lossy tiles for busy regions are
+// the next kind (the kind byte leaves room for them).
 //
 // An update is:
 //
@@ -22,6 +24,10 @@
 //	uvarint  sequence number
 //	uvarint  width, height (pixels; at most Decoder.MaxPixels in all)
 //	byte     flags: 1 = keyframe (every tile follows; the receiver starts anew)
+//	uvarint  number of copies (at most 4; none in a keyframe), then per
+//	         copy uvarint x, y, width, height of the source and x, y of
+//	         its destination, both inside the picture; applied in order,
+//	         before the tiles
 //	uvarint  number of tiles
 //	per tile uvarint column, uvarint row, byte kind, then for a solid tile
 //	         its colour (blue, green, red), for a palette tile its size n
@@ -39,6 +45,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"image"
 	"io"
 
@@ -59,6 +66,7 @@ const (
 	version     = 1
 	flagKey     = 1
 	maxPalette  = 16
+	maxCopies   = 4
 	maxSide     = 1 << 14
 	defaultMaxP = 7680 * 4320 // 8K
 )
@@ -102,6 +110,9 @@ type Encoder struct {
 	seq  uint64
 	z    *zstd.Encoder
 	body []byte // the update's pixels, before compression
+	seed maphash.Seed
+	// noScroll: tiles only (tests compare with and without the copy).
+	noScroll bool
 }
 
 // NewEncoder makes an encoder for a new receiver (its first update is a
@@ -111,7 +122,7 @@ func NewEncoder() *Encoder {
 	if err != nil {
 		panic(err) // only for bad options
 	}
-	return &Encoder{z: z}
+	return &Encoder{z: z, seed: maphash.MakeSeed()}
 }
 
 // Reset makes the next update a keyframe (a receiver that lost track).
@@ -146,6 +157,28 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 		}
 	}
 	e.body = e.body[:0]
+	// A scroll inside what changed goes as one copy, then the tiles that
+	// still differ.
+	var copies []copyOp
+	if !key && !e.noScroll {
+		area := image.Rect(0, 0, img.W, img.H)
+		if changed != nil {
+			area = image.Rectangle{}
+			for _, r := range changed {
+				area = area.Union(r.Intersect(image.Rect(0, 0, img.W, img.H)))
+			}
+		}
+		if c, ok := e.findScroll(img, area); ok {
+			c.apply(e.have)
+			copies = append(copies, c)
+			moved := c.src.Union(image.Rectangle{Min: c.dst, Max: c.dst.Add(c.src.Size())})
+			for row := moved.Min.Y / TileSize; row <= (moved.Max.Y-1)/TileSize; row++ {
+				for col := moved.Min.X / TileSize; col <= (moved.Max.X-1)/TileSize; col++ {
+					look[row*cols+col] = true
+				}
+			}
+		}
+	}
 	n := 0
 	var list []byte
 	for row := range rows {
@@ -164,7 +197,7 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 			e.keep(img, r)
 		}
 	}
-	if n == 0 {
+	if n == 0 && len(copies) == 0 {
 		return nil
 	}
 	e.seq++
@@ -177,6 +210,12 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 		flags = flagKey
 	}
 	out = append(out, flags)
+	out = binary.AppendUvarint(out, uint64(len(copies)))
+	for _, c := range copies {
+		for _, v := range []int{c.src.Min.X, c.src.Min.Y, c.src.Dx(), c.src.Dy(), c.dst.X, c.dst.Y} {
+			out = binary.AppendUvarint(out, uint64(v))
+		}
+	}
 	out = binary.AppendUvarint(out, uint64(n))
 	out = append(out, list...)
 	var z []byte
@@ -362,12 +401,35 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 	if seq <= d.seq {
 		return nil, invalid("sequence %d after %d", seq, d.seq)
 	}
+	frame := image.Rect(0, 0, w, h)
+	nc, err := uv("copy count", maxCopies)
+	if err != nil {
+		return nil, err
+	}
+	if key && nc > 0 {
+		return nil, invalid("a copy in a keyframe")
+	}
+	copies := make([]copyOp, nc)
+	for i := range copies {
+		var v [6]int
+		for j := range v {
+			x, err := uv("a copy", maxSide)
+			if err != nil {
+				return nil, err
+			}
+			v[j] = int(x)
+		}
+		c := copyOp{src: image.Rect(v[0], v[1], v[0]+v[2], v[1]+v[3]), dst: image.Pt(v[4], v[5])}
+		if c.src.Empty() || !c.src.In(frame) || !(image.Rectangle{Min: c.dst, Max: c.dst.Add(c.src.Size())}).In(frame) {
+			return nil, invalid("a copy outside the picture")
+		}
+		copies[i] = c
+	}
 	cols, rows := tiles(w, h)
 	n, err := uv("tile count", uint64(cols*rows))
 	if err != nil {
 		return nil, err
 	}
-	frame := image.Rect(0, 0, w, h)
 	probe := &Image{W: w, H: h}
 	refs := make([]tileRef, 0, n)
 	seen := make(map[int]bool, n)
@@ -454,7 +516,11 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 		d.img = NewImage(w, h)
 	}
 	d.seq = seq
-	out := make([]image.Rectangle, 0, len(refs))
+	out := make([]image.Rectangle, 0, len(copies)+len(refs))
+	for _, c := range copies {
+		c.apply(d.img)
+		out = append(out, image.Rectangle{Min: c.dst, Max: c.dst.Add(c.src.Size())})
+	}
 	o := 0
 	for _, t := range refs {
 		switch t.kind {

@@ -15,13 +15,22 @@ import (
 func office(w, h int, seed uint64) *screen.Image {
 	img := screen.NewImage(w, h)
 	r := rand.New(rand.NewPCG(seed, 1))
+	// Which character cells of each text line hold a glyph: text does not
+	// repeat from line to line.
+	glyphs := make([][]bool, h/24+1)
+	for i := range glyphs {
+		glyphs[i] = make([]bool, w/7+1)
+		for j := range glyphs[i] {
+			glyphs[i][j] = r.IntN(5) != 0
+		}
+	}
 	for y := range h {
 		for x := range w {
 			c := [3]byte{0xf4, 0xf4, 0xf4}
 			switch {
 			case y < 40:
 				c = [3]byte{0x80, 0x40, 0x20}
-			case y%24 > 6 && y%24 < 18 && x > 40 && x < w-200 && (x/7+y/24)%5 != 0:
+			case y%24 > 6 && y%24 < 18 && x > 40 && x < w-200 && glyphs[y/24][x/7]:
 				if (x*31+y*17)%3 == 0 {
 					c = [3]byte{0x20, 0x20, 0x20}
 				}
@@ -227,4 +236,75 @@ func BenchmarkEncode1080p(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/float64(b.N), "bytes/frame")
 	})
+	b.Run("scrolling", func(b *testing.B) {
+		page := office(1920, 1080+24*64, 8)
+		views := make([]*screen.Image, 64)
+		for i := range views {
+			views[i] = screen.NewImage(1920, 1080)
+			copy(views[i].Pix, page.Pix[i*24*page.Stride:][:len(views[i].Pix)])
+		}
+		e := screen.NewEncoder()
+		e.Encode(views[0], nil)
+		i, n := 0, 0
+		for b.Loop() {
+			i = (i + 1) % len(views)
+			if i == 0 {
+				e.Reset()
+			}
+			n += len(e.Encode(views[i], nil))
+		}
+		b.ReportMetric(float64(n)/float64(b.N), "bytes/frame")
+	})
+}
+
+// Scrolling text goes as one copy and the new lines: much smaller than
+// the tiles it moved, and exact.
+func TestScrollIsACopy(t *testing.T) {
+	page := office(1920, 1080+240, 7) // taller than the screen: scrolled into view
+	view := func(top int) *screen.Image {
+		img := screen.NewImage(1920, 1080)
+		copy(img.Pix, page.Pix[top*page.Stride:][:len(img.Pix)])
+		return img
+	}
+	e, d := screen.NewEncoder(), screen.NewDecoder()
+	if _, err := d.Decode(e.Encode(view(0), nil)); err != nil {
+		t.Fatal(err)
+	}
+	plain := screen.NewEncoder()
+	plain.Encode(view(0), nil)
+	for top := 24; top <= 240; top += 24 { // a line at a time
+		img := view(top)
+		msg := e.Encode(img, nil)
+		if _, err := d.Decode(msg); err != nil {
+			t.Fatal(err)
+		}
+		equal(t, d.Image(), img)
+		// The same change without a copy: every tile of moved text again.
+		without := len(plain.EncodeTiles(img))
+		if top == 24 && len(msg)*3 > without {
+			t.Fatalf("a scroll of one line: %d bytes, %d without the copy", len(msg), without)
+		}
+	}
+}
+
+func TestBadCopiesChangeNothing(t *testing.T) {
+	e, d := screen.NewEncoder(), screen.NewDecoder()
+	img := office(200, 130, 2)
+	if _, err := d.Decode(e.Encode(img, nil)); err != nil {
+		t.Fatal(err)
+	}
+	before := append([]byte(nil), d.Image().Pix...)
+	for name, msg := range map[string][]byte{
+		"copy outside":    {1, 5, 0xc8, 0x01, 0x82, 0x01, 0, 1, 0, 0, 100, 100, 150, 10, 0, 0, 0},
+		"copy to outside": {1, 5, 0xc8, 0x01, 0x82, 0x01, 0, 1, 0, 0, 10, 10, 190, 120, 0},
+		"empty copy":      {1, 5, 0xc8, 0x01, 0x82, 0x01, 0, 1, 0, 0, 0, 10, 0, 0, 0, 0},
+		"copies galore":   {1, 5, 0xc8, 0x01, 0x82, 0x01, 0, 9},
+	} {
+		if _, err := d.Decode(msg); !errors.Is(err, screen.ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if !bytes.Equal(d.Image().Pix, before) {
+			t.Fatalf("%s changed the picture", name)
+		}
+	}
 }
