@@ -3,12 +3,8 @@
 package capture
 
 import (
-	"errors"
 	"fmt"
 	"image"
-	"io"
-	"log"
-	"os"
 	"sort"
 	"sync"
 
@@ -20,12 +16,15 @@ import (
 	"github.com/jezek/xgb/xinerama"
 	"github.com/jezek/xgb/xproto"
 	"golang.org/x/sys/unix"
+
+	"github.com/porthole-dev/porthole/customer/internal/xconn"
 )
 
 // X11 captures an X display through one persistent connection: the root
 // window is read into one MIT-SHM segment, made once and reused, and
 // DAMAGE says which parts changed since the last look.
 type X11 struct {
+	xc     *xconn.Conn
 	conn   *xgb.Conn
 	root   xproto.Window
 	bounds image.Rectangle // the root window
@@ -39,34 +38,26 @@ type X11 struct {
 	closed bool
 	// randr, xinerama: the server has them (for Monitors).
 	randr, xinerama bool
-	drained         chan struct{} // closed when the connection's reader is done
 }
 
 // OpenX11 connects to display ("": $DISPLAY, unless the session is
-// Wayland's) and sets up the shared
-// segment and the damage tracking. It fails, saying why, when the display
-// cannot be reached or lacks MIT-SHM, DAMAGE or XFIXES (a Wayland session
-// reaches none: see WaylandSession).
+// Wayland's: ErrWayland) and sets up the shared segment and the damage
+// tracking. It fails, saying why, when the display cannot be reached or
+// lacks MIT-SHM, DAMAGE or XFIXES.
 func OpenX11(display string) (*X11, error) {
 	if display == "" && WaylandSession() {
 		return nil, ErrWayland // its X display, if any, is XWayland's: X programs only
 	}
-	if display == "" && os.Getenv("DISPLAY") == "" {
-		return nil, errors.New("capture: no X display ($DISPLAY is not set)")
-	}
-	conn, err := xgb.NewConnDisplay(display)
+	x := &X11{shmid: -1}
+	xc, err := xconn.Open(display, func(c *xgb.Conn) error {
+		x.conn = c
+		return x.setUp()
+	})
 	if err != nil {
-		return nil, fmt.Errorf("capture: connecting to the X display: %w", err)
+		x.freeSegment()
+		return nil, fmt.Errorf("capture: %w", err)
 	}
-	x := &X11{conn: conn, shmid: -1, drained: make(chan struct{})}
-	go x.drain()
-	setUpMu.Lock()
-	err = x.setUp()
-	setUpMu.Unlock()
-	if err != nil {
-		x.Close()
-		return nil, err
-	}
+	x.xc = xc
 	return x, nil
 }
 
@@ -76,21 +67,21 @@ func (x *X11) setUp() error {
 	x.root = scr.Root
 	x.bounds = image.Rect(0, 0, int(scr.WidthInPixels), int(scr.HeightInPixels))
 	if scr.RootDepth != 24 && scr.RootDepth != 32 {
-		return fmt.Errorf("capture: the screen has %d bits a pixel; only 24 and 32 are read", scr.RootDepth)
+		return fmt.Errorf("the screen has %d bits a pixel; only 24 and 32 are read", scr.RootDepth)
 	}
 	for _, ext := range []struct {
 		name string
 		init func(*xgb.Conn) error
 	}{{"MIT-SHM", shm.Init}, {"DAMAGE", damage.Init}, {"XFIXES", xfixes.Init}} {
 		if err := ext.init(c); err != nil {
-			return fmt.Errorf("capture: the X server has no %s: %w", ext.name, err)
+			return fmt.Errorf("the X server has no %s: %w", ext.name, err)
 		}
 	}
 	if _, err := xfixes.QueryVersion(c, 5, 0).Reply(); err != nil {
-		return fmt.Errorf("capture: XFIXES: %w", err)
+		return fmt.Errorf("XFIXES: %w", err)
 	}
 	if _, err := damage.QueryVersion(c, 1, 1).Reply(); err != nil {
-		return fmt.Errorf("capture: DAMAGE: %w", err)
+		return fmt.Errorf("DAMAGE: %w", err)
 	}
 	if randr.Init(c) == nil {
 		v, err := randr.QueryVersion(c, 1, 5).Reply()
@@ -103,18 +94,18 @@ func (x *X11) setUp() error {
 	size := x.bounds.Dx() * x.bounds.Dy() * 4
 	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, size, unix.IPC_CREAT|0o600)
 	if err != nil {
-		return fmt.Errorf("capture: a shared memory segment of %d bytes: %w", size, err)
+		return fmt.Errorf("a shared memory segment of %d bytes: %w", size, err)
 	}
 	x.shmid = id
 	x.mem, err = unix.SysvShmAttach(id, 0, 0)
 	if err != nil {
-		return fmt.Errorf("capture: attaching the shared memory: %w", err)
+		return fmt.Errorf("attaching the shared memory: %w", err)
 	}
 	if x.seg, err = shm.NewSegId(c); err != nil {
 		return err
 	}
 	if err := shm.AttachChecked(c, x.seg, uint32(id), false).Check(); err != nil {
-		return fmt.Errorf("capture: the X server cannot attach the shared memory (is it on another machine?): %w", err)
+		return fmt.Errorf("the X server cannot attach the shared memory (is it on another machine?): %w", err)
 	}
 	// Once both sides are attached, the segment goes when the last one
 	// detaches: nothing is left behind if the program dies.
@@ -123,33 +114,12 @@ func (x *X11) setUp() error {
 		return err
 	}
 	if err := damage.CreateChecked(c, x.dmg, xproto.Drawable(x.root), damage.ReportLevelNonEmpty).Check(); err != nil {
-		return fmt.Errorf("capture: DAMAGE: %w", err)
+		return fmt.Errorf("DAMAGE: %w", err)
 	}
 	if x.region, err = xfixes.NewRegionId(c); err != nil {
 		return err
 	}
 	return xfixes.CreateRegionChecked(c, x.region, nil).Check()
-}
-
-// drain reads the events the server sends (damage notices): unread, they
-// would fill xgb's queue and stall the replies.
-func (x *X11) drain() {
-	defer close(x.drained)
-	for {
-		ev, err := x.conn.WaitForEvent()
-		if ev == nil && err == nil {
-			return // the connection closed, and its reader is done
-		}
-	}
-}
-
-// setUpMu: xgb's extension set-up writes tables all its connections read;
-// one at a time, and (Close waits for its reader) never beside a
-// connection of this package that is still going.
-var setUpMu sync.Mutex
-
-func init() {
-	xgb.Logger = log.New(io.Discard, "", 0) // it reports to stderr what the errors say anyway
 }
 
 // Bounds is the whole screen, all monitors, in pixels.
@@ -271,15 +241,22 @@ func (x *X11) Close() error {
 	if x.seg != 0 {
 		shm.Detach(x.conn, x.seg)
 	}
-	x.conn.Close()
-	<-x.drained
+	x.xc.Close()
+	x.freeSegment()
+	return nil
+}
+
+// freeSegment lets the shared segment go (the server detached with the
+// connection).
+func (x *X11) freeSegment() {
 	if x.mem != nil {
 		unix.SysvShmDetach(x.mem)
+		x.mem = nil
 	}
 	if x.shmid >= 0 {
 		unix.SysvShmCtl(x.shmid, unix.IPC_RMID, nil)
+		x.shmid = -1
 	}
-	return nil
 }
 
 // Cursor is the pointer: where it is, and its shape, which travel apart

@@ -14,6 +14,8 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/randr"
 	"github.com/jezek/xgb/xproto"
+
+	"github.com/porthole-dev/porthole/customer/internal/xconn"
 )
 
 // xvfb starts an X server of its own for a test (the Xvfb of make deps)
@@ -141,7 +143,7 @@ func TestX11ChangedAndGrab(t *testing.T) {
 }
 
 // closeConn closes a test's own connection and waits for its reader (see
-// setUpMu).
+// package xconn).
 func closeConn(c *xgb.Conn) {
 	c.Close()
 	for {
@@ -159,9 +161,9 @@ func TestX11Monitors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setUpMu.Lock()
+	unlock := xconn.Lock()
 	err = randr.Init(c)
-	setUpMu.Unlock()
+	unlock()
 	if err != nil {
 		t.Fatal(err)
 	}
