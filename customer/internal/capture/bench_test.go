@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/kbinani/screenshot"
+
+	"github.com/porthole-dev/porthole/customer/internal/xconn/xvfb"
 )
 
 // The capture of a whole 1080p screen: this package's persistent
@@ -14,7 +16,7 @@ import (
 // kbinani/screenshot.CaptureRect (a new connection and segment per call),
 // on one Xvfb in the same run: the baseline. make bench runs it.
 func BenchmarkCapture1080p(b *testing.B) {
-	d := xvfb(b, "-screen", "0", "1920x1080x24")
+	d := xvfb.Start(b, "-screen", "0", "1920x1080x24")
 	whole := image.Rect(0, 0, 1920, 1080)
 	b.Run("x11-shm", func(b *testing.B) {
 		x, err := OpenX11(d)

@@ -3,11 +3,7 @@
 package capture
 
 import (
-	"bufio"
 	"image"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,42 +12,8 @@ import (
 	"github.com/jezek/xgb/xproto"
 
 	"github.com/porthole-dev/porthole/customer/internal/xconn"
+	"github.com/porthole-dev/porthole/customer/internal/xconn/xvfb"
 )
-
-// xvfb starts an X server of its own for a test (the Xvfb of make deps)
-// and returns its display name.
-func xvfb(t testing.TB, args ...string) string {
-	t.Helper()
-	if _, err := exec.LookPath("Xvfb"); err != nil {
-		t.Skip("needs Xvfb (make deps installs it)")
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("Xvfb", append([]string{"-displayfd", "3", "-nolisten", "tcp", "-noreset"}, args...)...)
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	got := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(r).ReadString('\n')
-		got <- strings.TrimSpace(line)
-	}()
-	select {
-	case n := <-got:
-		if n == "" {
-			t.Fatal("Xvfb did not start")
-		}
-		return ":" + n
-	case <-time.After(20 * time.Second):
-		t.Fatal("Xvfb did not start within 20 s")
-	}
-	return ""
-}
 
 // paint draws a known picture at r on the display's root window, as
 // another program would, and waits until the server has done it.
@@ -61,7 +23,7 @@ func paint(t *testing.T, display string, r image.Rectangle, px func(x, y int) [3
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeConn(c)
+	defer xvfb.CloseConn(c)
 	scr := xproto.Setup(c).DefaultScreen(c)
 	gc, _ := xproto.NewGcontextId(c)
 	if err := xproto.CreateGCChecked(c, gc, xproto.Drawable(scr.Root), 0, nil).Check(); err != nil {
@@ -90,7 +52,7 @@ func pattern(x, y int) [3]byte { return [3]byte{byte(x * 7), byte(y * 13), byte(
 // What another program draws is reported as changed and read back exactly;
 // a screen nobody draws on reports nothing.
 func TestX11ChangedAndGrab(t *testing.T) {
-	d := xvfb(t, "-screen", "0", "1280x800x24")
+	d := xvfb.Start(t, "-screen", "0", "1280x800x24")
 	x, err := OpenX11(d)
 	if err != nil {
 		t.Fatal(err)
@@ -142,21 +104,10 @@ func TestX11ChangedAndGrab(t *testing.T) {
 	}
 }
 
-// closeConn closes a test's own connection and waits for its reader (see
-// package xconn).
-func closeConn(c *xgb.Conn) {
-	c.Close()
-	for {
-		if ev, err := c.WaitForEvent(); ev == nil && err == nil {
-			return
-		}
-	}
-}
-
 // Two monitors side by side, as a desktop sets them up (RandR monitors on
 // one screen), come with their real geometry, the primary first.
 func TestX11Monitors(t *testing.T) {
-	d := xvfb(t, "-screen", "0", "1824x768x24")
+	d := xvfb.Start(t, "-screen", "0", "1824x768x24")
 	c, err := xgb.NewConnDisplay(d)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +138,7 @@ func TestX11Monitors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	closeConn(c)
+	xvfb.CloseConn(c)
 	x, err := OpenX11(d)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +165,7 @@ func TestWaylandIsSaid(t *testing.T) {
 // The pointer travels apart: its position and shape come from Cursor, and
 // a grab where it stands holds only what is drawn there.
 func TestX11CursorApart(t *testing.T) {
-	d := xvfb(t, "-screen", "0", "800x600x24")
+	d := xvfb.Start(t, "-screen", "0", "800x600x24")
 	area := image.Rect(200, 100, 400, 300)
 	paint(t, d, area, pattern)
 	c, err := xgb.NewConnDisplay(d)
@@ -225,7 +176,7 @@ func TestX11CursorApart(t *testing.T) {
 	if err := xproto.WarpPointerChecked(c, 0, root, 0, 0, 0, 0, 300, 200).Check(); err != nil {
 		t.Fatal(err)
 	}
-	closeConn(c)
+	xvfb.CloseConn(c)
 	x, err := OpenX11(d)
 	if err != nil {
 		t.Fatal(err)
