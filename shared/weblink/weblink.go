@@ -55,6 +55,11 @@ const (
 // receiver; later ones are refused "busy".
 const MaxWaiting = 20
 
+// MaxKept (a variable for tests) caps the links a receiver keeps from one sender in a session;
+// beyond it, offers are refused "busy" and not stored (a flood of links
+// does not fill the disk).
+var MaxKept = 1000
+
 // Event kinds.
 const (
 	EventOffer   = "offer"   // a link was offered (In: answer it with Answer) or sent (Out)
@@ -261,6 +266,12 @@ func (s *Service) offered(session string, l *peer.Link, o *pb.LinkOffer) {
 		return
 	}
 	k := Link{ID: o.Id, Session: session, Dir: In, Peer: from, URL: o.Url, State: Offered, Offered: time.Now()}
+	waiting, kept := s.count(session, from)
+	if kept >= MaxKept {
+		k.State, k.Why, k.URL = Refused, WhyBusy, ""
+		l.Send(answerMsg(k)) // said, not stored
+		return
+	}
 	a, err := Check(o.Url)
 	switch {
 	case err != nil:
@@ -280,7 +291,7 @@ func (s *Service) offered(session string, l *peer.Link, o *pb.LinkOffer) {
 		s.open(l, &k)
 		return
 	}
-	if s.waiting(session, from) >= MaxWaiting {
+	if waiting >= MaxWaiting {
 		s.refuse(l, &k, WhyBusy)
 		return
 	}
@@ -291,15 +302,17 @@ func (s *Service) offered(session string, l *peer.Link, o *pb.LinkOffer) {
 	s.cfg.Events(Event{Kind: EventOffer, Link: k})
 }
 
-// waiting counts a sender's unanswered links in a session.
-func (s *Service) waiting(session, from string) int {
-	n := 0
+// count counts a sender's links in a session: unanswered, and in all.
+func (s *Service) count(session, from string) (waiting, kept int) {
 	for _, k := range s.Links(session) {
-		if k.Dir == In && k.Peer == from && k.State == Offered {
-			n++
+		if k.Dir == In && k.Peer == from {
+			kept++
+			if k.State == Offered {
+				waiting++
+			}
 		}
 	}
-	return n
+	return waiting, kept
 }
 
 // refuse answers k with a refusal, stores it and tells (l may be nil: the

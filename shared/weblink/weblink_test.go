@@ -2,6 +2,7 @@ package weblink_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -354,5 +355,32 @@ func waitGone(t *testing.T, r *session.Router) {
 			t.Fatal("the link did not go")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A flood of links is answered, not kept: past MaxKept from a sender,
+// nothing more is stored.
+func TestAFloodIsNotKept(t *testing.T) {
+	old := weblink.MaxKept
+	t.Cleanup(func() { weblink.MaxKept = old })
+	weblink.MaxKept = 30
+	cust := newSide(t, "bob", false)
+	hostile := session.New(session.Config{Session: sessionID, OnePeer: true})
+	t.Cleanup(func() { hostile.Close("test over") })
+	answers := make(chan *pb.LinkAnswer, 64)
+	hostile.HandleControl((*pb.PeerMsg_LinkAnswer)(nil), func(_ *peer.Link, m *pb.PeerMsg) { answers <- m.GetLinkAnswer() })
+	la, lc := testpeer.LinkPair(t, "mallory", cust.name)
+	hostile.Attach(la)
+	cust.r.Attach(lc)
+	for i := range 40 {
+		id := fmt.Sprintf("%032x", i+1)
+		la.Send(&pb.PeerMsg{Body: &pb.PeerMsg_LinkOffer{LinkOffer: &pb.LinkOffer{Id: id, Url: "javascript:alert(1)"}}})
+		a := testpeer.Receive(t, answers, "an answer")
+		if i >= 30 && a.Why != weblink.WhyBusy {
+			t.Fatalf("offer %d: %+v", i, a)
+		}
+	}
+	if n := len(cust.links.Links(sessionID)); n != 30 {
+		t.Fatalf("%d links kept, want 30", n)
 	}
 }
