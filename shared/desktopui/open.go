@@ -2,16 +2,18 @@ package desktopui
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
 	"runtime"
+	"time"
 )
 
 // OpenWeb hands a web link to the system's browser: xdg-open on Linux and
 // the BSDs, open on macOS, the URL protocol handler on Windows. It does not
-// wait for the browser; it fails when there is no such opener here (the
-// caller then shows the link to copy). Unlike Fyne's App.OpenURL, the
-// opener's output goes nowhere: an app whose stdout carries its events
-// (--events -) keeps it clean.
+// wait for the browser; it fails when there is no such opener here, or when
+// the opener fails at once (the caller then shows the link to copy).
+// Unlike Fyne's App.OpenURL, the opener's output goes nowhere: an app whose
+// stdout carries its events (--events -) keeps it clean.
 func OpenWeb(url string) error {
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
@@ -28,6 +30,20 @@ func OpenWeb(url string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	go cmd.Wait() // reaps it
-	return nil
+	// An opener that fails (no browser set up) says so at once; one that
+	// is still running after openWait has handed the link on.
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("the program that opens web links failed (%v)", err)
+		}
+		return nil
+	case <-time.After(openWait):
+		return nil
+	}
 }
+
+// openWait is how long OpenWeb waits to see whether the opener fails.
+const openWait = 2 * time.Second

@@ -189,7 +189,8 @@ func addressLines(a weblink.Address) []fyne.CanvasObject {
 
 // SendLink asks for a link to send to someone (to) and gives it to send;
 // the address is checked as it is typed, and shown as the other side will
-// read it. An error from send is shown, and the dialog stays.
+// read it. An error from send (a link Check refuses) is shown, and the
+// dialog stays; what goes wrong later, on the way, the caller reports.
 func (d *Dialogs) SendLink(to string, send func(url string) error) {
 	entry := &linkEntryField{d: d}
 	entry.ExtendBaseWidget(entry)
@@ -287,6 +288,10 @@ func (e *linkEntryField) TypedKey(ev *fyne.KeyEvent) {
 	e.Entry.TypedKey(ev)
 }
 
+// longAddress is the length past which an offered address scrolls in its
+// dialog (about six lines).
+const longAddress = 360
+
 // LinkOfferDialog is an open question about an offered link.
 type LinkOfferDialog struct {
 	hide   func()
@@ -319,7 +324,13 @@ func (d *Dialogs) LinkOffer(from string, a weblink.Address, answer func(decision
 	note := Wrapped("It opens in your web browser. What happens to links from " + from + " can be changed later, in the receiving settings.")
 	note.Alignment = fyne.TextAlignLeading
 	note.Importance = widget.LowImportance
-	rows := append([]fyne.CanvasObject{addr}, addressLines(a)...)
+	var shown fyne.CanvasObject = addr
+	if len(a.Display) > longAddress { // a long address scrolls: the answers stay on the screen
+		scroll := container.NewVScroll(addr)
+		scroll.SetMinSize(fyne.NewSize(0, 160))
+		shown = scroll
+	}
+	rows := append([]fyne.CanvasObject{shown}, addressLines(a)...)
 	rows = append(rows, note, open, always, later, never)
 	dlg := d.Custom(from+" sends you a link", "Decide later", Column(460, container.NewVBox(rows...)))
 	dlg.SetOnClosed(func() { o.closed = true })

@@ -106,7 +106,17 @@ func Check(raw string) (Address, error) {
 		if err != nil {
 			uni = ascii
 		}
-	} else if ip.To4() == nil {
+		for _, r := range uni {
+			if r < utf8.RuneSelf {
+				continue
+			}
+			// Characters that read as the punctuation of an address
+			// ("example.com∕evil.com" is one host): refused.
+			if unicode.In(r, unicode.P, unicode.S) || (r >= 0x0334 && r <= 0x0338) || r == 0x20D2 || r == 0x20E5 {
+				return Address{}, notLink("the host name has %q (%U) in it, which looks like punctuation", r, r)
+			}
+		}
+	} else if strings.Contains(host, ":") { // IPv6, even one that holds an IPv4 address
 		ascii, uni = "["+host+"]", "["+host+"]"
 	}
 	hostPort := func(h string) string {

@@ -19,6 +19,7 @@ func TestCheckTakesWebLinks(t *testing.T) {
 		{"https://example.com:8443/a", "https://example.com:8443/a", "https://example.com:8443/a"},
 		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080/", "http://127.0.0.1:8080/"},
 		{"http://[::1]:8080/x", "http://[::1]:8080/x", "http://[::1]:8080/x"},
+		{"http://[::ffff:1.2.3.4]:8080/x", "http://[::ffff:1.2.3.4]:8080/x", "http://[::ffff:1.2.3.4]:8080/x"},
 		// An international host opens in punycode and reads in Unicode.
 		{"https://Bücher.example/a", "https://xn--bcher-kva.example/a", "https://bücher.example/a"},
 		{"https://xn--bcher-kva.example/", "https://xn--bcher-kva.example/", "https://bücher.example/"},
@@ -56,10 +57,14 @@ func TestCheckRefusesWhatIsNotAWebLink(t *testing.T) {
 		{"https://exa mple.com/", "U+0020"},
 		{"https://example.com/\x00", "U+0000"},
 		{"https://example.com/\x1b[2J", "U+001B"},
-		{"https://ex\u202eample.com/", "U+202E"},  // right-to-left override
-		{"https://example.com/\u200b", "U+200B"},  // zero-width space
-		{"https://exam\xffple.com/", "UTF-8"},     // not UTF-8
-		{"https://a_b!.example/", "is not valid"}, // not a host name
+		{"https://ex\u202eample.com/", "U+202E"},                         // right-to-left override
+		{"https://example.com/\u200b", "U+200B"},                         // zero-width space
+		{"https://exam\xffple.com/", "UTF-8"},                            // not UTF-8
+		{"https://a_b!.example/", "is not valid"},                        // not a host name
+		{"https://example.com\u2215evil.com/", "looks like punctuation"}, // a division slash
+		{"https://example.com\u2044evil.com/", "looks like punctuation"}, // a fraction slash
+		{"https://bank\u00b7example.com/", "looks like punctuation"},     // a middle dot
+		{"https://exa\u0338mple.com/", "looks like punctuation"},         // an overlay
 		{"https://" + strings.Repeat("a", protocol.MaxLinkURL) + ".example/", "longer than"},
 	} {
 		_, err := weblink.Check(tt.raw)

@@ -127,8 +127,28 @@ type Service struct {
 
 	// turn orders what changes a link's state (an offer, an answer from
 	// either side, the session's end): two answers at once open nothing
-	// twice.
-	turn sync.Mutex
+	// twice. Messages are sent after it is let go (release): a peer that
+	// does not read holds up only its own link.
+	turn    sync.Mutex
+	pending []func()
+}
+
+// send sends m on l once turn is let go (l may be nil: nothing to send
+// on). Only with turn held.
+func (s *Service) send(l *peer.Link, m *pb.PeerMsg) {
+	if l != nil {
+		s.pending = append(s.pending, func() { l.Send(m) })
+	}
+}
+
+// release lets turn go and sends what waited for it.
+func (s *Service) release() {
+	todo := s.pending
+	s.pending = nil
+	s.turn.Unlock()
+	for _, f := range todo {
+		f()
+	}
 }
 
 var (
@@ -155,7 +175,6 @@ var (
 	ErrUnknown     = errors.New("no such link")
 	ErrAnswered    = errors.New("this link was answered already")
 	ErrNoSession   = errors.New("no such session here")
-	ErrWhichPeer   = errors.New("several people are in the session: say whom the link is for")
 	ErrBadDecision = errors.New("the answer is open, not_now, always_open or never")
 )
 
@@ -178,44 +197,53 @@ func (s *Service) router(session string) *session.Router {
 	return s.routers[session]
 }
 
-// Send offers a link to a peer of a session, by name ("": the session's
-// only peer, or whoever connects first when none is connected). It is
-// checked first (Check): a link that is not one comes back as an error
-// matching ErrNotLink, and nothing is sent. The offer goes now, or when
-// the peer is back; the link comes back in its first state (Offered).
+// Send offers a link to a peer of a session, by name ("": every peer
+// connected, or whoever connects first when none is). It is checked first
+// (Check): a link that is not one comes back as an error matching
+// ErrNotLink, and nothing is sent. The offers go now, or when the peer is
+// back; the first comes back in its first state (Offered).
 func (s *Service) Send(session, to, raw string) (Link, error) {
 	a, err := Check(strings.TrimSpace(raw))
 	if err != nil {
 		return Link{}, err
 	}
 	r := s.router(session)
-	if r == nil {
+	if r == nil || r.Closed() {
 		return Link{}, ErrNoSession
 	}
-	var l *peer.Link
+	s.turn.Lock() // after this, a new link's linkUp sees the offer
+	defer s.release()
+	var links []*peer.Link
 	switch {
 	case to != "":
-		l = r.Link(to)
-	case len(r.Links()) > 1:
-		return Link{}, ErrWhichPeer
+		if l := r.Link(to); l != nil {
+			links = append(links, l)
+		}
 	default:
-		l = r.Only()
-		if l != nil && !s.cfg.OnePeer {
-			to = l.Remote.Name
+		links = r.Links()
+	}
+	names := []string{to}
+	if len(links) > 0 {
+		names = names[:0]
+		for _, l := range links {
+			names = append(names, l.Remote.Name)
 		}
 	}
-	if l != nil && s.cfg.OnePeer {
-		to = l.Remote.Name
+	var first Link
+	for i, name := range names {
+		k := Link{ID: newID(), Session: session, Dir: Out, Peer: name, URL: a.URL, State: Offered, Offered: time.Now()}
+		if err := s.put(&k); err != nil {
+			return Link{}, err
+		}
+		s.cfg.Events(Event{Kind: EventOffer, Link: k})
+		if i < len(links) {
+			s.send(links[i], offerMsg(k))
+		}
+		if i == 0 {
+			first = k
+		}
 	}
-	k := Link{ID: newID(), Session: session, Dir: Out, Peer: to, URL: a.URL, State: Offered, Offered: time.Now()}
-	if err := s.put(&k); err != nil {
-		return Link{}, err
-	}
-	s.cfg.Events(Event{Kind: EventOffer, Link: k})
-	if l != nil {
-		l.Send(offerMsg(k))
-	}
-	return k, nil
+	return first, nil
 }
 
 func offerMsg(k Link) *pb.PeerMsg {
@@ -236,7 +264,7 @@ func (s *Service) mine(k Link, session string, l *peer.Link) bool {
 // answers it may have missed come with its offers (offered).
 func (s *Service) linkUp(session string, l *peer.Link) {
 	s.turn.Lock()
-	defer s.turn.Unlock()
+	defer s.release()
 	for _, k := range s.Links(session) {
 		if k.Dir != Out || k.State != Offered || (k.Peer != "" && !s.mine(k, session, l)) {
 			continue
@@ -248,20 +276,23 @@ func (s *Service) linkUp(session string, l *peer.Link) {
 				continue
 			}
 		}
-		l.Send(offerMsg(k))
+		s.send(l, offerMsg(k))
 	}
 }
 
 // offered takes a peer's offer.
 func (s *Service) offered(session string, l *peer.Link, o *pb.LinkOffer) {
 	s.turn.Lock()
-	defer s.turn.Unlock()
+	defer s.release()
 	from := l.Remote.Name
+	if s.router(session) == nil {
+		return // the session has ended here: nobody will answer
+	}
 	if old, ok := s.Get(o.Id); ok {
 		// Offered again (a new link, a lost answer): say the answer again.
 		// An id of another session or sender is not theirs to ask about.
-		if old.Dir == In && old.Peer == from && old.Session == session && old.State != Offered {
-			l.Send(answerMsg(old))
+		if old.Dir == In && s.mine(old, session, l) && old.State != Offered {
+			s.send(l, answerMsg(old))
 		}
 		return
 	}
@@ -269,7 +300,7 @@ func (s *Service) offered(session string, l *peer.Link, o *pb.LinkOffer) {
 	waiting, kept := s.count(session, from)
 	if kept >= MaxKept {
 		k.State, k.Why, k.URL = Refused, WhyBusy, ""
-		l.Send(answerMsg(k)) // said, not stored
+		s.send(l, answerMsg(k)) // said, not stored
 		return
 	}
 	a, err := Check(o.Url)
@@ -305,7 +336,7 @@ func (s *Service) offered(session string, l *peer.Link, o *pb.LinkOffer) {
 // count counts a sender's links in a session: unanswered, and in all.
 func (s *Service) count(session, from string) (waiting, kept int) {
 	for _, k := range s.Links(session) {
-		if k.Dir == In && k.Peer == from {
+		if k.Dir == In && (s.cfg.OnePeer || k.Peer == from) { // one peer: whatever name it gave
 			kept++
 			if k.State == Offered {
 				waiting++
@@ -339,15 +370,13 @@ func (s *Service) finish(l *peer.Link, k *Link, kind string) {
 		s.cfg.Log.Error("storing a link", "err", err)
 	}
 	s.cfg.Events(Event{Kind: kind, Link: *k})
-	if l != nil {
-		l.Send(answerMsg(*k))
-	}
+	s.send(l, answerMsg(*k))
 }
 
 // answered takes the receiver's answer to a link this side sent.
 func (s *Service) answered(session string, l *peer.Link, a *pb.LinkAnswer) {
 	s.turn.Lock()
-	defer s.turn.Unlock()
+	defer s.release()
 	k, ok := s.Get(a.Id)
 	if !ok || k.Dir != Out || k.State != Offered || !s.mine(k, session, l) {
 		return
@@ -369,9 +398,10 @@ func (s *Service) answered(session string, l *peer.Link, a *pb.LinkAnswer) {
 }
 
 // Answer answers a received link: Open, NotNow, Always or Never (Always and
-// Never are remembered for its sender, and answer the sender's other
-// unanswered links of the session too). The sender hears of it now, or
-// when it is back.
+// Never are remembered for its sender's later links; Never also refuses
+// the sender's other unanswered links of the session, while Always opens
+// only this one: the others open once the person has read them). The
+// sender hears of it now, or when it is back.
 func (s *Service) Answer(id, decision string) error {
 	switch decision {
 	case Open, NotNow, Always, Never:
@@ -379,7 +409,7 @@ func (s *Service) Answer(id, decision string) error {
 		return ErrBadDecision
 	}
 	s.turn.Lock()
-	defer s.turn.Unlock()
+	defer s.release()
 	k, ok := s.Get(id)
 	if !ok || k.Dir != In {
 		return ErrUnknown
@@ -392,6 +422,8 @@ func (s *Service) Answer(id, decision string) error {
 		if err := s.SetTrust(k.Peer, decision); err != nil {
 			return err
 		}
+	}
+	if decision == Never { // only never answers the others: a link opens only once read
 		for _, o := range s.Links(k.Session) {
 			if o.ID != k.ID && o.Dir == In && o.Peer == k.Peer && o.State == Offered {
 				todo = append(todo, o)
@@ -421,7 +453,7 @@ func (s *Service) Answer(id, decision string) error {
 // nobody will answer them now.
 func (s *Service) EndSession(session string) {
 	s.turn.Lock()
-	defer s.turn.Unlock()
+	defer s.release()
 	for _, k := range s.Links(session) {
 		if k.State == Offered {
 			s.refuse(nil, &k, WhyEnded)

@@ -384,3 +384,43 @@ func TestAFloodIsNotKept(t *testing.T) {
 		t.Fatalf("%d links kept, want 30", n)
 	}
 }
+
+// The customer's app sends a link to every agent connected; the agent's
+// answer reaches a customer who came back under another name.
+func TestEveryAgentAndARenamedCustomer(t *testing.T) {
+	cust := newSide(t, "bob", false)
+	alice, carol := newSide(t, "alice", true), newSide(t, "carol", true)
+	connect(t, alice, cust)
+	connect(t, carol, cust)
+	if _, err := cust.links.Send(sessionID, "", "https://example.com/both"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*side{alice, carol} {
+		in := a.want(t, weblink.EventOffer, weblink.Offered, "")
+		if in.Peer != "bob" {
+			t.Fatalf("%s got %+v", a.name, in)
+		}
+	}
+	if ls := cust.links.Links(sessionID); len(ls) != 2 || ls[0].Peer == ls[1].Peer {
+		t.Fatalf("the customer's links: %+v", ls)
+	}
+
+	// Alice answers while bob is away; bob comes back as bob2 and offers
+	// again: the answer reaches him.
+	agent, c2 := newSide(t, "dave", true), newSide(t, "bob", false)
+	la, _ := connect(t, agent, c2)
+	k, _ := c2.links.Send(sessionID, "", "https://example.com/later")
+	c2.want(t, weblink.EventOffer, weblink.Offered, "")
+	in := agent.want(t, weblink.EventOffer, weblink.Offered, "")
+	la.Close(peer.CodeReplaced, "cut")
+	waitGone(t, c2.r)
+	if err := agent.links.Answer(in.ID, weblink.Open); err != nil {
+		t.Fatal(err)
+	}
+	agent.want(t, weblink.EventOpened, weblink.Opened, "")
+	c2.name = "bob2"
+	connect(t, agent, c2)
+	if got := c2.want(t, weblink.EventOpened, weblink.Opened, ""); got.ID != k.ID {
+		t.Fatalf("opened %s, sent %s", got.ID, k.ID)
+	}
+}

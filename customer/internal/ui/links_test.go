@@ -1,11 +1,15 @@
 package ui
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+
+	"github.com/porthole-dev/porthole/shared/desktopui"
+	"github.com/porthole-dev/porthole/shared/desktopui/uitest"
 
 	"github.com/porthole-dev/porthole/shared/weblink"
 )
@@ -42,6 +46,12 @@ func TestAgentOffersALink(t *testing.T) {
 	top := overlayContent(t, win)
 	if d := r.linkTrust["Alice"]; d != "" {
 		t.Fatalf("showing the settings changed them: %q", d)
+	}
+	// Alice has sent links only: her links' row is there, and it decides.
+	sel := uitest.Find(t, top, func(s *desktopui.Select) bool { return slices.Contains(s.Options, "Always open") })
+	sel.SetSelected("Always open")
+	if d := r.linkTrust["Alice"]; d != weblink.Always {
+		t.Fatalf("the links row set %q", d)
 	}
 	findButton(t, top, "Close").OnTapped()
 }

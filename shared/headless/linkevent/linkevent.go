@@ -62,7 +62,7 @@ func Error(err error) error {
 		return failure.New(protocol.CodeNotFound, "no link offer with that id")
 	case errors.Is(err, weblink.ErrAnswered):
 		return failure.New(protocol.CodeNotFound, "that link was answered already")
-	case errors.Is(err, weblink.ErrBadDecision), errors.Is(err, weblink.ErrWhichPeer):
+	case errors.Is(err, weblink.ErrBadDecision):
 		return failure.New(protocol.CodeBadRequest, err.Error())
 	case errors.Is(err, weblink.ErrNoSession):
 		return failure.New(failure.CodeNotJoined, "nobody has joined this session yet")

@@ -3329,8 +3329,8 @@ type LinkAnswer struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Opened bool                   `protobuf:"varint,2,opt,name=opened,proto3" json:"opened,omitempty"` // the receiver opened it (or, with no browser, showed it to copy)
-	// Why not: "not_now", "refused", "reception_off", "bad_link: <what>",
-	// "ended"; shown to the sender.
+	// Why not: "not_now", "never", "reception_off", "busy",
+	// "bad_link: <what>"; shown to the sender.
 	Why           string `protobuf:"bytes,3,opt,name=why,proto3" json:"why,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
