@@ -55,6 +55,25 @@ const (
 	// StreamFile carries one file's bytes (a FileStreamHead frame, the
 	// bytes, the SHA-256).
 	StreamFile StreamKind = 2
+	// StreamScreen carries one viewer's screen: ScreenMsg frames both ways.
+	StreamScreen StreamKind = 3
+)
+
+// Screen and input caps.
+const (
+	// MaxScreenFrame caps one frame on a screen stream: a keyframe of a
+	// big monitor full of noise, uncompressed.
+	MaxScreenFrame = 128 << 20
+	// MaxScreenCtl caps a frame the agent sends on a screen stream.
+	MaxScreenCtl = 1 << 10
+	// MaxInputEvents caps the events of one Input message.
+	MaxInputEvents = 256
+	// MaxInputText caps the text of one text event, in bytes.
+	MaxInputText = 1024
+	// MaxMonitors caps the monitors a ScreenInfo lists.
+	MaxMonitors = 16
+	// MaxCursorSide caps a cursor shape's width and height.
+	MaxCursorSide = 256
 )
 
 // File and link caps.

@@ -390,11 +390,117 @@ func ValidatePeerMsg(m *pb.PeerMsg) error {
 			return fmt.Errorf("%w: link id", ErrInvalid)
 		}
 		return validWhy(b.LinkAnswer.Why)
+	case *pb.PeerMsg_Input:
+		return validInput(b.Input)
 	case *pb.PeerMsg_Bye:
 		if len(b.Bye.Reason) > 256 {
 			return fmt.Errorf("%w: reason too long", ErrInvalid)
 		}
 		return validText(b.Bye.Reason, "reason", false)
+	}
+	return nil
+}
+
+// validInput checks every event of an Input: the customer injects none of
+// a message that has a bad one. Whether a monitor and point are on the
+// customer's screen is the customer's to check.
+func validInput(in *pb.Input) error {
+	if len(in.Events) == 0 || len(in.Events) > MaxInputEvents {
+		return fmt.Errorf("%w: input: %d events (1 to %d)", ErrInvalid, len(in.Events), MaxInputEvents)
+	}
+	for i, e := range in.Events {
+		bad := ""
+		switch e.Kind {
+		case pb.InputEvent_KIND_MOVE:
+			if e.Monitor < 0 || e.Monitor >= MaxMonitors || e.X < 0 || e.Y < 0 {
+				bad = "a place off the screen"
+			}
+		case pb.InputEvent_KIND_BUTTON:
+			if e.Button < 1 || e.Button > 3 {
+				bad = "a button not 1, 2 or 3"
+			}
+		case pb.InputEvent_KIND_SCROLL:
+			if e.Dx == 0 && e.Dy == 0 {
+				bad = "a scroll of nothing"
+			}
+		case pb.InputEvent_KIND_KEY:
+			if e.Scancode == 0 && e.Keysym == 0 && e.Rune == 0 {
+				bad = "a key with no code, keysym or character"
+			} else if e.Scancode > 255 || e.Keysym > 0x1fffffff || e.Rune < 0 || e.Rune > unicode.MaxRune {
+				bad = "a key out of range"
+			}
+		case pb.InputEvent_KIND_TEXT:
+			if e.Text == "" || len(e.Text) > MaxInputText || !utf8.ValidString(e.Text) {
+				bad = "text empty, too long or not UTF-8"
+			}
+		default:
+			bad = "an unknown kind"
+		}
+		if bad != "" {
+			return fmt.Errorf("%w: input event %d: %s", ErrInvalid, i, bad)
+		}
+	}
+	return nil
+}
+
+// ValidateScreenMsg checks a frame of a screen stream; fromCustomer says
+// which side sent it (each side sends its own kinds). The codec's update
+// is checked by its decoder.
+func ValidateScreenMsg(m *pb.ScreenMsg, fromCustomer bool) error {
+	mine := false
+	switch b := m.Body.(type) {
+	case *pb.ScreenMsg_Open:
+		mine = !fromCustomer
+		if b.Open.Monitor < 0 || b.Open.Monitor >= MaxMonitors {
+			return fmt.Errorf("%w: screen: monitor %d", ErrInvalid, b.Open.Monitor)
+		}
+	case *pb.ScreenMsg_Select:
+		mine = !fromCustomer
+		if b.Select.Monitor < 0 || b.Select.Monitor >= MaxMonitors {
+			return fmt.Errorf("%w: screen: monitor %d", ErrInvalid, b.Select.Monitor)
+		}
+	case *pb.ScreenMsg_Ack, *pb.ScreenMsg_Sync:
+		mine = !fromCustomer
+	case *pb.ScreenMsg_Info:
+		mine = fromCustomer
+		in := b.Info
+		if len(in.Monitors) == 0 || len(in.Monitors) > MaxMonitors {
+			return fmt.Errorf("%w: screen: %d monitors", ErrInvalid, len(in.Monitors))
+		}
+		found := false
+		for i, mon := range in.Monitors {
+			if mon.Index != int32(i) || mon.Width <= 0 || mon.Height <= 0 || mon.Width > 1<<15 || mon.Height > 1<<15 {
+				return fmt.Errorf("%w: screen: monitor %d", ErrInvalid, i)
+			}
+			found = found || mon.Index == in.Monitor
+		}
+		if !found {
+			return fmt.Errorf("%w: screen: monitor %d not listed", ErrInvalid, in.Monitor)
+		}
+	case *pb.ScreenMsg_Frame:
+		mine = fromCustomer
+		if len(b.Frame.Update) == 0 {
+			return fmt.Errorf("%w: screen: an empty frame", ErrInvalid)
+		}
+	case *pb.ScreenMsg_Cursor:
+		mine = fromCustomer
+		c := b.Cursor
+		if c.Width < 0 || c.Height < 0 || c.Width > MaxCursorSide || c.Height > MaxCursorSide ||
+			len(c.Rgba) != int(c.Width)*int(c.Height)*4 {
+			return fmt.Errorf("%w: screen: cursor shape", ErrInvalid)
+		}
+	case *pb.ScreenMsg_Synced:
+		mine = fromCustomer
+	case *pb.ScreenMsg_Stop:
+		mine = fromCustomer
+		if err := validWhy(b.Stop.Why); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: screen: an unknown message", ErrInvalid)
+	}
+	if !mine {
+		return fmt.Errorf("%w: screen: a message the other side sends", ErrInvalid)
 	}
 	return nil
 }

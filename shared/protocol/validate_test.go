@@ -495,3 +495,102 @@ func TestValidateLinkMessages(t *testing.T) {
 		checkValidation(t, tt.name, protocol.ValidatePeerMsg(tt.m), tt.want)
 	}
 }
+
+func TestValidateInput(t *testing.T) {
+	ev := func(e *pb.InputEvent) *pb.PeerMsg {
+		return &pb.PeerMsg{Body: &pb.PeerMsg_Input{Input: &pb.Input{Events: []*pb.InputEvent{
+			{Kind: pb.InputEvent_KIND_MOVE, Monitor: 0, X: 10, Y: 10}, e,
+		}}}}
+	}
+	good := []*pb.InputEvent{
+		{Kind: pb.InputEvent_KIND_MOVE, Monitor: 1, X: 0, Y: 0},
+		{Kind: pb.InputEvent_KIND_BUTTON, Button: 3, Down: true},
+		{Kind: pb.InputEvent_KIND_SCROLL, Dx: -1},
+		{Kind: pb.InputEvent_KIND_KEY, Scancode: 38, Down: true},
+		{Kind: pb.InputEvent_KIND_KEY, Keysym: 0xff09},
+		{Kind: pb.InputEvent_KIND_TEXT, Text: "héllo"},
+	}
+	for i, e := range good {
+		if err := protocol.ValidatePeerMsg(ev(e)); err != nil {
+			t.Errorf("good %d: %v", i, err)
+		}
+	}
+	bad := []*pb.InputEvent{
+		{Kind: pb.InputEvent_KIND_UNSPECIFIED},
+		{Kind: 99},
+		{Kind: pb.InputEvent_KIND_MOVE, Monitor: -1},
+		{Kind: pb.InputEvent_KIND_MOVE, Monitor: protocol.MaxMonitors},
+		{Kind: pb.InputEvent_KIND_MOVE, X: -5},
+		{Kind: pb.InputEvent_KIND_BUTTON, Button: 4},
+		{Kind: pb.InputEvent_KIND_SCROLL},
+		{Kind: pb.InputEvent_KIND_KEY},
+		{Kind: pb.InputEvent_KIND_KEY, Scancode: 300},
+		{Kind: pb.InputEvent_KIND_KEY, Rune: -1},
+		{Kind: pb.InputEvent_KIND_TEXT},
+		{Kind: pb.InputEvent_KIND_TEXT, Text: string([]byte{0xff, 0xfe})},
+		{Kind: pb.InputEvent_KIND_TEXT, Text: strings.Repeat("a", protocol.MaxInputText+1)},
+	}
+	for i, e := range bad {
+		if err := protocol.ValidatePeerMsg(ev(e)); !errors.Is(err, protocol.ErrInvalid) {
+			t.Errorf("bad %d (%v): %v, want invalid", i, e, err)
+		}
+	}
+	many := &pb.Input{}
+	for range protocol.MaxInputEvents + 1 {
+		many.Events = append(many.Events, &pb.InputEvent{Kind: pb.InputEvent_KIND_SCROLL, Dy: 1})
+	}
+	for _, in := range []*pb.Input{{}, many} {
+		if err := protocol.ValidatePeerMsg(&pb.PeerMsg{Body: &pb.PeerMsg_Input{Input: in}}); !errors.Is(err, protocol.ErrInvalid) {
+			t.Errorf("%d events: %v, want invalid", len(in.Events), err)
+		}
+	}
+}
+
+func TestValidateScreenMsg(t *testing.T) {
+	mons := []*pb.Monitor{{Index: 0, Width: 1920, Height: 1080, Primary: true}, {Index: 1, X: 1920, Width: 1280, Height: 1024}}
+	fromCustomer := []*pb.ScreenMsg{
+		{Body: &pb.ScreenMsg_Info{Info: &pb.ScreenInfo{Monitors: mons, Monitor: 1}}},
+		{Body: &pb.ScreenMsg_Frame{Frame: &pb.ScreenFrame{Seq: 1, Update: []byte{1}}}},
+		{Body: &pb.ScreenMsg_Cursor{Cursor: &pb.ScreenCursor{Width: 2, Height: 1, Rgba: make([]byte, 8)}}},
+		{Body: &pb.ScreenMsg_Synced{Synced: &pb.ScreenSynced{N: 3}}},
+		{Body: &pb.ScreenMsg_Stop{Stop: &pb.ScreenStop{Why: "revoked"}}},
+	}
+	fromAgent := []*pb.ScreenMsg{
+		{Body: &pb.ScreenMsg_Open{Open: &pb.ScreenOpen{Monitor: 1}}},
+		{Body: &pb.ScreenMsg_Select{Select: &pb.ScreenSelect{Monitor: 0}}},
+		{Body: &pb.ScreenMsg_Ack{Ack: &pb.ScreenAck{Seq: 9}}},
+		{Body: &pb.ScreenMsg_Sync{Sync: &pb.ScreenSync{N: 1}}},
+	}
+	for i, m := range fromCustomer {
+		if err := protocol.ValidateScreenMsg(m, true); err != nil {
+			t.Errorf("customer's %d: %v", i, err)
+		}
+		if err := protocol.ValidateScreenMsg(m, false); !errors.Is(err, protocol.ErrInvalid) {
+			t.Errorf("customer's %d from the agent: %v, want invalid", i, err)
+		}
+	}
+	for i, m := range fromAgent {
+		if err := protocol.ValidateScreenMsg(m, false); err != nil {
+			t.Errorf("agent's %d: %v", i, err)
+		}
+		if err := protocol.ValidateScreenMsg(m, true); !errors.Is(err, protocol.ErrInvalid) {
+			t.Errorf("agent's %d from the customer: %v, want invalid", i, err)
+		}
+	}
+	bad := []*pb.ScreenMsg{
+		{},
+		{Body: &pb.ScreenMsg_Info{Info: &pb.ScreenInfo{Monitor: 0}}},
+		{Body: &pb.ScreenMsg_Info{Info: &pb.ScreenInfo{Monitors: mons, Monitor: 2}}},
+		{Body: &pb.ScreenMsg_Info{Info: &pb.ScreenInfo{Monitors: []*pb.Monitor{{Index: 1, Width: 5, Height: 5}}, Monitor: 1}}},
+		{Body: &pb.ScreenMsg_Info{Info: &pb.ScreenInfo{Monitors: []*pb.Monitor{{Width: 0, Height: 5}}}}},
+		{Body: &pb.ScreenMsg_Frame{Frame: &pb.ScreenFrame{Seq: 1}}},
+		{Body: &pb.ScreenMsg_Cursor{Cursor: &pb.ScreenCursor{Width: 2, Height: 2, Rgba: make([]byte, 8)}}},
+		{Body: &pb.ScreenMsg_Cursor{Cursor: &pb.ScreenCursor{Width: 300, Height: 1, Rgba: make([]byte, 1200)}}},
+		{Body: &pb.ScreenMsg_Stop{Stop: &pb.ScreenStop{Why: strings.Repeat("x", 300)}}},
+	}
+	for i, m := range bad {
+		if err := protocol.ValidateScreenMsg(m, true); !errors.Is(err, protocol.ErrInvalid) {
+			t.Errorf("bad %d: %v, want invalid", i, err)
+		}
+	}
+}

@@ -123,6 +123,64 @@ func (FileCheck) EnumDescriptor() ([]byte, []int) {
 	return file_porthole_proto_rawDescGZIP(), []int{1}
 }
 
+type InputEvent_Kind int32
+
+const (
+	InputEvent_KIND_UNSPECIFIED InputEvent_Kind = 0
+	InputEvent_KIND_MOVE        InputEvent_Kind = 1 // the pointer to (x, y) on monitor
+	InputEvent_KIND_BUTTON      InputEvent_Kind = 2 // button down or up (1 left, 2 middle, 3 right), where the pointer is
+	InputEvent_KIND_SCROLL      InputEvent_Kind = 3 // dx, dy wheel clicks (positive: right, down)
+	InputEvent_KIND_KEY         InputEvent_Kind = 4 // a key down or up: scancode, keysym, rune
+	InputEvent_KIND_TEXT        InputEvent_Kind = 5 // text typed as it is, whatever the keyboard layout
+)
+
+// Enum value maps for InputEvent_Kind.
+var (
+	InputEvent_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_MOVE",
+		2: "KIND_BUTTON",
+		3: "KIND_SCROLL",
+		4: "KIND_KEY",
+		5: "KIND_TEXT",
+	}
+	InputEvent_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"KIND_MOVE":        1,
+		"KIND_BUTTON":      2,
+		"KIND_SCROLL":      3,
+		"KIND_KEY":         4,
+		"KIND_TEXT":        5,
+	}
+)
+
+func (x InputEvent_Kind) Enum() *InputEvent_Kind {
+	p := new(InputEvent_Kind)
+	*p = x
+	return p
+}
+
+func (x InputEvent_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (InputEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_porthole_proto_enumTypes[2].Descriptor()
+}
+
+func (InputEvent_Kind) Type() protoreflect.EnumType {
+	return &file_porthole_proto_enumTypes[2]
+}
+
+func (x InputEvent_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use InputEvent_Kind.Descriptor instead.
+func (InputEvent_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{31, 0}
+}
+
 type ClientMsg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Request id chosen by the client; the relay echoes it in its reply.
@@ -2130,6 +2188,7 @@ type PeerMsg struct {
 	//	*PeerMsg_PermissionRevoked
 	//	*PeerMsg_LinkOffer
 	//	*PeerMsg_LinkAnswer
+	//	*PeerMsg_Input
 	Body          isPeerMsg_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2325,6 +2384,15 @@ func (x *PeerMsg) GetLinkAnswer() *LinkAnswer {
 	return nil
 }
 
+func (x *PeerMsg) GetInput() *Input {
+	if x != nil {
+		if x, ok := x.Body.(*PeerMsg_Input); ok {
+			return x.Input
+		}
+	}
+	return nil
+}
+
 type isPeerMsg_Body interface {
 	isPeerMsg_Body()
 }
@@ -2397,6 +2465,10 @@ type PeerMsg_LinkAnswer struct {
 	LinkAnswer *LinkAnswer `protobuf:"bytes,17,opt,name=link_answer,json=linkAnswer,proto3,oneof"`
 }
 
+type PeerMsg_Input struct {
+	Input *Input `protobuf:"bytes,18,opt,name=input,proto3,oneof"`
+}
+
 func (*PeerMsg_Hello) isPeerMsg_Body() {}
 
 func (*PeerMsg_Chat) isPeerMsg_Body() {}
@@ -2431,6 +2503,982 @@ func (*PeerMsg_LinkOffer) isPeerMsg_Body() {}
 
 func (*PeerMsg_LinkAnswer) isPeerMsg_Body() {}
 
+func (*PeerMsg_Input) isPeerMsg_Body() {}
+
+// Input is the agent's pointer and keys for the customer's screen, in
+// order (agent → customer). It acts only while the customer's control
+// grant is in force; the customer checks the whole message before it
+// injects any of it, and answers nothing (the grant's revocation says why
+// input stopped).
+type Input struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*InputEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"` // at most 256
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Input) Reset() {
+	*x = Input{}
+	mi := &file_porthole_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Input) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Input) ProtoMessage() {}
+
+func (x *Input) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Input.ProtoReflect.Descriptor instead.
+func (*Input) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *Input) GetEvents() []*InputEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// InputEvent is one pointer or key event.
+type InputEvent struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    InputEvent_Kind        `protobuf:"varint,1,opt,name=kind,proto3,enum=porthole.v1.InputEvent_Kind" json:"kind,omitempty"`
+	Monitor int32                  `protobuf:"varint,2,opt,name=monitor,proto3" json:"monitor,omitempty"` // move: the index ScreenInfo gave
+	X       int32                  `protobuf:"varint,3,opt,name=x,proto3" json:"x,omitempty"`             // move: pixels from the monitor's left
+	Y       int32                  `protobuf:"varint,4,opt,name=y,proto3" json:"y,omitempty"`             // move: pixels from the monitor's top
+	Button  int32                  `protobuf:"varint,5,opt,name=button,proto3" json:"button,omitempty"`
+	Down    bool                   `protobuf:"varint,6,opt,name=down,proto3" json:"down,omitempty"`
+	Dx      int32                  `protobuf:"varint,7,opt,name=dx,proto3" json:"dx,omitempty"`
+	Dy      int32                  `protobuf:"varint,8,opt,name=dy,proto3" json:"dy,omitempty"`
+	// key: the key's position (the X keycode on Linux; 0 unknown), its
+	// keysym in the agent's layout (0 unknown), and the character it types
+	// (0 none). The customer uses the first it can.
+	Scancode      uint32 `protobuf:"varint,9,opt,name=scancode,proto3" json:"scancode,omitempty"`
+	Keysym        uint32 `protobuf:"varint,10,opt,name=keysym,proto3" json:"keysym,omitempty"`
+	Rune          int32  `protobuf:"varint,11,opt,name=rune,proto3" json:"rune,omitempty"`
+	Text          string `protobuf:"bytes,12,opt,name=text,proto3" json:"text,omitempty"` // text: at most 1024 bytes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputEvent) Reset() {
+	*x = InputEvent{}
+	mi := &file_porthole_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputEvent) ProtoMessage() {}
+
+func (x *InputEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputEvent.ProtoReflect.Descriptor instead.
+func (*InputEvent) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *InputEvent) GetKind() InputEvent_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return InputEvent_KIND_UNSPECIFIED
+}
+
+func (x *InputEvent) GetMonitor() int32 {
+	if x != nil {
+		return x.Monitor
+	}
+	return 0
+}
+
+func (x *InputEvent) GetX() int32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *InputEvent) GetY() int32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *InputEvent) GetButton() int32 {
+	if x != nil {
+		return x.Button
+	}
+	return 0
+}
+
+func (x *InputEvent) GetDown() bool {
+	if x != nil {
+		return x.Down
+	}
+	return false
+}
+
+func (x *InputEvent) GetDx() int32 {
+	if x != nil {
+		return x.Dx
+	}
+	return 0
+}
+
+func (x *InputEvent) GetDy() int32 {
+	if x != nil {
+		return x.Dy
+	}
+	return 0
+}
+
+func (x *InputEvent) GetScancode() uint32 {
+	if x != nil {
+		return x.Scancode
+	}
+	return 0
+}
+
+func (x *InputEvent) GetKeysym() uint32 {
+	if x != nil {
+		return x.Keysym
+	}
+	return 0
+}
+
+func (x *InputEvent) GetRune() int32 {
+	if x != nil {
+		return x.Rune
+	}
+	return 0
+}
+
+func (x *InputEvent) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// ScreenMsg is one frame on a screen stream (stream kind 3). The agent
+// opens the stream and sends ScreenOpen first; the customer answers with
+// ScreenInfo and then frames while the view grant is in force, and ends
+// with ScreenStop saying why. Agent → customer: open, ack, sync, select.
+// Customer → agent: info, frame, cursor, synced, stop.
+type ScreenMsg struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*ScreenMsg_Open
+	//	*ScreenMsg_Info
+	//	*ScreenMsg_Frame
+	//	*ScreenMsg_Ack
+	//	*ScreenMsg_Cursor
+	//	*ScreenMsg_Sync
+	//	*ScreenMsg_Synced
+	//	*ScreenMsg_Stop
+	//	*ScreenMsg_Select
+	Body          isScreenMsg_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenMsg) Reset() {
+	*x = ScreenMsg{}
+	mi := &file_porthole_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenMsg) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenMsg) ProtoMessage() {}
+
+func (x *ScreenMsg) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenMsg.ProtoReflect.Descriptor instead.
+func (*ScreenMsg) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ScreenMsg) GetBody() isScreenMsg_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *ScreenMsg) GetOpen() *ScreenOpen {
+	if x != nil {
+		if x, ok := x.Body.(*ScreenMsg_Open); ok {
+			return x.Open
+		}
+	}
+	return nil
+}
+
+func (x *ScreenMsg) GetInfo() *ScreenInfo {
+	if x != nil {
+		if x, ok := x.Body.(*ScreenMsg_Info); ok {
+			return x.Info
+		}
+	}
+	return nil
+}
+
+func (x *ScreenMsg) GetFrame() *ScreenFrame {
+	if x != nil {
+		if x, ok := x.Body.(*ScreenMsg_Frame); ok {
+			return x.Frame
+		}
+	}
+	return nil
+}
+
+func (x *ScreenMsg) GetAck() *ScreenAck {
+	if x != nil {
+		if x, ok := x.Body.(*ScreenMsg_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *ScreenMsg) GetCursor() *ScreenCursor {
+	if x != nil {
+		if x, ok := x.Body.(*ScreenMsg_Cursor); ok {
+			return x.Cursor
+		}
+	}
+	return nil
+}
+
+func (x *ScreenMsg) GetSync() *ScreenSync {
+	if x != nil {
+		if x, ok := x.Body.(*ScreenMsg_Sync); ok {
+			return x.Sync
+		}
+	}
+	return nil
+}
+
+func (x *ScreenMsg) GetSynced() *ScreenSynced {
+	if x != nil {
+		if x, ok := x.Body.(*ScreenMsg_Synced); ok {
+			return x.Synced
+		}
+	}
+	return nil
+}
+
+func (x *ScreenMsg) GetStop() *ScreenStop {
+	if x != nil {
+		if x, ok := x.Body.(*ScreenMsg_Stop); ok {
+			return x.Stop
+		}
+	}
+	return nil
+}
+
+func (x *ScreenMsg) GetSelect() *ScreenSelect {
+	if x != nil {
+		if x, ok := x.Body.(*ScreenMsg_Select); ok {
+			return x.Select
+		}
+	}
+	return nil
+}
+
+type isScreenMsg_Body interface {
+	isScreenMsg_Body()
+}
+
+type ScreenMsg_Open struct {
+	Open *ScreenOpen `protobuf:"bytes,1,opt,name=open,proto3,oneof"`
+}
+
+type ScreenMsg_Info struct {
+	Info *ScreenInfo `protobuf:"bytes,2,opt,name=info,proto3,oneof"`
+}
+
+type ScreenMsg_Frame struct {
+	Frame *ScreenFrame `protobuf:"bytes,3,opt,name=frame,proto3,oneof"`
+}
+
+type ScreenMsg_Ack struct {
+	Ack *ScreenAck `protobuf:"bytes,4,opt,name=ack,proto3,oneof"`
+}
+
+type ScreenMsg_Cursor struct {
+	Cursor *ScreenCursor `protobuf:"bytes,5,opt,name=cursor,proto3,oneof"`
+}
+
+type ScreenMsg_Sync struct {
+	Sync *ScreenSync `protobuf:"bytes,6,opt,name=sync,proto3,oneof"`
+}
+
+type ScreenMsg_Synced struct {
+	Synced *ScreenSynced `protobuf:"bytes,7,opt,name=synced,proto3,oneof"`
+}
+
+type ScreenMsg_Stop struct {
+	Stop *ScreenStop `protobuf:"bytes,8,opt,name=stop,proto3,oneof"`
+}
+
+type ScreenMsg_Select struct {
+	Select *ScreenSelect `protobuf:"bytes,9,opt,name=select,proto3,oneof"`
+}
+
+func (*ScreenMsg_Open) isScreenMsg_Body() {}
+
+func (*ScreenMsg_Info) isScreenMsg_Body() {}
+
+func (*ScreenMsg_Frame) isScreenMsg_Body() {}
+
+func (*ScreenMsg_Ack) isScreenMsg_Body() {}
+
+func (*ScreenMsg_Cursor) isScreenMsg_Body() {}
+
+func (*ScreenMsg_Sync) isScreenMsg_Body() {}
+
+func (*ScreenMsg_Synced) isScreenMsg_Body() {}
+
+func (*ScreenMsg_Stop) isScreenMsg_Body() {}
+
+func (*ScreenMsg_Select) isScreenMsg_Body() {}
+
+// ScreenOpen asks for the picture of one monitor.
+type ScreenOpen struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Monitor       int32                  `protobuf:"varint,1,opt,name=monitor,proto3" json:"monitor,omitempty"` // an index of ScreenInfo.monitors; 0 the primary
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenOpen) Reset() {
+	*x = ScreenOpen{}
+	mi := &file_porthole_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenOpen) ProtoMessage() {}
+
+func (x *ScreenOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenOpen.ProtoReflect.Descriptor instead.
+func (*ScreenOpen) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ScreenOpen) GetMonitor() int32 {
+	if x != nil {
+		return x.Monitor
+	}
+	return 0
+}
+
+// ScreenSelect switches the stream to another monitor (a keyframe follows).
+type ScreenSelect struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Monitor       int32                  `protobuf:"varint,1,opt,name=monitor,proto3" json:"monitor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenSelect) Reset() {
+	*x = ScreenSelect{}
+	mi := &file_porthole_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenSelect) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenSelect) ProtoMessage() {}
+
+func (x *ScreenSelect) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenSelect.ProtoReflect.Descriptor instead.
+func (*ScreenSelect) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ScreenSelect) GetMonitor() int32 {
+	if x != nil {
+		return x.Monitor
+	}
+	return 0
+}
+
+// Monitor is one of the customer's monitors, in screen pixels.
+type Monitor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	X             int32                  `protobuf:"varint,2,opt,name=x,proto3" json:"x,omitempty"`
+	Y             int32                  `protobuf:"varint,3,opt,name=y,proto3" json:"y,omitempty"`
+	Width         int32                  `protobuf:"varint,4,opt,name=width,proto3" json:"width,omitempty"`
+	Height        int32                  `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
+	Primary       bool                   `protobuf:"varint,6,opt,name=primary,proto3" json:"primary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Monitor) Reset() {
+	*x = Monitor{}
+	mi := &file_porthole_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Monitor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Monitor) ProtoMessage() {}
+
+func (x *Monitor) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Monitor.ProtoReflect.Descriptor instead.
+func (*Monitor) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *Monitor) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *Monitor) GetX() int32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *Monitor) GetY() int32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *Monitor) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *Monitor) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Monitor) GetPrimary() bool {
+	if x != nil {
+		return x.Primary
+	}
+	return false
+}
+
+// ScreenInfo lists the customer's monitors and says which one the frames
+// that follow show.
+type ScreenInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Monitors      []*Monitor             `protobuf:"bytes,1,rep,name=monitors,proto3" json:"monitors,omitempty"` // at most 16
+	Monitor       int32                  `protobuf:"varint,2,opt,name=monitor,proto3" json:"monitor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenInfo) Reset() {
+	*x = ScreenInfo{}
+	mi := &file_porthole_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenInfo) ProtoMessage() {}
+
+func (x *ScreenInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenInfo.ProtoReflect.Descriptor instead.
+func (*ScreenInfo) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ScreenInfo) GetMonitors() []*Monitor {
+	if x != nil {
+		return x.Monitors
+	}
+	return nil
+}
+
+func (x *ScreenInfo) GetMonitor() int32 {
+	if x != nil {
+		return x.Monitor
+	}
+	return 0
+}
+
+// ScreenFrame is one update of the screen codec (shared/screen).
+type ScreenFrame struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"` // the update's own sequence number
+	Update        []byte                 `protobuf:"bytes,2,opt,name=update,proto3" json:"update,omitempty"`
+	EncodeUs      uint32                 `protobuf:"varint,3,opt,name=encode_us,json=encodeUs,proto3" json:"encode_us,omitempty"` // what capturing and encoding it took
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenFrame) Reset() {
+	*x = ScreenFrame{}
+	mi := &file_porthole_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenFrame) ProtoMessage() {}
+
+func (x *ScreenFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenFrame.ProtoReflect.Descriptor instead.
+func (*ScreenFrame) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ScreenFrame) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ScreenFrame) GetUpdate() []byte {
+	if x != nil {
+		return x.Update
+	}
+	return nil
+}
+
+func (x *ScreenFrame) GetEncodeUs() uint32 {
+	if x != nil {
+		return x.EncodeUs
+	}
+	return 0
+}
+
+// ScreenAck says the agent applied frame seq; the customer keeps only a
+// few frames unacknowledged and drops what changed meanwhile into the
+// next one.
+type ScreenAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	DecodeUs      uint32                 `protobuf:"varint,2,opt,name=decode_us,json=decodeUs,proto3" json:"decode_us,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenAck) Reset() {
+	*x = ScreenAck{}
+	mi := &file_porthole_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenAck) ProtoMessage() {}
+
+func (x *ScreenAck) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenAck.ProtoReflect.Descriptor instead.
+func (*ScreenAck) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ScreenAck) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ScreenAck) GetDecodeUs() uint32 {
+	if x != nil {
+		return x.DecodeUs
+	}
+	return 0
+}
+
+// ScreenCursor is the pointer, apart from the picture: its place on the
+// monitor streamed and, when its shape changed (serial), the shape.
+type ScreenCursor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	X             int32                  `protobuf:"varint,1,opt,name=x,proto3" json:"x,omitempty"`
+	Y             int32                  `protobuf:"varint,2,opt,name=y,proto3" json:"y,omitempty"`
+	Visible       bool                   `protobuf:"varint,3,opt,name=visible,proto3" json:"visible,omitempty"` // on the monitor streamed
+	Serial        uint32                 `protobuf:"varint,4,opt,name=serial,proto3" json:"serial,omitempty"`
+	HotX          int32                  `protobuf:"varint,5,opt,name=hot_x,json=hotX,proto3" json:"hot_x,omitempty"`
+	HotY          int32                  `protobuf:"varint,6,opt,name=hot_y,json=hotY,proto3" json:"hot_y,omitempty"`
+	Width         int32                  `protobuf:"varint,7,opt,name=width,proto3" json:"width,omitempty"` // the shape, when it is sent: at most 256 × 256
+	Height        int32                  `protobuf:"varint,8,opt,name=height,proto3" json:"height,omitempty"`
+	Rgba          []byte                 `protobuf:"bytes,9,opt,name=rgba,proto3" json:"rgba,omitempty"` // width × height × 4 bytes, non-premultiplied
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenCursor) Reset() {
+	*x = ScreenCursor{}
+	mi := &file_porthole_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenCursor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenCursor) ProtoMessage() {}
+
+func (x *ScreenCursor) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenCursor.ProtoReflect.Descriptor instead.
+func (*ScreenCursor) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ScreenCursor) GetX() int32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *ScreenCursor) GetY() int32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *ScreenCursor) GetVisible() bool {
+	if x != nil {
+		return x.Visible
+	}
+	return false
+}
+
+func (x *ScreenCursor) GetSerial() uint32 {
+	if x != nil {
+		return x.Serial
+	}
+	return 0
+}
+
+func (x *ScreenCursor) GetHotX() int32 {
+	if x != nil {
+		return x.HotX
+	}
+	return 0
+}
+
+func (x *ScreenCursor) GetHotY() int32 {
+	if x != nil {
+		return x.HotY
+	}
+	return 0
+}
+
+func (x *ScreenCursor) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *ScreenCursor) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ScreenCursor) GetRgba() []byte {
+	if x != nil {
+		return x.Rgba
+	}
+	return nil
+}
+
+// ScreenSync asks the customer to send what changed until now, then
+// ScreenSynced with the same n: a snapshot taken then is the screen's.
+type ScreenSync struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	N             uint64                 `protobuf:"varint,1,opt,name=n,proto3" json:"n,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenSync) Reset() {
+	*x = ScreenSync{}
+	mi := &file_porthole_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenSync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenSync) ProtoMessage() {}
+
+func (x *ScreenSync) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenSync.ProtoReflect.Descriptor instead.
+func (*ScreenSync) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ScreenSync) GetN() uint64 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+type ScreenSynced struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	N             uint64                 `protobuf:"varint,1,opt,name=n,proto3" json:"n,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenSynced) Reset() {
+	*x = ScreenSynced{}
+	mi := &file_porthole_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenSynced) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenSynced) ProtoMessage() {}
+
+func (x *ScreenSynced) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenSynced.ProtoReflect.Descriptor instead.
+func (*ScreenSynced) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ScreenSynced) GetN() uint64 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+// ScreenStop ends the stream: why (revoked, stopped, ended, error).
+type ScreenStop struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Why           string                 `protobuf:"bytes,1,opt,name=why,proto3" json:"why,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenStop) Reset() {
+	*x = ScreenStop{}
+	mi := &file_porthole_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenStop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenStop) ProtoMessage() {}
+
+func (x *ScreenStop) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenStop.ProtoReflect.Descriptor instead.
+func (*ScreenStop) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ScreenStop) GetWhy() string {
+	if x != nil {
+		return x.Why
+	}
+	return ""
+}
+
 // PermissionRequest asks the customer for something beyond chat (seeing the
 // screen, control, a shell, ...). The customer's client asks its user and
 // answers; when nobody answers within timeout_ms the answer is no.
@@ -2446,7 +3494,7 @@ type PermissionRequest struct {
 
 func (x *PermissionRequest) Reset() {
 	*x = PermissionRequest{}
-	mi := &file_porthole_proto_msgTypes[30]
+	mi := &file_porthole_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2458,7 +3506,7 @@ func (x *PermissionRequest) String() string {
 func (*PermissionRequest) ProtoMessage() {}
 
 func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[30]
+	mi := &file_porthole_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +3519,7 @@ func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRequest.ProtoReflect.Descriptor instead.
 func (*PermissionRequest) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{30}
+	return file_porthole_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PermissionRequest) GetId() string {
@@ -2513,7 +3561,7 @@ type PermissionAnswer struct {
 
 func (x *PermissionAnswer) Reset() {
 	*x = PermissionAnswer{}
-	mi := &file_porthole_proto_msgTypes[31]
+	mi := &file_porthole_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +3573,7 @@ func (x *PermissionAnswer) String() string {
 func (*PermissionAnswer) ProtoMessage() {}
 
 func (x *PermissionAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[31]
+	mi := &file_porthole_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +3586,7 @@ func (x *PermissionAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionAnswer.ProtoReflect.Descriptor instead.
 func (*PermissionAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{31}
+	return file_porthole_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PermissionAnswer) GetId() string {
@@ -2575,7 +3623,7 @@ type PermissionRevoked struct {
 
 func (x *PermissionRevoked) Reset() {
 	*x = PermissionRevoked{}
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +3635,7 @@ func (x *PermissionRevoked) String() string {
 func (*PermissionRevoked) ProtoMessage() {}
 
 func (x *PermissionRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2600,7 +3648,7 @@ func (x *PermissionRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRevoked.ProtoReflect.Descriptor instead.
 func (*PermissionRevoked) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{32}
+	return file_porthole_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PermissionRevoked) GetId() string {
@@ -2638,7 +3686,7 @@ type Chat struct {
 
 func (x *Chat) Reset() {
 	*x = Chat{}
-	mi := &file_porthole_proto_msgTypes[33]
+	mi := &file_porthole_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2650,7 +3698,7 @@ func (x *Chat) String() string {
 func (*Chat) ProtoMessage() {}
 
 func (x *Chat) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[33]
+	mi := &file_porthole_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2663,7 +3711,7 @@ func (x *Chat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chat.ProtoReflect.Descriptor instead.
 func (*Chat) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{33}
+	return file_porthole_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Chat) GetId() string {
@@ -2717,7 +3765,7 @@ type ChatAck struct {
 
 func (x *ChatAck) Reset() {
 	*x = ChatAck{}
-	mi := &file_porthole_proto_msgTypes[34]
+	mi := &file_porthole_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +3777,7 @@ func (x *ChatAck) String() string {
 func (*ChatAck) ProtoMessage() {}
 
 func (x *ChatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[34]
+	mi := &file_porthole_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +3790,7 @@ func (x *ChatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatAck.ProtoReflect.Descriptor instead.
 func (*ChatAck) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{34}
+	return file_porthole_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ChatAck) GetId() string {
@@ -2762,7 +3810,7 @@ type Bye struct {
 
 func (x *Bye) Reset() {
 	*x = Bye{}
-	mi := &file_porthole_proto_msgTypes[35]
+	mi := &file_porthole_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +3822,7 @@ func (x *Bye) String() string {
 func (*Bye) ProtoMessage() {}
 
 func (x *Bye) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[35]
+	mi := &file_porthole_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +3835,7 @@ func (x *Bye) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bye.ProtoReflect.Descriptor instead.
 func (*Bye) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{35}
+	return file_porthole_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Bye) GetReason() string {
@@ -2826,7 +3874,7 @@ type FileOffer struct {
 
 func (x *FileOffer) Reset() {
 	*x = FileOffer{}
-	mi := &file_porthole_proto_msgTypes[36]
+	mi := &file_porthole_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2838,7 +3886,7 @@ func (x *FileOffer) String() string {
 func (*FileOffer) ProtoMessage() {}
 
 func (x *FileOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[36]
+	mi := &file_porthole_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2851,7 +3899,7 @@ func (x *FileOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileOffer.ProtoReflect.Descriptor instead.
 func (*FileOffer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{36}
+	return file_porthole_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *FileOffer) GetId() string {
@@ -2930,7 +3978,7 @@ type FileAnswer struct {
 
 func (x *FileAnswer) Reset() {
 	*x = FileAnswer{}
-	mi := &file_porthole_proto_msgTypes[37]
+	mi := &file_porthole_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2942,7 +3990,7 @@ func (x *FileAnswer) String() string {
 func (*FileAnswer) ProtoMessage() {}
 
 func (x *FileAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[37]
+	mi := &file_porthole_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2955,7 +4003,7 @@ func (x *FileAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileAnswer.ProtoReflect.Descriptor instead.
 func (*FileAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{37}
+	return file_porthole_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FileAnswer) GetId() string {
@@ -3018,7 +4066,7 @@ type FileCancel struct {
 
 func (x *FileCancel) Reset() {
 	*x = FileCancel{}
-	mi := &file_porthole_proto_msgTypes[38]
+	mi := &file_porthole_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3030,7 +4078,7 @@ func (x *FileCancel) String() string {
 func (*FileCancel) ProtoMessage() {}
 
 func (x *FileCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[38]
+	mi := &file_porthole_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3043,7 +4091,7 @@ func (x *FileCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileCancel.ProtoReflect.Descriptor instead.
 func (*FileCancel) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{38}
+	return file_porthole_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FileCancel) GetId() string {
@@ -3074,7 +4122,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_porthole_proto_msgTypes[39]
+	mi := &file_porthole_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3086,7 +4134,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[39]
+	mi := &file_porthole_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3099,7 +4147,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{39}
+	return file_porthole_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FileDone) GetId() string {
@@ -3141,7 +4189,7 @@ type FileInvite struct {
 
 func (x *FileInvite) Reset() {
 	*x = FileInvite{}
-	mi := &file_porthole_proto_msgTypes[40]
+	mi := &file_porthole_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3153,7 +4201,7 @@ func (x *FileInvite) String() string {
 func (*FileInvite) ProtoMessage() {}
 
 func (x *FileInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[40]
+	mi := &file_porthole_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3166,7 +4214,7 @@ func (x *FileInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInvite.ProtoReflect.Descriptor instead.
 func (*FileInvite) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{40}
+	return file_porthole_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FileInvite) GetExpiresUnixMs() int64 {
@@ -3194,7 +4242,7 @@ type FilePolicy struct {
 
 func (x *FilePolicy) Reset() {
 	*x = FilePolicy{}
-	mi := &file_porthole_proto_msgTypes[41]
+	mi := &file_porthole_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3206,7 +4254,7 @@ func (x *FilePolicy) String() string {
 func (*FilePolicy) ProtoMessage() {}
 
 func (x *FilePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[41]
+	mi := &file_porthole_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3219,7 +4267,7 @@ func (x *FilePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePolicy.ProtoReflect.Descriptor instead.
 func (*FilePolicy) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{41}
+	return file_porthole_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FilePolicy) GetEnabled() bool {
@@ -3283,7 +4331,7 @@ type LinkOffer struct {
 
 func (x *LinkOffer) Reset() {
 	*x = LinkOffer{}
-	mi := &file_porthole_proto_msgTypes[42]
+	mi := &file_porthole_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3295,7 +4343,7 @@ func (x *LinkOffer) String() string {
 func (*LinkOffer) ProtoMessage() {}
 
 func (x *LinkOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[42]
+	mi := &file_porthole_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3308,7 +4356,7 @@ func (x *LinkOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkOffer.ProtoReflect.Descriptor instead.
 func (*LinkOffer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{42}
+	return file_porthole_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *LinkOffer) GetId() string {
@@ -3338,7 +4386,7 @@ type LinkAnswer struct {
 
 func (x *LinkAnswer) Reset() {
 	*x = LinkAnswer{}
-	mi := &file_porthole_proto_msgTypes[43]
+	mi := &file_porthole_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3350,7 +4398,7 @@ func (x *LinkAnswer) String() string {
 func (*LinkAnswer) ProtoMessage() {}
 
 func (x *LinkAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[43]
+	mi := &file_porthole_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3363,7 +4411,7 @@ func (x *LinkAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkAnswer.ProtoReflect.Descriptor instead.
 func (*LinkAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{43}
+	return file_porthole_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LinkAnswer) GetId() string {
@@ -3401,7 +4449,7 @@ type FileStreamHead struct {
 
 func (x *FileStreamHead) Reset() {
 	*x = FileStreamHead{}
-	mi := &file_porthole_proto_msgTypes[44]
+	mi := &file_porthole_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3413,7 +4461,7 @@ func (x *FileStreamHead) String() string {
 func (*FileStreamHead) ProtoMessage() {}
 
 func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[44]
+	mi := &file_porthole_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3426,7 +4474,7 @@ func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStreamHead.ProtoReflect.Descriptor instead.
 func (*FileStreamHead) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{44}
+	return file_porthole_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *FileStreamHead) GetId() string {
@@ -3587,7 +4635,7 @@ const file_porthole_proto_rawDesc = "" +
 	"\aattempt\x18\x01 \x01(\x04R\aattempt\"5\n" +
 	"\x05Abort\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xd5\a\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x81\b\n" +
 	"\aPeerMsg\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.porthole.v1.HelloH\x00R\x05hello\x12'\n" +
 	"\x04chat\x18\x02 \x01(\v2\x11.porthole.v1.ChatH\x00R\x04chat\x121\n" +
@@ -3613,8 +4661,85 @@ const file_porthole_proto_rawDesc = "" +
 	"\n" +
 	"link_offer\x18\x10 \x01(\v2\x16.porthole.v1.LinkOfferH\x00R\tlinkOffer\x12:\n" +
 	"\vlink_answer\x18\x11 \x01(\v2\x17.porthole.v1.LinkAnswerH\x00R\n" +
-	"linkAnswerB\x06\n" +
-	"\x04body\"n\n" +
+	"linkAnswer\x12*\n" +
+	"\x05input\x18\x12 \x01(\v2\x12.porthole.v1.InputH\x00R\x05inputB\x06\n" +
+	"\x04body\"8\n" +
+	"\x05Input\x12/\n" +
+	"\x06events\x18\x01 \x03(\v2\x17.porthole.v1.InputEventR\x06events\"\x88\x03\n" +
+	"\n" +
+	"InputEvent\x120\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.porthole.v1.InputEvent.KindR\x04kind\x12\x18\n" +
+	"\amonitor\x18\x02 \x01(\x05R\amonitor\x12\f\n" +
+	"\x01x\x18\x03 \x01(\x05R\x01x\x12\f\n" +
+	"\x01y\x18\x04 \x01(\x05R\x01y\x12\x16\n" +
+	"\x06button\x18\x05 \x01(\x05R\x06button\x12\x12\n" +
+	"\x04down\x18\x06 \x01(\bR\x04down\x12\x0e\n" +
+	"\x02dx\x18\a \x01(\x05R\x02dx\x12\x0e\n" +
+	"\x02dy\x18\b \x01(\x05R\x02dy\x12\x1a\n" +
+	"\bscancode\x18\t \x01(\rR\bscancode\x12\x16\n" +
+	"\x06keysym\x18\n" +
+	" \x01(\rR\x06keysym\x12\x12\n" +
+	"\x04rune\x18\v \x01(\x05R\x04rune\x12\x12\n" +
+	"\x04text\x18\f \x01(\tR\x04text\"j\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tKIND_MOVE\x10\x01\x12\x0f\n" +
+	"\vKIND_BUTTON\x10\x02\x12\x0f\n" +
+	"\vKIND_SCROLL\x10\x03\x12\f\n" +
+	"\bKIND_KEY\x10\x04\x12\r\n" +
+	"\tKIND_TEXT\x10\x05\"\xcc\x03\n" +
+	"\tScreenMsg\x12-\n" +
+	"\x04open\x18\x01 \x01(\v2\x17.porthole.v1.ScreenOpenH\x00R\x04open\x12-\n" +
+	"\x04info\x18\x02 \x01(\v2\x17.porthole.v1.ScreenInfoH\x00R\x04info\x120\n" +
+	"\x05frame\x18\x03 \x01(\v2\x18.porthole.v1.ScreenFrameH\x00R\x05frame\x12*\n" +
+	"\x03ack\x18\x04 \x01(\v2\x16.porthole.v1.ScreenAckH\x00R\x03ack\x123\n" +
+	"\x06cursor\x18\x05 \x01(\v2\x19.porthole.v1.ScreenCursorH\x00R\x06cursor\x12-\n" +
+	"\x04sync\x18\x06 \x01(\v2\x17.porthole.v1.ScreenSyncH\x00R\x04sync\x123\n" +
+	"\x06synced\x18\a \x01(\v2\x19.porthole.v1.ScreenSyncedH\x00R\x06synced\x12-\n" +
+	"\x04stop\x18\b \x01(\v2\x17.porthole.v1.ScreenStopH\x00R\x04stop\x123\n" +
+	"\x06select\x18\t \x01(\v2\x19.porthole.v1.ScreenSelectH\x00R\x06selectB\x06\n" +
+	"\x04body\"&\n" +
+	"\n" +
+	"ScreenOpen\x12\x18\n" +
+	"\amonitor\x18\x01 \x01(\x05R\amonitor\"(\n" +
+	"\fScreenSelect\x12\x18\n" +
+	"\amonitor\x18\x01 \x01(\x05R\amonitor\"\x83\x01\n" +
+	"\aMonitor\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12\f\n" +
+	"\x01x\x18\x02 \x01(\x05R\x01x\x12\f\n" +
+	"\x01y\x18\x03 \x01(\x05R\x01y\x12\x14\n" +
+	"\x05width\x18\x04 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x05 \x01(\x05R\x06height\x12\x18\n" +
+	"\aprimary\x18\x06 \x01(\bR\aprimary\"X\n" +
+	"\n" +
+	"ScreenInfo\x120\n" +
+	"\bmonitors\x18\x01 \x03(\v2\x14.porthole.v1.MonitorR\bmonitors\x12\x18\n" +
+	"\amonitor\x18\x02 \x01(\x05R\amonitor\"T\n" +
+	"\vScreenFrame\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x16\n" +
+	"\x06update\x18\x02 \x01(\fR\x06update\x12\x1b\n" +
+	"\tencode_us\x18\x03 \x01(\rR\bencodeUs\":\n" +
+	"\tScreenAck\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1b\n" +
+	"\tdecode_us\x18\x02 \x01(\rR\bdecodeUs\"\xc8\x01\n" +
+	"\fScreenCursor\x12\f\n" +
+	"\x01x\x18\x01 \x01(\x05R\x01x\x12\f\n" +
+	"\x01y\x18\x02 \x01(\x05R\x01y\x12\x18\n" +
+	"\avisible\x18\x03 \x01(\bR\avisible\x12\x16\n" +
+	"\x06serial\x18\x04 \x01(\rR\x06serial\x12\x13\n" +
+	"\x05hot_x\x18\x05 \x01(\x05R\x04hotX\x12\x13\n" +
+	"\x05hot_y\x18\x06 \x01(\x05R\x04hotY\x12\x14\n" +
+	"\x05width\x18\a \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\b \x01(\x05R\x06height\x12\x12\n" +
+	"\x04rgba\x18\t \x01(\fR\x04rgba\"\x1a\n" +
+	"\n" +
+	"ScreenSync\x12\f\n" +
+	"\x01n\x18\x01 \x01(\x04R\x01n\"\x1c\n" +
+	"\fScreenSynced\x12\f\n" +
+	"\x01n\x18\x01 \x01(\x04R\x01n\"\x1e\n" +
+	"\n" +
+	"ScreenStop\x12\x10\n" +
+	"\x03why\x18\x01 \x01(\tR\x03why\"n\n" +
 	"\x11PermissionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
@@ -3717,112 +4842,139 @@ func file_porthole_proto_rawDescGZIP() []byte {
 	return file_porthole_proto_rawDescData
 }
 
-var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_porthole_proto_goTypes = []any{
 	(Role)(0),                 // 0: porthole.v1.Role
 	(FileCheck)(0),            // 1: porthole.v1.FileCheck
-	(*ClientMsg)(nil),         // 2: porthole.v1.ClientMsg
-	(*RelayMsg)(nil),          // 3: porthole.v1.RelayMsg
-	(*Hello)(nil),             // 4: porthole.v1.Hello
-	(*Welcome)(nil),           // 5: porthole.v1.Welcome
-	(*SignIn)(nil),            // 6: porthole.v1.SignIn
-	(*SignedIn)(nil),          // 7: porthole.v1.SignedIn
-	(*NewSession)(nil),        // 8: porthole.v1.NewSession
-	(*SessionCreated)(nil),    // 9: porthole.v1.SessionCreated
-	(*Attach)(nil),            // 10: porthole.v1.Attach
-	(*Attached)(nil),          // 11: porthole.v1.Attached
-	(*AttachedSession)(nil),   // 12: porthole.v1.AttachedSession
-	(*EndSession)(nil),        // 13: porthole.v1.EndSession
-	(*Join)(nil),              // 14: porthole.v1.Join
-	(*Rejoin)(nil),            // 15: porthole.v1.Rejoin
-	(*Joined)(nil),            // 16: porthole.v1.Joined
-	(*Signal)(nil),            // 17: porthole.v1.Signal
-	(*PeerPresence)(nil),      // 18: porthole.v1.PeerPresence
-	(*SessionEnded)(nil),      // 19: porthole.v1.SessionEnded
-	(*Error)(nil),             // 20: porthole.v1.Error
-	(*Ping)(nil),              // 21: porthole.v1.Ping
-	(*Pong)(nil),              // 22: porthole.v1.Pong
-	(*Ok)(nil),                // 23: porthole.v1.Ok
-	(*PeerSignal)(nil),        // 24: porthole.v1.PeerSignal
-	(*Pake)(nil),              // 25: porthole.v1.Pake
-	(*KeyConfirm)(nil),        // 26: porthole.v1.KeyConfirm
-	(*Candidates)(nil),        // 27: porthole.v1.Candidates
-	(*UseRelay)(nil),          // 28: porthole.v1.UseRelay
-	(*RelayReady)(nil),        // 29: porthole.v1.RelayReady
-	(*Abort)(nil),             // 30: porthole.v1.Abort
-	(*PeerMsg)(nil),           // 31: porthole.v1.PeerMsg
-	(*PermissionRequest)(nil), // 32: porthole.v1.PermissionRequest
-	(*PermissionAnswer)(nil),  // 33: porthole.v1.PermissionAnswer
-	(*PermissionRevoked)(nil), // 34: porthole.v1.PermissionRevoked
-	(*Chat)(nil),              // 35: porthole.v1.Chat
-	(*ChatAck)(nil),           // 36: porthole.v1.ChatAck
-	(*Bye)(nil),               // 37: porthole.v1.Bye
-	(*FileOffer)(nil),         // 38: porthole.v1.FileOffer
-	(*FileAnswer)(nil),        // 39: porthole.v1.FileAnswer
-	(*FileCancel)(nil),        // 40: porthole.v1.FileCancel
-	(*FileDone)(nil),          // 41: porthole.v1.FileDone
-	(*FileInvite)(nil),        // 42: porthole.v1.FileInvite
-	(*FilePolicy)(nil),        // 43: porthole.v1.FilePolicy
-	(*LinkOffer)(nil),         // 44: porthole.v1.LinkOffer
-	(*LinkAnswer)(nil),        // 45: porthole.v1.LinkAnswer
-	(*FileStreamHead)(nil),    // 46: porthole.v1.FileStreamHead
+	(InputEvent_Kind)(0),      // 2: porthole.v1.InputEvent.Kind
+	(*ClientMsg)(nil),         // 3: porthole.v1.ClientMsg
+	(*RelayMsg)(nil),          // 4: porthole.v1.RelayMsg
+	(*Hello)(nil),             // 5: porthole.v1.Hello
+	(*Welcome)(nil),           // 6: porthole.v1.Welcome
+	(*SignIn)(nil),            // 7: porthole.v1.SignIn
+	(*SignedIn)(nil),          // 8: porthole.v1.SignedIn
+	(*NewSession)(nil),        // 9: porthole.v1.NewSession
+	(*SessionCreated)(nil),    // 10: porthole.v1.SessionCreated
+	(*Attach)(nil),            // 11: porthole.v1.Attach
+	(*Attached)(nil),          // 12: porthole.v1.Attached
+	(*AttachedSession)(nil),   // 13: porthole.v1.AttachedSession
+	(*EndSession)(nil),        // 14: porthole.v1.EndSession
+	(*Join)(nil),              // 15: porthole.v1.Join
+	(*Rejoin)(nil),            // 16: porthole.v1.Rejoin
+	(*Joined)(nil),            // 17: porthole.v1.Joined
+	(*Signal)(nil),            // 18: porthole.v1.Signal
+	(*PeerPresence)(nil),      // 19: porthole.v1.PeerPresence
+	(*SessionEnded)(nil),      // 20: porthole.v1.SessionEnded
+	(*Error)(nil),             // 21: porthole.v1.Error
+	(*Ping)(nil),              // 22: porthole.v1.Ping
+	(*Pong)(nil),              // 23: porthole.v1.Pong
+	(*Ok)(nil),                // 24: porthole.v1.Ok
+	(*PeerSignal)(nil),        // 25: porthole.v1.PeerSignal
+	(*Pake)(nil),              // 26: porthole.v1.Pake
+	(*KeyConfirm)(nil),        // 27: porthole.v1.KeyConfirm
+	(*Candidates)(nil),        // 28: porthole.v1.Candidates
+	(*UseRelay)(nil),          // 29: porthole.v1.UseRelay
+	(*RelayReady)(nil),        // 30: porthole.v1.RelayReady
+	(*Abort)(nil),             // 31: porthole.v1.Abort
+	(*PeerMsg)(nil),           // 32: porthole.v1.PeerMsg
+	(*Input)(nil),             // 33: porthole.v1.Input
+	(*InputEvent)(nil),        // 34: porthole.v1.InputEvent
+	(*ScreenMsg)(nil),         // 35: porthole.v1.ScreenMsg
+	(*ScreenOpen)(nil),        // 36: porthole.v1.ScreenOpen
+	(*ScreenSelect)(nil),      // 37: porthole.v1.ScreenSelect
+	(*Monitor)(nil),           // 38: porthole.v1.Monitor
+	(*ScreenInfo)(nil),        // 39: porthole.v1.ScreenInfo
+	(*ScreenFrame)(nil),       // 40: porthole.v1.ScreenFrame
+	(*ScreenAck)(nil),         // 41: porthole.v1.ScreenAck
+	(*ScreenCursor)(nil),      // 42: porthole.v1.ScreenCursor
+	(*ScreenSync)(nil),        // 43: porthole.v1.ScreenSync
+	(*ScreenSynced)(nil),      // 44: porthole.v1.ScreenSynced
+	(*ScreenStop)(nil),        // 45: porthole.v1.ScreenStop
+	(*PermissionRequest)(nil), // 46: porthole.v1.PermissionRequest
+	(*PermissionAnswer)(nil),  // 47: porthole.v1.PermissionAnswer
+	(*PermissionRevoked)(nil), // 48: porthole.v1.PermissionRevoked
+	(*Chat)(nil),              // 49: porthole.v1.Chat
+	(*ChatAck)(nil),           // 50: porthole.v1.ChatAck
+	(*Bye)(nil),               // 51: porthole.v1.Bye
+	(*FileOffer)(nil),         // 52: porthole.v1.FileOffer
+	(*FileAnswer)(nil),        // 53: porthole.v1.FileAnswer
+	(*FileCancel)(nil),        // 54: porthole.v1.FileCancel
+	(*FileDone)(nil),          // 55: porthole.v1.FileDone
+	(*FileInvite)(nil),        // 56: porthole.v1.FileInvite
+	(*FilePolicy)(nil),        // 57: porthole.v1.FilePolicy
+	(*LinkOffer)(nil),         // 58: porthole.v1.LinkOffer
+	(*LinkAnswer)(nil),        // 59: porthole.v1.LinkAnswer
+	(*FileStreamHead)(nil),    // 60: porthole.v1.FileStreamHead
 }
 var file_porthole_proto_depIdxs = []int32{
-	4,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
-	6,  // 1: porthole.v1.ClientMsg.sign_in:type_name -> porthole.v1.SignIn
-	8,  // 2: porthole.v1.ClientMsg.new_session:type_name -> porthole.v1.NewSession
-	10, // 3: porthole.v1.ClientMsg.attach:type_name -> porthole.v1.Attach
-	13, // 4: porthole.v1.ClientMsg.end_session:type_name -> porthole.v1.EndSession
-	14, // 5: porthole.v1.ClientMsg.join:type_name -> porthole.v1.Join
-	15, // 6: porthole.v1.ClientMsg.rejoin:type_name -> porthole.v1.Rejoin
-	17, // 7: porthole.v1.ClientMsg.signal:type_name -> porthole.v1.Signal
-	21, // 8: porthole.v1.ClientMsg.ping:type_name -> porthole.v1.Ping
-	5,  // 9: porthole.v1.RelayMsg.welcome:type_name -> porthole.v1.Welcome
-	7,  // 10: porthole.v1.RelayMsg.signed_in:type_name -> porthole.v1.SignedIn
-	9,  // 11: porthole.v1.RelayMsg.session_created:type_name -> porthole.v1.SessionCreated
-	11, // 12: porthole.v1.RelayMsg.attached:type_name -> porthole.v1.Attached
-	16, // 13: porthole.v1.RelayMsg.joined:type_name -> porthole.v1.Joined
-	17, // 14: porthole.v1.RelayMsg.signal:type_name -> porthole.v1.Signal
-	18, // 15: porthole.v1.RelayMsg.presence:type_name -> porthole.v1.PeerPresence
-	19, // 16: porthole.v1.RelayMsg.session_ended:type_name -> porthole.v1.SessionEnded
-	20, // 17: porthole.v1.RelayMsg.error:type_name -> porthole.v1.Error
-	22, // 18: porthole.v1.RelayMsg.pong:type_name -> porthole.v1.Pong
-	23, // 19: porthole.v1.RelayMsg.ok:type_name -> porthole.v1.Ok
+	5,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
+	7,  // 1: porthole.v1.ClientMsg.sign_in:type_name -> porthole.v1.SignIn
+	9,  // 2: porthole.v1.ClientMsg.new_session:type_name -> porthole.v1.NewSession
+	11, // 3: porthole.v1.ClientMsg.attach:type_name -> porthole.v1.Attach
+	14, // 4: porthole.v1.ClientMsg.end_session:type_name -> porthole.v1.EndSession
+	15, // 5: porthole.v1.ClientMsg.join:type_name -> porthole.v1.Join
+	16, // 6: porthole.v1.ClientMsg.rejoin:type_name -> porthole.v1.Rejoin
+	18, // 7: porthole.v1.ClientMsg.signal:type_name -> porthole.v1.Signal
+	22, // 8: porthole.v1.ClientMsg.ping:type_name -> porthole.v1.Ping
+	6,  // 9: porthole.v1.RelayMsg.welcome:type_name -> porthole.v1.Welcome
+	8,  // 10: porthole.v1.RelayMsg.signed_in:type_name -> porthole.v1.SignedIn
+	10, // 11: porthole.v1.RelayMsg.session_created:type_name -> porthole.v1.SessionCreated
+	12, // 12: porthole.v1.RelayMsg.attached:type_name -> porthole.v1.Attached
+	17, // 13: porthole.v1.RelayMsg.joined:type_name -> porthole.v1.Joined
+	18, // 14: porthole.v1.RelayMsg.signal:type_name -> porthole.v1.Signal
+	19, // 15: porthole.v1.RelayMsg.presence:type_name -> porthole.v1.PeerPresence
+	20, // 16: porthole.v1.RelayMsg.session_ended:type_name -> porthole.v1.SessionEnded
+	21, // 17: porthole.v1.RelayMsg.error:type_name -> porthole.v1.Error
+	23, // 18: porthole.v1.RelayMsg.pong:type_name -> porthole.v1.Pong
+	24, // 19: porthole.v1.RelayMsg.ok:type_name -> porthole.v1.Ok
 	0,  // 20: porthole.v1.Hello.role:type_name -> porthole.v1.Role
-	43, // 21: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
-	12, // 22: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
-	25, // 23: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
-	26, // 24: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
-	27, // 25: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
-	28, // 26: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
-	29, // 27: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
-	30, // 28: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
-	4,  // 29: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
-	35, // 30: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
-	36, // 31: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
-	37, // 32: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
-	21, // 33: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
-	22, // 34: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
-	32, // 35: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
-	33, // 36: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
-	38, // 37: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
-	39, // 38: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
-	40, // 39: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
-	41, // 40: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
-	42, // 41: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
-	43, // 42: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
-	34, // 43: porthole.v1.PeerMsg.permission_revoked:type_name -> porthole.v1.PermissionRevoked
-	44, // 44: porthole.v1.PeerMsg.link_offer:type_name -> porthole.v1.LinkOffer
-	45, // 45: porthole.v1.PeerMsg.link_answer:type_name -> porthole.v1.LinkAnswer
-	0,  // 46: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
-	1,  // 47: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
-	1,  // 48: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	57, // 21: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
+	13, // 22: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
+	26, // 23: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
+	27, // 24: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
+	28, // 25: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
+	29, // 26: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
+	30, // 27: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
+	31, // 28: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
+	5,  // 29: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
+	49, // 30: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
+	50, // 31: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
+	51, // 32: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
+	22, // 33: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
+	23, // 34: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
+	46, // 35: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
+	47, // 36: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
+	52, // 37: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
+	53, // 38: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
+	54, // 39: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
+	55, // 40: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
+	56, // 41: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
+	57, // 42: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
+	48, // 43: porthole.v1.PeerMsg.permission_revoked:type_name -> porthole.v1.PermissionRevoked
+	58, // 44: porthole.v1.PeerMsg.link_offer:type_name -> porthole.v1.LinkOffer
+	59, // 45: porthole.v1.PeerMsg.link_answer:type_name -> porthole.v1.LinkAnswer
+	33, // 46: porthole.v1.PeerMsg.input:type_name -> porthole.v1.Input
+	34, // 47: porthole.v1.Input.events:type_name -> porthole.v1.InputEvent
+	2,  // 48: porthole.v1.InputEvent.kind:type_name -> porthole.v1.InputEvent.Kind
+	36, // 49: porthole.v1.ScreenMsg.open:type_name -> porthole.v1.ScreenOpen
+	39, // 50: porthole.v1.ScreenMsg.info:type_name -> porthole.v1.ScreenInfo
+	40, // 51: porthole.v1.ScreenMsg.frame:type_name -> porthole.v1.ScreenFrame
+	41, // 52: porthole.v1.ScreenMsg.ack:type_name -> porthole.v1.ScreenAck
+	42, // 53: porthole.v1.ScreenMsg.cursor:type_name -> porthole.v1.ScreenCursor
+	43, // 54: porthole.v1.ScreenMsg.sync:type_name -> porthole.v1.ScreenSync
+	44, // 55: porthole.v1.ScreenMsg.synced:type_name -> porthole.v1.ScreenSynced
+	45, // 56: porthole.v1.ScreenMsg.stop:type_name -> porthole.v1.ScreenStop
+	37, // 57: porthole.v1.ScreenMsg.select:type_name -> porthole.v1.ScreenSelect
+	38, // 58: porthole.v1.ScreenInfo.monitors:type_name -> porthole.v1.Monitor
+	0,  // 59: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
+	1,  // 60: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
+	1,  // 61: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_porthole_proto_init() }
@@ -3880,14 +5032,26 @@ func file_porthole_proto_init() {
 		(*PeerMsg_PermissionRevoked)(nil),
 		(*PeerMsg_LinkOffer)(nil),
 		(*PeerMsg_LinkAnswer)(nil),
+		(*PeerMsg_Input)(nil),
+	}
+	file_porthole_proto_msgTypes[32].OneofWrappers = []any{
+		(*ScreenMsg_Open)(nil),
+		(*ScreenMsg_Info)(nil),
+		(*ScreenMsg_Frame)(nil),
+		(*ScreenMsg_Ack)(nil),
+		(*ScreenMsg_Cursor)(nil),
+		(*ScreenMsg_Sync)(nil),
+		(*ScreenMsg_Synced)(nil),
+		(*ScreenMsg_Stop)(nil),
+		(*ScreenMsg_Select)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_porthole_proto_rawDesc), len(file_porthole_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   45,
+			NumEnums:      3,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
