@@ -48,6 +48,9 @@ const (
 	WhyEnded        = "ended"        // the session ended first
 	WhyDisconnected = "disconnected" // the link went down before an answer came
 	WhyUnsupported  = "unsupported"  // this side has no service for the kind
+	// WhyNeeds, followed by a kind, says a request needs a grant of that
+	// kind first ("needs_screen").
+	WhyNeeds = "needs_"
 )
 
 // Timeout bounds.
@@ -128,6 +131,11 @@ type GiverConfig struct {
 	// Kinds are the kinds this side has a service for; a request for any
 	// other kind is denied at once (WhyUnsupported), nobody is asked.
 	Kinds []string
+	// Needs names, for a kind, the kind whose grant it needs (control
+	// needs screen: nobody controls what they cannot see). A request
+	// without the needed grant in force is denied at once (WhyNeeds +
+	// the kind), and revoking the needed grant revokes what needs it.
+	Needs map[string]string
 	// Events receives every request, answer and grant change. It must not
 	// block for long.
 	Events func(Event)
@@ -188,6 +196,12 @@ func (g *Giver) add(l *peer.Link, req *pb.PermissionRequest) {
 		g.mu.Unlock()
 		return
 	}
+	if need := g.cfg.Needs[req.Kind]; need != "" && !g.holds(l, need) {
+		g.mu.Unlock()
+		l.Send(answer(req.Id, false, WhyNeeds+need))
+		g.event(Event{Peer: l.Remote.Name, ID: req.Id, Kind: req.Kind, State: WhyNeeds + need, Why: WhyNeeds + need})
+		return
+	}
 	id := req.Id
 	g.open[id] = &openRequest{req: req, link: l, timer: time.AfterFunc(timeout, func() { g.finish(id, false, WhyTimeout) })}
 	g.mu.Unlock()
@@ -215,6 +229,13 @@ func (g *Giver) finish(id string, allowed bool, why string) bool {
 	if allowed && !up(o.link) {
 		allowed, why = false, WhyDisconnected // the link it came on is gone
 	}
+	if need := g.cfg.Needs[o.req.Kind]; allowed && need != "" {
+		g.mu.Lock()
+		if !g.holds(o.link, need) {
+			allowed, why = false, WhyNeeds+need // taken back while the person was deciding
+		}
+		g.mu.Unlock()
+	}
 	// The answer goes before the grant is in force, so that a revocation
 	// cannot overtake it; if the link is down, the agent sees no answer:
 	// no permission.
@@ -222,15 +243,20 @@ func (g *Giver) finish(id string, allowed bool, why string) bool {
 	if allowed {
 		g.mu.Lock()
 		ended := g.ended
-		if up(o.link) && !ended {
+		need := g.cfg.Needs[o.req.Kind]
+		lost := need != "" && !g.holds(o.link, need) // revoked since the check above
+		if up(o.link) && !ended && !lost {
 			g.grants[id] = &Grant{ID: id, Peer: o.link.Remote.Name, Kind: o.req.Kind, Since: time.Now().UTC(), link: o.link}
 		} else {
 			allowed, why = false, WhyDisconnected
 		}
 		g.mu.Unlock()
-		if ended { // End came between the answer and the grant: the agent hears the grant is gone
+		if ended || lost { // between the answer and the grant: the agent hears the grant is gone
 			why = WhyEnded
-			o.link.Send(&pb.PeerMsg{Body: &pb.PeerMsg_PermissionRevoked{PermissionRevoked: &pb.PermissionRevoked{Id: id, Kind: o.req.Kind, Why: WhyEnded}}})
+			if !ended {
+				why = WhyNeeds + need
+			}
+			o.link.Send(&pb.PeerMsg{Body: &pb.PeerMsg_PermissionRevoked{PermissionRevoked: &pb.PermissionRevoked{Id: id, Kind: o.req.Kind, Why: why}}})
 		}
 	}
 	state := StateAllowed
@@ -241,6 +267,17 @@ func (g *Giver) finish(id string, allowed bool, why string) bool {
 	}
 	g.event(Event{Peer: o.link.Remote.Name, ID: id, Kind: o.req.Kind, State: state, Why: why})
 	return true
+}
+
+// holds says whether a grant of kind given on l is in force. Only with mu
+// held.
+func (g *Giver) holds(l *peer.Link, kind string) bool {
+	for _, gr := range g.grants {
+		if gr.link == l && gr.Kind == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // Allowed says whether the customer has granted kind to the agent named
@@ -278,6 +315,21 @@ func (g *Giver) Revoke(id string) error {
 		return ErrUnknown
 	}
 	g.ended1(gr, StateRevoked, true)
+	// What needed it ends with it, unless another grant of its kind is
+	// still in force on that link.
+	g.mu.Lock()
+	var after []string
+	if !g.holds(gr.link, gr.Kind) {
+		for id, o := range g.grants {
+			if o.link == gr.link && g.cfg.Needs[o.Kind] == gr.Kind {
+				after = append(after, id)
+			}
+		}
+	}
+	g.mu.Unlock()
+	for _, id := range after {
+		g.Revoke(id)
+	}
 	return nil
 }
 

@@ -24,7 +24,8 @@ type customer struct {
 func newCustomer(t *testing.T, kinds ...string) *customer {
 	t.Helper()
 	c := &customer{r: session.New(session.Config{Session: sessionID}), events: make(chan consent.Event, 32)}
-	c.g = consent.NewGiver(c.r, consent.GiverConfig{Kinds: kinds, Events: func(ev consent.Event) { c.events <- ev }})
+	c.g = consent.NewGiver(c.r, consent.GiverConfig{Kinds: kinds, Events: func(ev consent.Event) { c.events <- ev },
+		Needs: map[string]string{consent.KindControl: consent.KindScreen}})
 	t.Cleanup(func() { c.r.Close("test over") })
 	return c
 }
@@ -230,4 +231,58 @@ func TestAskerEnd(t *testing.T) {
 	if alice.a.Holds(consent.KindScreen) {
 		t.Fatal("a grant outlived the session")
 	}
+}
+
+// Control needs the screen: asked without it, it is denied at once; once
+// the screen's grant is revoked, control's goes with it.
+func TestControlNeedsScreen(t *testing.T) {
+	c := newCustomer(t, consent.KindScreen, consent.KindControl)
+	alice := newAgent(t, c, "alice")
+	needs := consent.WhyNeeds + consent.KindScreen
+
+	early := alice.ask(t, consent.KindControl, time.Minute)
+	want(t, c.events, early, needs, needs)
+	want(t, alice.events, early, needs, needs)
+
+	view := alice.ask(t, consent.KindScreen, time.Minute)
+	want(t, c.events, view, consent.StateRequested, "")
+	c.g.Answer(view, true)
+	want(t, c.events, view, consent.StateAllowed, "")
+	want(t, alice.events, view, consent.StateAllowed, "")
+
+	ctl := alice.ask(t, consent.KindControl, time.Minute)
+	want(t, c.events, ctl, consent.StateRequested, "")
+	c.g.Answer(ctl, true)
+	want(t, c.events, ctl, consent.StateAllowed, "")
+	want(t, alice.events, ctl, consent.StateAllowed, "")
+	if !c.g.Allowed("alice", consent.KindControl) {
+		t.Fatal("control not allowed after the grant")
+	}
+
+	if err := c.g.Revoke(view); err != nil {
+		t.Fatal(err)
+	}
+	want(t, c.events, view, consent.StateRevoked, consent.StateRevoked)
+	want(t, c.events, ctl, consent.StateRevoked, consent.StateRevoked)
+	want(t, alice.events, view, consent.StateRevoked, consent.StateRevoked)
+	want(t, alice.events, ctl, consent.StateRevoked, consent.StateRevoked)
+	if c.g.Allowed("alice", consent.KindControl) || alice.a.Holds(consent.KindControl) {
+		t.Fatal("control outlived the screen's grant")
+	}
+
+	// Asked while the screen was granted, answered after it was taken back:
+	// no.
+	view = alice.ask(t, consent.KindScreen, time.Minute)
+	want(t, c.events, view, consent.StateRequested, "")
+	c.g.Answer(view, true)
+	want(t, c.events, view, consent.StateAllowed, "")
+	want(t, alice.events, view, consent.StateAllowed, "")
+	ctl = alice.ask(t, consent.KindControl, time.Minute)
+	want(t, c.events, ctl, consent.StateRequested, "")
+	c.g.Revoke(view)
+	want(t, c.events, view, consent.StateRevoked, consent.StateRevoked)
+	c.g.Answer(ctl, true)
+	want(t, c.events, ctl, needs, needs)
+	want(t, alice.events, view, consent.StateRevoked, consent.StateRevoked)
+	want(t, alice.events, ctl, needs, needs)
 }
