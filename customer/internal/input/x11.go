@@ -5,8 +5,37 @@
 // connection: the pointer by monitor and monitor-relative position
 // (mapped here, on the customer's side), buttons and scrolling (vertical
 // and horizontal), keys by X keycode (the key's position, as the agent's
-// keyboard reported it). Nothing calls it yet: the control grant and the
-// session service come with the next steps.
+// keyboard reported it) or by keysym (KeySym: for an agent with no X
+// keycode, or the "system keys" menu), and text typed as it is, whatever
+// the keyboard layout (Type). Nothing calls it yet: the control grant and
+// the session service come with the next steps.
+//
+// A keysym is looked up in the keyboard mapping, cached and loaded again
+// when the server says it changed (MappingNotify) or a keysym is not in
+// it; one at the shifted level is pressed with Shift around it unless
+// the agent holds Shift already. A keysym no key has is mapped onto a
+// spare keycode (one with no keysyms, from the top of the range; at most
+// eight of them, the least recently used remapped first), which Close
+// empties again. The change takes effect before the key is pressed
+// without any sleep: the server handles one client's requests in order,
+// so the reply to a GetKeyboardMapping sent after ChangeKeyboardMapping
+// shows the new mapping in force (and is checked), and every application
+// gets its MappingNotify before the key press that follows. What no
+// round trip can tell is when an application has read its events: one
+// still behind by more than eight such keysyms may read a remapped
+// spare code with its new keysym, which is why the pool is not smaller.
+//
+// Only the first group of the layout is used: a key whose second group
+// types something else counts as not having the keysym (it types
+// differently with the other layout active), and a spare code is used.
+// Caps Lock is not undone: with it on, letters come out as the
+// application makes them.
+//
+// GrabShortcut is the customer's own way to end control at once
+// (ShortcutName, grabbed on the root window).
+//
+// This is pure Go XTest over xgb; Windows and macOS will take the robotgo
+// route later.
 package input
 
 import (
@@ -14,6 +43,7 @@ import (
 	"fmt"
 	"image"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
@@ -47,18 +77,29 @@ var ErrClosed = errors.New("input: closed")
 
 // X11 injects input on an X display.
 type X11 struct {
-	xc   *xconn.Conn
-	root xproto.Window
+	xc    *xconn.Conn
+	root  xproto.Window
+	stale atomic.Bool // the server said the keyboard or modifier mapping changed
 
-	mu     sync.Mutex
-	closed bool
-	down   map[byte]bool // keys held down, released at Close
+	mu      sync.Mutex
+	closed  bool
+	down    map[byte]bool   // keys held down (by Key or KeySym), released at Close
+	bySym   map[uint32]byte // keysyms held down through KeySym, and their keycode
+	shifted map[byte]bool   // keys held down through KeySym with our Shift around them
+	shift   byte            // the Shift key held down for them (0: none)
+	km      keymap          // the mapping, as last loaded
+	spares  []spare         // keycodes mapped to keysyms no key has, emptied at Close
+	tick    uint64          // counts the spares' uses
 }
 
 // Open connects to display ("": $DISPLAY) and checks that it has XTest.
-func Open(display string) (*X11, error) {
-	x := &X11{down: map[byte]bool{}}
-	xc, err := xconn.Open(display, func(c *xgb.Conn) error {
+func Open(display string) (*X11, error) { return open(display, nil) }
+
+// open is Open with heard (if not nil) called on the connection's reader
+// once a mapping change has been heard.
+func open(display string, heard func()) (*X11, error) {
+	x := &X11{down: map[byte]bool{}, bySym: map[uint32]byte{}, shifted: map[byte]bool{}}
+	xc, err := xconn.OpenEvents(display, func(c *xgb.Conn) error {
 		if err := xtest.Init(c); err != nil {
 			return fmt.Errorf("the X server has no XTEST: %w", err)
 		}
@@ -67,6 +108,13 @@ func Open(display string) (*X11, error) {
 		}
 		x.root = xproto.Setup(c).DefaultScreen(c).Root
 		return nil
+	}, func(ev xgb.Event) {
+		if _, ok := ev.(xproto.MappingNotifyEvent); ok {
+			x.stale.Store(true)
+			if heard != nil {
+				heard()
+			}
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("input: %w", err)
@@ -96,6 +144,11 @@ func (x *X11) fake(typ, detail byte, p image.Point) error {
 	if x.closed {
 		return ErrClosed
 	}
+	return x.send(typ, detail, p)
+}
+
+// send injects one event; x.mu is held.
+func (x *X11) send(typ, detail byte, p image.Point) error {
 	return xtest.FakeInputChecked(x.xc.Conn, typ, detail, 0, x.root, int16(p.X), int16(p.Y), 0).Check()
 }
 
@@ -149,40 +202,60 @@ func (x *X11) Key(code int, down bool) error {
 	if code < 8 || code > 255 {
 		return fmt.Errorf("input: no key with code %d", code)
 	}
-	typ := byte(xproto.KeyRelease)
-	if down {
-		typ = xproto.KeyPress
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return ErrClosed
 	}
-	if err := x.fake(typ, byte(code), image.Point{}); err != nil {
+	if !down {
+		return x.release(byte(code))
+	}
+	if err := x.send(xproto.KeyPress, byte(code), image.Point{}); err != nil {
 		return err
 	}
-	x.mu.Lock()
-	if down {
-		x.down[byte(code)] = true
-	} else {
-		delete(x.down, byte(code))
-	}
-	x.mu.Unlock()
+	x.down[byte(code)] = true
 	return nil
 }
 
+// release lets a key go, and the Shift held down for it if no other key
+// needs it any more; x.mu is held.
+func (x *X11) release(code byte) error {
+	err := x.send(xproto.KeyRelease, code, image.Point{})
+	delete(x.down, code)
+	for sym, c := range x.bySym {
+		if c == code {
+			delete(x.bySym, sym)
+		}
+	}
+	if x.shifted[code] {
+		delete(x.shifted, code)
+		if len(x.shifted) == 0 && x.shift != 0 {
+			if e := x.send(xproto.KeyRelease, x.shift, image.Point{}); err == nil {
+				err = e
+			}
+			x.shift = 0
+		}
+	}
+	return err
+}
+
 // Close releases the keys still held down (control ended in the middle of
-// a shortcut) and closes the connection.
+// a shortcut), empties the spare keycodes KeySym mapped, and closes the
+// connection.
 func (x *X11) Close() error {
-	x.mu.Lock()
-	held := make([]byte, 0, len(x.down))
-	for k := range x.down {
-		held = append(held, k)
-	}
-	x.mu.Unlock()
-	for _, k := range held {
-		x.Key(int(k), false)
-	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {
 		return nil
 	}
+	for code := range x.down {
+		x.release(code)
+	}
+	if x.shift != 0 {
+		x.send(xproto.KeyRelease, x.shift, image.Point{})
+		x.shift = 0
+	}
+	x.emptySpares()
 	x.closed = true
 	x.xc.Close()
 	return nil

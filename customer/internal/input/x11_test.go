@@ -4,6 +4,7 @@ package input
 
 import (
 	"image"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,51 @@ func (w *watcher) next(t *testing.T, match func(xgb.Event) bool) xgb.Event {
 			t.Fatal("the window got no such event within 5 s")
 		}
 	}
+}
+
+// key returns the next key press (or release), with the keysym it types:
+// the key's as the mapping has it now, at the level its modifiers pick.
+func (w *watcher) key(t *testing.T, press bool) (xproto.Keycode, uint32) {
+	t.Helper()
+	ev := w.next(t, func(ev xgb.Event) bool {
+		switch ev.(type) {
+		case xproto.KeyPressEvent:
+			return press
+		case xproto.KeyReleaseEvent:
+			return !press
+		}
+		return false
+	})
+	var code xproto.Keycode
+	var state uint16
+	if e, ok := ev.(xproto.KeyPressEvent); ok {
+		code, state = e.Detail, e.State
+	} else {
+		e := ev.(xproto.KeyReleaseEvent)
+		code, state = e.Detail, e.State
+	}
+	r, err := xproto.GetKeyboardMapping(w.c, code, 1).Reply()
+	if err != nil || len(r.Keysyms) < 2 {
+		t.Fatalf("the mapping of key %d: %v", code, err)
+	}
+	sym := r.Keysyms[0]
+	if state&xproto.ModMaskShift != 0 && r.Keysyms[1] != 0 {
+		sym = r.Keysyms[1]
+	}
+	return code, uint32(sym)
+}
+
+// typed returns the keysyms of the next n key presses that are not of a
+// modifier.
+func (w *watcher) typed(t *testing.T, n int) []uint32 {
+	t.Helper()
+	var syms []uint32
+	for len(syms) < n {
+		if _, sym := w.key(t, true); sym < 0xffe1 || sym > 0xffee { // Shift_L … Hyper_R
+			syms = append(syms, sym)
+		}
+	}
+	return syms
 }
 
 func (w *watcher) button(t *testing.T, press bool) (byte, image.Point) {
@@ -171,7 +217,9 @@ func TestBadInputIsRefused(t *testing.T) {
 		}
 	}
 	x := &X11{closed: true, down: map[byte]bool{}}
-	for _, err := range []error{x.Button(9, true), x.Scroll(0, MaxScroll+1), x.Key(3, true), x.Key(256, true)} {
+	for _, err := range []error{x.Button(9, true), x.Scroll(0, MaxScroll+1), x.Key(3, true), x.Key(256, true),
+		x.KeySym(0, true), x.KeySym(0x20000000, true), x.KeySym(0xffffff, true),
+		x.Type(strings.Repeat("a", MaxText+1)), x.Type("ok\x01"), x.Type("ok\r\n"), x.Type("\xff"), x.Type("\u0085")} {
 		if err == nil || err == ErrClosed {
 			t.Errorf("a bad event: %v", err)
 		}

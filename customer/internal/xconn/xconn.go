@@ -2,8 +2,9 @@
 
 // Package xconn opens the X connections of the customer's screen sharing
 // (capture reads the screen, input injects the agent's events): it sets up
-// the X extensions one connection at a time, reads the events nobody
-// asked for, and closes a connection only once its reader is done.
+// the X extensions one connection at a time, reads the events (handing
+// them on to whoever asked, dropping the rest), and closes a connection
+// only once its reader is done.
 //
 // xgb's extension set-up writes tables that the readers of all its
 // connections read, so set-ups must not run beside another connection's
@@ -32,11 +33,19 @@ type Conn struct {
 	*xgb.Conn
 	drained chan struct{}
 	once    sync.Once
+	events  func(xgb.Event)
 }
 
 // Open connects to display ("": $DISPLAY) and runs setUp (the extensions'
 // Init and version queries) alone; on an error it closes the connection.
 func Open(display string, setUp func(*xgb.Conn) error) (*Conn, error) {
+	return OpenEvents(display, setUp, nil)
+}
+
+// OpenEvents is Open with events (if not nil) called, on the
+// connection's reader, for each event the server sends; it must return at
+// once (the replies wait behind the events).
+func OpenEvents(display string, setUp func(*xgb.Conn) error, events func(xgb.Event)) (*Conn, error) {
 	if display == "" && os.Getenv("DISPLAY") == "" {
 		return nil, errors.New("no X display ($DISPLAY is not set)")
 	}
@@ -46,7 +55,7 @@ func Open(display string, setUp func(*xgb.Conn) error) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the X display: %w", err)
 	}
-	x := &Conn{Conn: c, drained: make(chan struct{})}
+	x := &Conn{Conn: c, drained: make(chan struct{}), events: events}
 	go x.drain()
 	if err := setUp(c); err != nil {
 		x.close()
@@ -55,13 +64,17 @@ func Open(display string, setUp func(*xgb.Conn) error) (*Conn, error) {
 	return x, nil
 }
 
-// drain reads the events the server sends: unread, they would fill xgb's
-// queue and stall the replies.
+// drain reads the events the server sends (and hands them to events):
+// unread, they would fill xgb's queue and stall the replies.
 func (x *Conn) drain() {
 	defer close(x.drained)
 	for {
-		if ev, err := x.Conn.WaitForEvent(); ev == nil && err == nil {
+		ev, err := x.Conn.WaitForEvent()
+		if ev == nil && err == nil {
 			return // closed, and its reader is done
+		}
+		if ev != nil && x.events != nil {
+			x.events(ev)
 		}
 	}
 }
