@@ -9,14 +9,23 @@
 //
 //   - solid: one colour (3 bytes);
 //   - palette: up to 16 colours, then 4 bits a pixel;
-//   - raw: 3 bytes a pixel, lossless.
+//   - raw: 3 bytes a pixel, lossless;
+//   - lossy: a JPEG of a rectangle of tiles, for busy areas of many
+//     colours (a video, a photo being dragged).
 //
 // The palette and raw tiles' pixels go together in one zstd frame after
 // the tiles' list, so a frame of typing is a few hundred bytes. Scrolling
 // goes as a copy (the changed area moved by some rows, found by hashing
 // rows: see scroll.go) before the tiles that still differ, as VNC's
-// copy-rect does. Everything is lossless; lossy tiles for busy regions are
-// the next kind (the kind byte leaves room for them).
+// copy-rect does.
+//
+// Text (solid and palette tiles) is always lossless. A tile of more than
+// 16 colours that changed in 3 of the last 8 encodes goes lossy, and
+// adjacent ones go together as one JPEG (a photo-like video of 640 × 360
+// takes half the bytes it would as a JPEG per tile); once such a tile has
+// been still for 4 encodes it goes again, losslessly (the top-off), so a
+// screen that settles ends exact: see Encoder, Encoder.Pending and
+// lossy.go.
 //
 // An update is:
 //
@@ -28,10 +37,16 @@
 //	         copy uvarint x, y, width, height of the source and x, y of
 //	         its destination, both inside the picture; applied in order,
 //	         before the tiles
-//	uvarint  number of tiles
-//	per tile uvarint column, uvarint row, byte kind, then for a solid tile
-//	         its colour (blue, green, red), for a palette tile its size n
-//	         (2..16) and n colours
+//	uvarint  number of tiles (a lossy one may cover several)
+//	per tile uvarint column, uvarint row, byte kind (0 solid, 1 palette,
+//	         2 raw, 3 lossy), then for a solid tile its colour (blue,
+//	         green, red), for a palette tile its size n (2..16) and n
+//	         colours, for a lossy tile uvarint tiles across and down (at
+//	         least 1; the rectangle from this tile, inside the picture),
+//	         uvarint length (at most 3 bytes a pixel + 2048) and the JPEG:
+//	         baseline or progressive, YCbCr or grey, exactly the size of
+//	         the rectangle's pixels (clipped to the picture). No tile is
+//	         covered twice.
 //	uvarint  length of the zstd frame, then the frame: the palette tiles'
 //	         indices (rows padded to a byte) and the raw tiles' pixels
 //	         (blue, green, red), in the tiles' order
@@ -60,6 +75,7 @@ const (
 	kindSolid   = 0
 	kindPalette = 1
 	kindRaw     = 2
+	kindJPEG    = 3
 )
 
 const (
@@ -105,14 +121,38 @@ func (m *Image) set(x, y int, c uint32) {
 
 // Encoder turns pictures into updates for one receiver: it keeps what the
 // receiver has, so an update carries only the tiles that differ.
+//
+// Tiles that change often (in 3 of the last 8 encodes) and have more
+// colours than a palette holds go lossy, as JPEG, unless Lossless is set;
+// text (solid and palette tiles) never does. A lossy tile is sent again
+// losslessly once it has not changed for 4 encodes, so a screen that
+// settles ends exact: see Pending. The encoder counts encodes, not time:
+// Encode is meant to be called once a frame.
 type Encoder struct {
-	have *Image
+	// Quality is the JPEG quality of lossy tiles, 1 to 100; 0:
+	// DefaultQuality.
+	Quality int
+	// Lossless turns lossy tiles off: every update is exact. Tiles
+	// already sent lossy are still topped off.
+	Lossless bool
+
+	have *Image // the source's pixels, as the receiver has them but for the inexact tiles
 	seq  uint64
 	z    *zstd.Encoder
 	body []byte // the update's pixels, before compression
 	seed maphash.Seed
+	// Per tile: the last 8 encodes, a bit each (1: it changed), and
+	// whether the receiver has only a lossy copy of it (lossy.go).
+	hist     []uint8
+	inexact  []bool
+	histCols int
+	rgba     *image.RGBA // scratch for the JPEG encoder
+	jbuf     bytes.Buffer
 	// noScroll: tiles only (tests compare with and without the copy).
 	noScroll bool
+	// oneTileJPEGs: a JPEG per lossy tile, not per rectangle of them
+	// (benchmarks compare).
+	oneTileJPEGs bool
 }
 
 // NewEncoder makes an encoder for a new receiver (its first update is a
@@ -126,18 +166,24 @@ func NewEncoder() *Encoder {
 }
 
 // Reset makes the next update a keyframe (a receiver that lost track).
+// Which tiles are busy is kept: a keyframe sends them lossy too.
 func (e *Encoder) Reset() { e.have = nil }
 
 // Encode returns the update from what the receiver has to img, looking
-// only at the tiles that touch changed (nil: every tile). It returns nil
-// when no tile differs. The receiver is taken to have applied every
-// update returned.
+// only at the tiles that touch changed (nil: every tile), and at the
+// lossy tiles due for their top-off. It returns nil when no tile differs
+// and none is due. The receiver is taken to have applied every update
+// returned.
 func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 	key := e.have == nil || e.have.W != img.W || e.have.H != img.H
 	if key {
 		e.have = NewImage(img.W, img.H)
 	}
 	cols, rows := tiles(img.W, img.H)
+	e.age(cols, rows)
+	if key {
+		clear(e.inexact)
+	}
 	look := make([]bool, cols*rows)
 	if key || changed == nil {
 		for i := range look {
@@ -170,6 +216,7 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 		}
 		if c, ok := e.findScroll(img, area); ok {
 			c.apply(e.have)
+			e.moveFlags(c, img, cols)
 			copies = append(copies, c)
 			moved := c.src.Union(image.Rectangle{Min: c.dst, Max: c.dst.Add(c.src.Size())})
 			for row := moved.Min.Y / TileSize; row <= (moved.Max.Y-1)/TileSize; row++ {
@@ -179,23 +226,50 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 			}
 		}
 	}
+	// Lossy tiles that have settled are due for their top-off.
+	for i, f := range e.inexact {
+		if f && e.hist[i]&settleMask == 0 {
+			look[i] = true
+		}
+	}
 	n := 0
 	var list []byte
+	var lossy []bool // the tiles going as JPEG, sent after the others
 	for row := range rows {
 		for col := range cols {
-			if !look[row*cols+col] {
+			i := row*cols + col
+			if !look[i] {
 				continue
 			}
 			r := img.tile(col, row)
-			if !key && e.same(img, r) {
+			differs := key || !e.same(img, r)
+			if differs && !key {
+				e.hist[i] |= 1
+			}
+			if !differs && !(e.inexact[i] && e.hist[i]&settleMask == 0) {
+				continue
+			}
+			pal, np := palette(img, r)
+			if differs && np > maxPalette && e.busy(i) {
+				if lossy == nil {
+					lossy = make([]bool, cols*rows)
+				}
+				lossy[i] = true
+				e.keep(img, r)
 				continue
 			}
 			n++
 			list = binary.AppendUvarint(list, uint64(col))
 			list = binary.AppendUvarint(list, uint64(row))
-			list = e.encodeTile(list, img, r)
+			list = e.appendTile(list, img, r, pal, np)
 			e.keep(img, r)
+			e.inexact[i] = false
 		}
+	}
+	if lossy != nil {
+		var k int
+		list, k = e.appendLossy(list, img, lossy, cols, rows)
+		n += k
 	}
 	if n == 0 && len(copies) == 0 {
 		return nil
@@ -226,7 +300,8 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 	return append(out, z...)
 }
 
-// same says whether the receiver has r as img has it.
+// same says whether the receiver has r as img has it (for an inexact
+// tile: near it, from the same source pixels).
 func (e *Encoder) same(img *Image, r image.Rectangle) bool {
 	w := r.Dx() * 4
 	for y := r.Min.Y; y < r.Max.Y; y++ {
@@ -239,7 +314,8 @@ func (e *Encoder) same(img *Image, r image.Rectangle) bool {
 	return true
 }
 
-// keep records that the receiver has r as img has it.
+// keep records that the receiver has r as img has it (or, for a lossy
+// tile, near it).
 func (e *Encoder) keep(img *Image, r image.Rectangle) {
 	w := r.Dx() * 4
 	for y := r.Min.Y; y < r.Max.Y; y++ {
@@ -247,11 +323,9 @@ func (e *Encoder) keep(img *Image, r image.Rectangle) {
 	}
 }
 
-// encodeTile appends r's kind (and colours) to list, and its pixels, if
-// any, to e.body.
-func (e *Encoder) encodeTile(list []byte, img *Image, r image.Rectangle) []byte {
-	var pal [maxPalette]uint32
-	np := 0
+// palette gives r's colours, if it has at most maxPalette of them, and
+// how many: more than maxPalette for a tile that goes raw.
+func palette(img *Image, r image.Rectangle) (pal [maxPalette]uint32, np int) {
 scan:
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for x := r.Min.X; x < r.Max.X; x++ {
@@ -273,6 +347,12 @@ scan:
 			}
 		}
 	}
+	return pal, np
+}
+
+// appendTile appends r's kind (and colours) to list, and its pixels, if
+// any, to e.body, as a lossless tile; pal and np are palette's.
+func (e *Encoder) appendTile(list []byte, img *Image, r image.Rectangle, pal [maxPalette]uint32, np int) []byte {
 	switch {
 	case np == 1:
 		return append(list, kindSolid, byte(pal[0]), byte(pal[0]>>8), byte(pal[0]>>16))
@@ -349,10 +429,12 @@ func invalid(what string, args ...any) error {
 }
 
 type tileRef struct {
-	r    image.Rectangle
+	r    image.Rectangle // for a lossy tile, its rectangle of tiles
 	kind byte
 	pal  [maxPalette]uint32
 	np   int
+	jpg  []byte      // a lossy tile's JPEG
+	pic  image.Image // and its pixels, once checked
 }
 
 // Decode checks an update whole and applies it; it returns the rectangles
@@ -443,18 +525,35 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 		if err != nil {
 			return nil, err
 		}
-		if seen[int(row)*cols+int(col)] {
-			return nil, invalid("tile %d,%d twice", col, row)
-		}
-		seen[int(row)*cols+int(col)] = true
 		t := tileRef{r: probe.tile(int(col), int(row)).Intersect(frame)}
 		if t.kind, err = rd.ReadByte(); err != nil {
 			return nil, invalid("tile kind")
 		}
+		across, down := uint64(1), uint64(1)
+		if t.kind == kindJPEG {
+			if across, err = uv("lossy tiles across", uint64(cols)-col); err != nil {
+				return nil, err
+			}
+			if down, err = uv("lossy tiles down", uint64(rows)-row); err != nil {
+				return nil, err
+			}
+			if across == 0 || down == 0 {
+				return nil, invalid("a lossy tile of no tiles")
+			}
+			t.r = t.r.Union(probe.tile(int(col+across-1), int(row+down-1))).Intersect(frame)
+		}
+		for r := int(row); r < int(row+down); r++ {
+			for c := int(col); c < int(col+across); c++ {
+				if seen[r*cols+c] {
+					return nil, invalid("tile %d,%d twice", c, r)
+				}
+				seen[r*cols+c] = true
+			}
+		}
 		switch t.kind {
 		case kindSolid:
 			t.np = 1
-			if t.pal[0], err = color(rd); err != nil {
+			if t.pal[0], err = readColour(rd); err != nil {
 				return nil, err
 			}
 		case kindPalette:
@@ -464,13 +563,20 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 			}
 			t.np = int(np)
 			for i := range t.np {
-				if t.pal[i], err = color(rd); err != nil {
+				if t.pal[i], err = readColour(rd); err != nil {
 					return nil, err
 				}
 			}
 			body += (t.r.Dx() + 1) / 2 * t.r.Dy()
 		case kindRaw:
 			body += t.r.Dx() * t.r.Dy() * 3
+		case kindJPEG:
+			jlen, err := uv("a lossy tile's length", uint64(min(maxJPEG(t.r.Dx()*t.r.Dy()), rd.Len())))
+			if err != nil {
+				return nil, err
+			}
+			t.jpg = msg[len(msg)-rd.Len():][:jlen]
+			rd.Seek(int64(jlen), io.SeekCurrent)
 		default:
 			return nil, invalid("tile kind %d", t.kind)
 		}
@@ -511,6 +617,21 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 	} else if zlen != 0 {
 		return nil, invalid("pixels for no tile")
 	}
+	// The lossy tiles: every JPEG's header, then their pixels.
+	for _, t := range refs {
+		if t.kind == kindJPEG {
+			if err := checkJPEGHeader(t.jpg, t.r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i := range refs {
+		if t := &refs[i]; t.kind == kindJPEG {
+			if t.pic, err = decodeJPEG(t.jpg, t.r); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// Whole and sound: apply.
 	if key {
 		d.img = NewImage(w, h)
@@ -550,13 +671,15 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 					o += 3
 				}
 			}
+		case kindJPEG:
+			putJPEG(d.img, t.r, t.pic)
 		}
 		out = append(out, t.r)
 	}
 	return out, nil
 }
 
-func color(rd *bytes.Reader) (uint32, error) {
+func readColour(rd *bytes.Reader) (uint32, error) {
 	var c [3]byte
 	if _, err := io.ReadFull(rd, c[:]); err != nil {
 		return 0, invalid("a colour")

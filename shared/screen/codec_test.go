@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"image"
+	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/porthole-dev/porthole/shared/screen"
 )
@@ -193,10 +195,24 @@ func TestKeyframes(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	e := screen.NewEncoder()
 	img := office(130, 70, 6)
-	f.Add(e.Encode(img, nil))
+	base := e.Encode(img, nil)
+	f.Add(base)
 	img.Pix[100] ^= 0xff
 	f.Add(e.Encode(img, nil))
 	f.Add([]byte{1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 2, 3, 0})
+	// Lossy updates, of a busy area (a tile and a part of one), and a
+	// keyframe with it lossy (at a low quality: small seeds fuzz faster).
+	e.Quality = 10
+	busy := image.Rect(0, 0, 100, 64)
+	for i := range 4 {
+		photo(img, busy, i)
+		if msg := e.Encode(img, []image.Rectangle{busy}); e.Pending() {
+			f.Add(msg)
+		}
+	}
+	photo(img, busy, 9)
+	e.Reset()
+	f.Add(e.Encode(img, nil))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		d := screen.NewDecoder()
 		d.MaxPixels = 1 << 20
@@ -205,14 +221,33 @@ func FuzzDecode(f *testing.F) {
 			if d.Image() != nil {
 				t.Fatal("a refused update left a picture")
 			}
+		} else {
+			inside(t, d, changed)
+		}
+		// The same as an update to a picture the decoder has.
+		d = screen.NewDecoder()
+		d.MaxPixels = 1 << 20
+		if _, err := d.Decode(base); err != nil {
+			t.Fatal(err)
+		}
+		before := append([]byte(nil), d.Image().Pix...)
+		changed, err = d.Decode(msg)
+		if err != nil {
+			if !bytes.Equal(d.Image().Pix, before) {
+				t.Fatal("a refused update changed the picture")
+			}
 			return
 		}
-		for _, r := range changed {
-			if !r.In(image.Rect(0, 0, d.Image().W, d.Image().H)) {
-				t.Fatalf("changed %v outside the picture", r)
-			}
-		}
+		inside(t, d, changed)
 	})
+}
+
+func inside(t *testing.T, d *screen.Decoder, changed []image.Rectangle) {
+	for _, r := range changed {
+		if !r.In(image.Rect(0, 0, d.Image().W, d.Image().H)) {
+			t.Fatalf("changed %v outside the picture", r)
+		}
+	}
 }
 
 // Encoding a 1080p office screen: the first (key) frame, and a frame of
@@ -255,6 +290,64 @@ func BenchmarkEncode1080p(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/float64(b.N), "bytes/frame")
 	})
+	// A 640 × 360 area that changes at every frame, noise (the worst case
+	// for both) or photo-like (a video), sent lossless, lossy as JPEGs of
+	// rectangles of tiles (what Encoder does), and lossy as a JPEG per
+	// tile; decoded too.
+	area := image.Rect(200, 300, 840, 660)
+	noisy, video := make([]*screen.Image, 8), make([]*screen.Image, 8)
+	for i := range noisy {
+		noisy[i] = office(1920, 1080, 1)
+		noise(noisy[i], area, uint64(i))
+		video[i] = office(1920, 1080, 1)
+		photo(video[i], area, i)
+	}
+	for _, c := range []struct {
+		name              string
+		frames            []*screen.Image
+		lossless, perTile bool
+	}{
+		{"noise-lossless", noisy, true, false},
+		{"noise-lossy", noisy, false, false},
+		{"noise-lossy-tile-by-tile", noisy, false, true},
+		{"video-lossless", video, true, false},
+		{"video-lossy", video, false, false},
+		{"video-lossy-tile-by-tile", video, false, true},
+	} {
+		frames := c.frames
+		b.Run(c.name, func(b *testing.B) {
+			e, d := screen.NewEncoder(), screen.NewDecoder()
+			e.Lossless = c.lossless
+			e.SetOneTileJPEGs(c.perTile)
+			i := 0
+			frame := func() (int, time.Duration, time.Duration) {
+				i++
+				img := frames[i%len(frames)]
+				t0 := time.Now()
+				msg := e.Encode(img, []image.Rectangle{area})
+				t1 := time.Now()
+				if _, err := d.Decode(msg); err != nil {
+					b.Fatal(err)
+				}
+				return len(msg), t1.Sub(t0), time.Since(t1)
+			}
+			for range 8 { // the keyframe, and until the area is busy
+				frame()
+			}
+			var n int
+			var enc, dec time.Duration
+			for b.Loop() {
+				m, te, td := frame()
+				n, enc, dec = n+m, enc+te, dec+td
+			}
+			b.ReportMetric(float64(n)/float64(b.N), "bytes/frame")
+			b.ReportMetric(enc.Seconds()*1e3/float64(b.N), "enc-ms/frame")
+			b.ReportMetric(dec.Seconds()*1e3/float64(b.N), "dec-ms/frame")
+			if p := psnr(d.Image(), frames[i%len(frames)], area); !math.IsInf(p, 1) {
+				b.ReportMetric(p, "dB")
+			}
+		})
+	}
 }
 
 // Scrolling text goes as one copy and the new lines: much smaller than
