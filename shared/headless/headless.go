@@ -60,6 +60,14 @@ type Event struct {
 	Scripts []string `json:"mixed_scripts,omitempty"` // a host label mixes these writing systems
 	Shown   bool     `json:"shown,omitempty"`         // link_opened: no browser took it; it is for the person to copy
 
+	// The screen (the screen_* events; see screen.go).
+	Monitor  *int      `json:"monitor,omitempty"`  // the monitor shown
+	Monitors []Monitor `json:"monitors,omitempty"` // screen_started
+	By       string    `json:"by,omitempty"`       // screen_stopped: customer, agent or connection
+	FPS      *float64  `json:"fps,omitempty"`      // screen_stats: updates a second
+	EncodeMs *float64  `json:"encode_ms,omitempty"`
+	DecodeMs *float64  `json:"decode_ms,omitempty"`
+
 	// Skipped lists what a sent folder held that is not sent
 	// (files_skipped; at most 100, count says how many in all).
 	Skipped []SkippedFile `json:"skipped,omitempty"`
@@ -108,6 +116,10 @@ type Command struct {
 	On       *bool  `json:"on,omitempty"`
 	// URL is send_link's link.
 	URL string `json:"url,omitempty"`
+	// The screen: screen_start's and screen_monitor's monitor, input's
+	// events (screen_snapshot writes to Path).
+	Monitor *int         `json:"monitor,omitempty"`
+	Events  []InputEvent `json:"events,omitempty"`
 }
 
 // Writer writes events, one per line, safely from any goroutine.

@@ -127,7 +127,7 @@ func handle(ctx context.Context, con *console.Console, out *headless.Writer, c h
 		}
 		out.Emit(ev)
 	}
-	if handleFiles(con, out, c, report) {
+	if handleFiles(con, out, c, report) || handleScreen(ctx, con, out, c, report) {
 		return
 	}
 	switch c.Cmd {

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"math/big"
 	"slices"
@@ -27,6 +28,7 @@ import (
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/relayclient"
+	"github.com/porthole-dev/porthole/shared/screen"
 	"github.com/porthole-dev/porthole/shared/session"
 	"github.com/porthole-dev/porthole/shared/transfer"
 	"github.com/porthole-dev/porthole/shared/weblink"
@@ -63,6 +65,13 @@ type Config struct {
 	// browser. Nil (headless): an opened link is only reported, for the
 	// person to copy.
 	OpenURL func(url string) error
+	// Frame, if set, is told of each update of a session's screen (see
+	// StartScreen), on the stream's goroutine, with the whole picture and
+	// the parts that changed: it copies what it needs before it returns
+	// (the picture changes with the next update) and must not block for
+	// long. Pointer is told of the customer's pointer the same way.
+	Frame   func(session string, pic *screen.Image, changed []image.Rectangle)
+	Pointer func(session string, p Pointer)
 	// Requestable are the kinds of permission RequestPermission asks for;
 	// nil: Requestable() (tests give kinds whose services come later).
 	Requestable []string
@@ -102,6 +111,7 @@ type agentSession struct {
 	r    *session.Router    // the session's links and services; set once paired
 	conv *chat.Conversation // the chat, a service of r
 	ask  *consent.Asker     // what the customer allowed, a service of r
+	view *viewer            // the customer's screen, while shown
 	rec  appdb.Session
 }
 
@@ -583,10 +593,10 @@ func (c *Console) Link(session string) *peer.Link {
 }
 
 // Requestable is what a console of this build may ask a customer for:
-// the kinds of permission a service of it acts on. None yet: seeing the
-// screen, control and a shell come with their services, and files need no
-// permission (the customer answers each one; RequestFiles invites theirs).
-func Requestable() []string { return nil }
+// the kinds of permission a service of it acts on (a shell comes with its
+// service; files need no permission: the customer answers each one, and
+// RequestFiles invites theirs).
+func Requestable() []string { return []string{consent.KindScreen, consent.KindControl} }
 
 // RequestPermission asks the customer of a session for something beyond
 // chat (kind: one of Config.Requestable). The answer comes as a "permission"

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"math"
 	"time"
 
 	"github.com/porthole-dev/porthole/shared/consent"
@@ -28,6 +29,22 @@ func JSON(ev any) (e headless.Event, ok bool) {
 			e.Reason = ev.Why
 		}
 		return e, true
+	case ScreenStarted:
+		mon := ev.Monitor
+		e := headless.Event{Event: "screen_started", Session: ev.Session, Monitor: &mon}
+		for _, m := range ev.Monitors {
+			e.Monitors = append(e.Monitors, headless.Monitor{Index: m.Index, X: m.Bounds.Min.X, Y: m.Bounds.Min.Y,
+				Width: m.Bounds.Dx(), Height: m.Bounds.Dy(), Primary: m.Primary})
+		}
+		return e, true
+	case ScreenStats:
+		fps, enc, dec := round2(ev.FPS), round2(ev.EncodeMs), round2(ev.DecodeMs)
+		rtt := ev.RTT.Milliseconds()
+		return headless.Event{Event: "screen_stats", Session: ev.Session, FPS: &fps, Rate: ev.BytesPerSec, EncodeMs: &enc, DecodeMs: &dec, RTTMs: &rtt}, true
+	case ScreenStopped:
+		return headless.Event{Event: "screen_stopped", Session: ev.Session, By: ev.By, Reason: ev.Why}, true
 	}
 	return eventline.Line(ev, true)
 }
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }

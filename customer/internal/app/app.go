@@ -24,6 +24,7 @@ import (
 const usage = `usage: porthole-customer [--relay ADDR [--relay-fingerprint FP]] [--key NNNN-NNNNNN]
                          [--name NAME] [--data DIR] [--force-relay] [--headless]
                          [--events FILE|-] [--downloads DIR] [--accept-files ask|all|none]
+                         [--accept-screen ask|all|none] [--accept-control ask|all|none]
 Without --headless the client opens its window; with it, JSON commands on stdin
 and JSON events on stdout (docs/headless.md).
 The relay is the first of: --relay (with --relay-fingerprint); $` + EnvRelay + `
@@ -80,6 +81,8 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	events := fs.String("events", "", "window: also write every event as a JSON line to this file (- for stdout)")
 	downloads := fs.String("downloads", "", "folder for received files, a folder for the session inside (default: "+headless.DownloadsDir()+")")
 	acceptFiles := fs.String("accept-files", "ask", "files the agent sends: ask (each one), all (accept them all), none (refuse them all)")
+	acceptScreen := fs.String("accept-screen", "ask", "an agent's request to see the screen: ask, all (allow each), none (deny each)")
+	acceptControl := fs.String("accept-control", "ask", "an agent's request to control the mouse and keyboard: ask, all (allow each), none (deny each)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -115,6 +118,7 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	cfg := client.Config{
 		Relay: relay.Addr, Fingerprint: relay.Fingerprint, Key: *key, Name: *name, DataDir: *data,
 		ForceRelay: *forceRelay, Downloads: *downloads, AcceptFiles: *acceptFiles, Log: log, Emit: out.Emit,
+		AcceptScreen: *acceptScreen, AcceptControl: *acceptControl,
 	}
 	if !*headlessMode {
 		emit, done, err := headless.OpenEvents(*events, stdout)
@@ -187,6 +191,10 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 				if err := cl.RevokePermission(c.ID); err != nil {
 					fail(err)
 				}
+			case "stop_sharing":
+				cl.StopSharing()
+			case "revoke_control":
+				cl.RevokeControl()
 			case "history":
 				msgs, err := cl.History()
 				if err != nil {

@@ -9,9 +9,8 @@
 // session has no X screen to read: OpenX11 says so with ErrWayland (the
 // portal and PipeWire route is described in docs/screen-sharing.md).
 //
-// This package is the first part of screen sharing (issue 13); the codec,
-// the session service and the windows come next, and nothing offers the
-// screen to an agent yet.
+// The sharing service (package sharing) reads the screen through it for
+// each agent holding the view grant.
 package capture
 
 import (

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/porthole-dev/porthole/customer/internal/sharing"
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/chat"
 	"github.com/porthole-dev/porthole/shared/consent"
@@ -71,6 +72,11 @@ type Config struct {
 	// browser. Nil (headless): an opened link is only reported, for the
 	// person to copy.
 	OpenURL func(url string) error
+	// AcceptScreen and AcceptControl are --accept-screen and
+	// --accept-control: AcceptAsk (the default), AcceptAll or AcceptNone,
+	// for the view and control requests.
+	AcceptScreen  string
+	AcceptControl string
 	// Grantable are the kinds of permission the person may be asked for;
 	// nil: Grantable() (tests give kinds whose services come later).
 	Grantable []string
@@ -90,6 +96,7 @@ type Client struct {
 	rc     *relayclient.Client
 	files  *transfer.Engine
 	links  *weblink.Service // shared links, both ways
+	share  *sharing.Service // the screen and the agent's input
 	ctx    context.Context
 	cancel context.CancelFunc
 	wake   chan struct{}
@@ -152,6 +159,12 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, &Error{Code: protocol.CodeBadRequest, Message: "--accept-files is ask, all or none, not " + strconv.Quote(cfg.AcceptFiles)}
 	}
+	if err := validAccept("--accept-screen", cfg.AcceptScreen); err != nil {
+		return nil, err
+	}
+	if err := validAccept("--accept-control", cfg.AcceptControl); err != nil {
+		return nil, err
+	}
 	db, err := appdb.Open(cfg.DataDir)
 	if err != nil {
 		return nil, &Error{Code: failure.CodeDataFolder, Message: err.Error()}
@@ -175,6 +188,7 @@ func New(cfg Config) (*Client, error) {
 		DB: db, Receiving: c.files.Receiving, Open: cfg.OpenURL,
 		Events: func(ev weblink.Event) { c.publish(ev) }, Log: cfg.Log,
 	})
+	c.share = c.newSharing()
 	c.rc, err = relayclient.New(ep.Transport(), relayclient.Options{
 		Addr: cfg.Relay, Fingerprint: cfg.Fingerprint, Role: pb.Role_ROLE_CUSTOMER,
 		Software: "porthole-customer/" + Version, Log: cfg.Log,
@@ -202,6 +216,9 @@ func (c *Client) Close() {
 	}
 	if c.files != nil {
 		c.files.Close()
+	}
+	if c.share != nil {
+		c.share.Close()
 	}
 	c.ep.Close()
 	c.db.Close()
@@ -298,19 +315,20 @@ func (c *Client) setSession(rec *appdb.Session) {
 		Bye: func(_ *peer.Link, reason string) { go c.sessionEnded(reason) },
 	})
 	c.r = r
-	c.give = consent.NewGiver(r, consent.GiverConfig{Kinds: c.cfg.Grantable, Events: func(ev consent.Event) { c.publish(ev) }})
+	c.give = consent.NewGiver(r, consent.GiverConfig{Kinds: c.cfg.Grantable, Events: c.consentEvent,
+		Needs: map[string]string{consent.KindControl: consent.KindScreen}})
 	c.conv = chat.New(c.db, r, c.cfg.Name, pb.Role_ROLE_CUSTOMER, chat.Handlers{
 		Message: func(m appdb.Message) { c.publish(chat.Line{Session: rec.ID, Message: m}) },
 	}, c.log)
 	c.files.Serve(r)
 	c.links.Serve(r)
+	c.share.Serve(r)
 }
 
 // Grantable is what a client of this build can grant: the kinds of
-// permission a service of it acts on. None yet (seeing the screen, control
-// and a shell come with their services); a request for any other kind is
-// refused without asking the person.
-func Grantable() []string { return nil }
+// permission a service of it acts on (a shell comes with its service); a
+// request for any other kind is refused without asking the person.
+func Grantable() []string { return []string{consent.KindScreen, consent.KindControl} }
 
 func (c *Client) join(ctx context.Context, nameplate, secret string) error {
 	rep, err := c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: nameplate}}})

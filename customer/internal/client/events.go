@@ -1,6 +1,7 @@
 package client
 
 import (
+	"github.com/porthole-dev/porthole/customer/internal/sharing"
 	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/headless/eventline"
@@ -29,6 +30,15 @@ func JSON(ev any) (e headless.Event, ok bool) {
 			return headless.Event{Event: "permission_revoked", ID: ev.ID, Agent: ev.Peer, Kind: ev.Kind, Reason: ev.Why}, true
 		}
 		return headless.Event{Event: "permission_answered", ID: ev.ID, Agent: ev.Peer, Kind: ev.Kind, State: ev.State}, true
+	case sharing.Viewing:
+		e := headless.Event{Event: "screen_shared", Agent: ev.Agent, State: "on"}
+		if ev.On {
+			mon := ev.Monitor
+			e.Monitor = &mon
+		} else {
+			e.State, e.Reason = "off", ev.Why
+		}
+		return e, true
 	}
 	return eventline.Line(ev, false)
 }

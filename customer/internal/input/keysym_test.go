@@ -196,9 +196,8 @@ func TestSpareCodesAreReused(t *testing.T) {
 		}
 		return code
 	}
-	runes := []rune("一二三四五六七八九十")
 	var codes []xproto.Keycode
-	for _, r := range runes {
+	for _, r := range "一二三四五六七八九十" {
 		codes = append(codes, typ(r))
 	}
 	if !slices.Equal(codes[:maxSpares], empty[:maxSpares]) {

@@ -7,8 +7,8 @@
 // and horizontal), keys by X keycode (the key's position, as the agent's
 // keyboard reported it) or by keysym (KeySym: for an agent with no X
 // keycode, or the "system keys" menu), and text typed as it is, whatever
-// the keyboard layout (Type). Nothing calls it yet: the control grant and
-// the session service come with the next steps.
+// the keyboard layout (Type). The sharing service (package sharing) calls
+// it for an agent holding the control grant.
 //
 // A keysym is looked up in the keyboard mapping, cached and loaded again
 // when the server says it changed (MappingNotify) or a keysym is not in

@@ -6,17 +6,16 @@ import (
 	h "github.com/porthole-dev/porthole/shared/dev/internal/harness"
 )
 
-// TestPermissionRequests: this build has no service that needs the
-// customer's permission (screen, control and shell come with theirs; files
-// are answered one by one), so the agent asks for nothing: every kind is
-// refused with bad_request and the customer is never asked. The customer's
-// list of grants is empty, and revoking an unknown one is not_found. (The
-// grant flow itself is tested in process: consent, console, client.)
+// TestPermissionRequests: what this build has no service for (a shell
+// comes with its own; files are answered one by one) the agent does not
+// ask for: it is refused with bad_request and the customer is never asked.
+// The customer's list of grants is empty, and revoking an unknown one is
+// not_found. (The screen and control are asked for in screen_test.go.)
 func TestPermissionRequests(t *testing.T) {
 	w := newWorld(t)
 	agent := w.agent(t)
 	sid, cust, _ := pair(t, w, agent, "direct")
-	for _, kind := range []string{"screen", "control", "shell", "files"} {
+	for _, kind := range []string{"shell", "files"} {
 		agent.Send(map[string]any{"cmd": "request_permission", "session": sid, "kind": kind})
 		if e := agent.Expect("error", nil); e.S("code") != "bad_request" {
 			t.Fatalf("asking for %s: %v", kind, e)

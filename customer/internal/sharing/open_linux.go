@@ -1,0 +1,38 @@
+//go:build linux
+
+package sharing
+
+import (
+	"io"
+
+	"github.com/porthole-dev/porthole/customer/internal/capture"
+	"github.com/porthole-dev/porthole/customer/internal/input"
+)
+
+// openSource reads this desktop's X11 screen ($DISPLAY); a Wayland
+// session is refused, saying so (capture.ErrWayland).
+func openSource() (Source, error) { return capture.OpenX11("") }
+
+// openInput injects on this desktop's X11 screen ($DISPLAY).
+func openInput() (Injector, error) {
+	if capture.WaylandSession() {
+		return nil, capture.ErrWayland
+	}
+	return input.Open("")
+}
+
+// ShortcutName is the customer's shortcut that ends control at once.
+const ShortcutName = input.ShortcutName
+
+// grabShortcut grabs ShortcutName on this desktop's X11 screen.
+func grabShortcut(pressed func()) (io.Closer, error) {
+	sc, err := input.GrabShortcut("", pressed)
+	if err != nil {
+		return nil, err
+	}
+	return closer(sc.Close), nil
+}
+
+type closer func()
+
+func (f closer) Close() error { f(); return nil }
