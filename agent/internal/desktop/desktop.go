@@ -90,6 +90,10 @@ type view interface {
 	LoadLinks(session string, links []ui.Link)
 	SetInvitation(session string, from, until time.Time)
 	SetFilePolicy(p ui.FilePolicy)
+	ScreenStarted(session string, monitors []ui.Monitor, current int)
+	ScreenStats(session string, fps float64, bytesPerSec int64, rtt time.Duration)
+	ScreenStopped(session, by, why string)
+	RemoteScreen(session string) *desktopui.RemoteScreen // any goroutine
 }
 
 type bridge struct {
@@ -112,6 +116,10 @@ type bridge struct {
 	// Only Fyne's goroutine changes it (and close, once the window is
 	// gone); others read it to see whether what they work for is stale.
 	gen atomic.Uint64
+
+	// The agent's input, in order, off the window's goroutine.
+	inputOnce sync.Once
+	inputs    chan inputBatch
 
 	// Only touched on Fyne's goroutine:
 	settings setup.Settings
@@ -161,6 +169,7 @@ func newBridge(a fyne.App, win fyne.Window, opt Options, do func(func())) *bridg
 		SendLink: b.sendLink, AnswerLink: b.answerLink, SetLinkTrust: b.setLinkTrust,
 	})
 	w.Requestable = console.Requestable()
+	w.ScreenAct = b.screenActions()
 	b.ui = w
 	a.Lifecycle().SetOnEnteredForeground(func() { b.ui.SetForeground(true) })
 	a.Lifecycle().SetOnExitedForeground(func() { b.ui.SetForeground(false) })
@@ -335,6 +344,9 @@ func (b *bridge) tick(gen uint64, stop chan struct{}) {
 // event shows what the console reports.
 func (b *bridge) event(ev any) {
 	if b.sessions == nil {
+		return
+	}
+	if b.screenEvent(ev) {
 		return
 	}
 	switch e := ev.(type) {

@@ -130,6 +130,7 @@ func (b *bridge) start(ctx context.Context, gen uint64, f ui.SignIn) (*signedInt
 		Downloads: b.opt.Downloads, OpenURL: desktopui.OpenWeb,
 		Emit:   b.opt.Events, // the JSON lines, for --events
 		Events: func(ev any) { b.later(gen, func() { b.event(ev) }) },
+		Frame:  b.frame, Pointer: b.pointer,
 	})
 	if err == nil {
 		sctx, cancel := context.WithTimeout(ctx, signInTimeout)

@@ -186,6 +186,12 @@ func (w *Window) SetPermission(session, kind, state string) {
 	if w.main != nil && w.main.byID[session] != nil {
 		sv := w.main.byID[session]
 		sv.perms[kind] = state
+		switch {
+		case kind == "screen" && state == "allowed":
+			sv.startScreen() // the screen is what was asked for
+		case kind == "control" && sv.scr != nil:
+			sv.scr.refreshControl()
+		}
 		sv.refreshWork()
 	}
 }

@@ -30,6 +30,8 @@ type sessionView struct {
 	linkOffers map[string]*desktopui.LinkOfferDialog // open questions about the customer's links
 	chatShown  bool
 	pinned     bool
+	scr        *screenPane // the customer's screen, while shown
+	screenNote string      // why it stopped, on the card
 
 	body    *fyne.Container // the tab's content
 	work    *fyne.Container // left of (or under) the chat
@@ -157,7 +159,9 @@ func (sv *sessionView) refreshWork() {
 		sv.endBtn.Enable()
 	}
 	var work fyne.CanvasObject = container.NewVScroll(content)
-	if s.State != Waiting { // files can be sent and received, or looked at after the end
+	if sv.scr != nil && s.State == Active {
+		work = sv.scr.obj // the screen is the main area
+	} else if s.State != Waiting { // files can be sent and received, or looked at after the end
 		// The card gets the height it needs (up to 60 %: then it
 		// scrolls), the files the rest.
 		work = container.New(&cardOverFiles{card: content}, work, widget.NewSeparator(), sv.files.box)
@@ -284,6 +288,11 @@ func (sv *sessionView) customerCard() fyne.CanvasObject {
 	if len(perms) > 0 {
 		lines = append(lines, widget.NewSeparator(), section("Access", perms...))
 	}
+	if sv.screenNote != "" {
+		note := desktopui.Wrapped(sv.screenNote)
+		note.Importance = widget.WarningImportance
+		lines = append(lines, note)
+	}
 	return desktopui.Card(lines...)
 }
 
@@ -332,6 +341,8 @@ func permWords(state string) string {
 		return "ended with the session"
 	case "unsupported":
 		return "the customer's app cannot do this"
+	case "needs_screen":
+		return "needs the screen first"
 	}
 	return state
 }
@@ -437,6 +448,13 @@ func (sv *sessionView) setPinned(pinned bool) {
 func (sv *sessionView) askMenu() {
 	var items []*fyne.MenuItem
 	for _, k := range sv.m.w.asks() {
+		switch {
+		case k.kind == "control" && sv.perms["screen"] != "allowed":
+			continue // control needs the screen: asked without, it is no
+		case k.kind == "screen" && sv.perms["screen"] == "allowed":
+			items = append(items, fyne.NewMenuItem(k.label, sv.startScreen)) // allowed already
+			continue
+		}
 		items = append(items, fyne.NewMenuItem(k.label, func() { sv.m.w.act.Ask(sv.s.ID, k.kind) }))
 	}
 	c := sv.m.w.win.Canvas()

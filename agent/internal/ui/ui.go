@@ -85,6 +85,10 @@ type Window struct {
 	// (console.Requestable): the "Ask for access" menu and the session's
 	// Access card show only these, and neither shows while there are none.
 	Requestable []string
+	// ScreenAct are the remote screen's actions (screen.go).
+	ScreenAct ScreenActions
+
+	screens screens // the remote screens shown, for the console's goroutines
 
 	main       *mainView // while signed in
 	foreground bool

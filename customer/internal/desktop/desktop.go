@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/app"
 
 	"github.com/porthole-dev/porthole/customer/internal/client"
+	"github.com/porthole-dev/porthole/customer/internal/sharing"
 	"github.com/porthole-dev/porthole/customer/internal/ui"
 	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/chat"
@@ -99,6 +100,7 @@ func newBridge(a fyne.App, win fyne.Window, cfg client.Config, events func(headl
 			}
 		},
 	})
+	b.ui.Shortcut = sharing.ShortcutName
 	return b
 }
 
@@ -187,6 +189,9 @@ func (b *bridge) event(ev any) {
 		b.agent = e.Peer
 		b.ui.ShowConnected(e.Peer, string(e.Path), history)
 		b.ui.SetGrants(b.grants)
+		if b.cl != nil {
+			b.ui.SetViewing(b.cl.Viewers())
+		}
 		for _, t := range files {
 			b.ui.PutFile(desktopui.FromTransfer(t, 0, 0))
 		}
@@ -213,6 +218,10 @@ func (b *bridge) event(ev any) {
 		b.ui.PutLink(desktopui.FromLink(e.Link))
 	case consent.Event:
 		b.permission(e)
+	case sharing.Viewing:
+		if b.cl != nil {
+			b.ui.SetViewing(b.cl.Viewers())
+		}
 	}
 }
 

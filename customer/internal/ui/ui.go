@@ -10,6 +10,8 @@ package ui
 import (
 	_ "embed"
 	"fmt"
+	"image/color"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,10 +79,14 @@ type Window struct {
 	// session screen answers them all with no.
 	pending map[*dialog.CustomDialog]func(bool)
 
-	files  filesState
-	links  linksState
-	access *fyne.Container // under the header: what the agent may do
-	grants []Grant
+	files   filesState
+	links   linksState
+	access  *fyne.Container // under the header: what the agent may do
+	grants  []Grant
+	viewing map[string]bool // the agents who see the screen now
+	// Shortcut is the keys that end control at once, said on the
+	// sharing bar ("" says nothing of it).
+	Shortcut string
 }
 
 // Grant is something the customer allowed an agent, until taken back.
@@ -262,7 +268,29 @@ func (w *Window) SetGrants(gs []Grant) {
 	}
 }
 
+// SetViewing says which agents see the screen now (the sharing bar says
+// so, with Stop).
+func (w *Window) SetViewing(agents []string) {
+	w.viewing = map[string]bool{}
+	for _, a := range agents {
+		w.viewing[a] = true
+	}
+	if w.access != nil {
+		w.showAccess()
+	}
+}
+
+// showAccess shows what the agent may do. While the screen is seen or
+// controlled it is the sharing bar: who sees it, who controls the mouse
+// and keyboard, each with Stop, on a coloured band that stays at the top
+// of the window.
 func (w *Window) showAccess() {
+	defer func() {
+		// The header's height changed: the session below moves with it.
+		if c := w.win.Content(); c != nil {
+			c.Refresh()
+		}
+	}()
 	w.access.RemoveAll()
 	if len(w.grants) == 0 {
 		may := widget.NewLabel(fmt.Sprintf("%s can chat with you. Anything more needs your permission.", w.agent))
@@ -271,20 +299,52 @@ func (w *Window) showAccess() {
 		w.access.Add(may)
 		return
 	}
+	sharing := false
 	for _, g := range w.grants {
-		what, ok := grantWords[g.Kind]
-		if !ok {
-			what = "have “" + g.Kind + "” access"
-		}
-		text := widget.NewLabel(fmt.Sprintf("You allowed %s to %s.", g.Agent, what))
-		text.Truncation = fyne.TextTruncateEllipsis
 		id := g.ID
-		stop := widget.NewButtonWithIcon("Take back", theme.CancelIcon(), func() {
+		stopText := "Take back"
+		var line string
+		switch {
+		case g.Kind == "screen" && w.viewing[g.Agent]:
+			line, stopText, sharing = g.Agent+" sees your screen", "Stop", true
+		case g.Kind == "control":
+			line, stopText, sharing = g.Agent+" controls your mouse and keyboard", "Stop", true
+			if w.Shortcut != "" {
+				line += " (" + w.Shortcut + " stops it)"
+			}
+		default:
+			what, ok := grantWords[g.Kind]
+			if !ok {
+				what = "have “" + g.Kind + "” access"
+			}
+			line = fmt.Sprintf("You allowed %s to %s.", g.Agent, what)
+		}
+		text := widget.NewLabel(line)
+		text.Truncation = fyne.TextTruncateEllipsis
+		if stopText == "Stop" {
+			text.TextStyle = fyne.TextStyle{Bold: true}
+		}
+		stop := widget.NewButtonWithIcon(stopText, theme.CancelIcon(), func() {
 			if w.act.Revoke != nil {
 				w.act.Revoke(id)
 			}
 		})
+		if stopText == "Stop" {
+			stop.Importance = widget.DangerImportance
+		}
 		w.access.Add(container.NewBorder(nil, nil, nil, stop, text))
+	}
+	if sharing {
+		// The warning colour, faint, so that the text keeps its contrast
+		// in either theme.
+		r, g, b, _ := theme.Color(theme.ColorNameWarning).RGBA()
+		band := canvas.NewRectangle(color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 0x48})
+		band.StrokeColor = theme.Color(theme.ColorNameWarning)
+		band.StrokeWidth = 1
+		band.CornerRadius = theme.InputRadiusSize()
+		rows := container.NewVBox(slices.Clone(w.access.Objects)...) // a copy: RemoveAll reuses the slice
+		w.access.RemoveAll()
+		w.access.Add(container.NewStack(band, container.NewPadded(rows)))
 	}
 }
 

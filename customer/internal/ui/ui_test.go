@@ -365,3 +365,55 @@ func looks(t *testing.T, golden string, win fyne.Window) {
 		}
 	}
 }
+
+// While the screen is seen or controlled, the sharing bar says who, with
+// Stop for each, and how to end control from the keyboard.
+func TestSharingBar(t *testing.T) {
+	w, win, r := newWindow(t)
+	win.Resize(fyne.NewSize(1280, 800))
+	w.Shortcut = "Ctrl+Alt+Shift+S"
+	w.ShowConnected("Alice", "direct", nil)
+	w.SetGrants([]Grant{{ID: "v1", Agent: "Alice", Kind: "screen"}, {ID: "c1", Agent: "Alice", Kind: "control"}})
+	if !hasLabel(win.Content(), "You allowed Alice to see your screen.") {
+		t.Fatal("a view grant not yet used should say it is allowed")
+	}
+	w.SetViewing([]string{"Alice"})
+	looks(t, "sharing_bar.xml", win)
+	for _, text := range []string{"Alice sees your screen", "Alice controls your mouse and keyboard (Ctrl+Alt+Shift+S stops it)"} {
+		if !hasLabel(win.Content(), text) {
+			t.Fatalf("the bar does not say %q", text)
+		}
+	}
+	if got := win.Canvas().Size(); got.Width > 1280 || got.Height > 800 {
+		t.Fatalf("the window grew to %v", got)
+	}
+	test.Tap(findButton(t, win.Content(), "Stop"))
+	if len(r.revoked) != 1 || r.revoked[0] != "v1" {
+		t.Fatalf("Stop revoked %q, want the view's grant", r.revoked)
+	}
+	w.SetViewing(nil)
+	w.SetGrants(nil)
+	if hasLabel(win.Content(), "Alice sees your screen") {
+		t.Fatal("the bar outlived the sharing")
+	}
+}
+
+func hasLabel(o fyne.CanvasObject, text string) bool {
+	switch v := o.(type) {
+	case *widget.Label:
+		return v.Text == text
+	case *fyne.Container:
+		for _, c := range v.Objects {
+			if hasLabel(c, text) {
+				return true
+			}
+		}
+	case fyne.Widget:
+		for _, c := range test.WidgetRenderer(v).Objects() {
+			if hasLabel(c, text) {
+				return true
+			}
+		}
+	}
+	return false
+}
