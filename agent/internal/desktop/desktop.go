@@ -48,7 +48,7 @@ const signInTimeout = 15 * time.Second
 
 // sendQueue is how many chat lines may wait for the console; a line
 // beyond that is refused with an error rather than blocking the window.
-const sendQueue = 256
+const sendQueue = 1024 // far more than anyone types or pastes ahead of a slow link
 
 // Options configure the window.
 type Options struct {

@@ -119,7 +119,7 @@ func (b *bridge) close() {
 
 // sendQueue is how many chat lines may wait for the client; a line beyond
 // that is refused with a message, not dropped silently.
-const sendQueue = 256
+const sendQueue = 1024 // far more than anyone types or pastes ahead of a slow link
 
 // join starts the client with key ("" resumes a stored session, if any).
 func (b *bridge) join(key string) {
@@ -230,6 +230,9 @@ func (b *bridge) event(ev any) {
 func (b *bridge) permission(e consent.Event) {
 	switch e.State {
 	case consent.StateRequested:
+		if b.answeredByFlag(e.Kind) {
+			return // --accept-screen or --accept-control answers it
+		}
 		id := e.ID
 		b.ui.AskConsent(ui.ConsentFor(e.Peer, e.Kind, e.Reason, e.Timeout), func(ok bool) {
 			if b.cl != nil {
@@ -243,6 +246,19 @@ func (b *bridge) permission(e consent.Event) {
 		b.grants = slices.DeleteFunc(b.grants, func(g ui.Grant) bool { return g.ID == e.ID })
 		b.ui.SetGrants(b.grants)
 	}
+}
+
+// answeredByFlag says whether the flags answer requests of kind, so that
+// nobody is asked.
+func (b *bridge) answeredByFlag(kind string) bool {
+	accept := ""
+	switch kind {
+	case consent.KindScreen:
+		accept = b.cfg.AcceptScreen
+	case consent.KindControl:
+		accept = b.cfg.AcceptControl
+	}
+	return accept == client.AcceptAll || accept == client.AcceptNone
 }
 
 func message(m appdb.Message) ui.Message {
