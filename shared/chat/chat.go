@@ -51,6 +51,11 @@ type Conversation struct {
 
 	mu    sync.Mutex          // orders the lines: a Say never passes a resend
 	ready map[*peer.Link]bool // the links whose resend is done: Say sends on these
+
+	// in orders what comes in: while a newer link replaces an older one,
+	// both readers may hold lines, and a line stored from one must be
+	// told before a later line from the other.
+	in sync.Mutex
 }
 
 // New makes the conversation of r's session and registers it with r; me
@@ -155,13 +160,15 @@ func (c *Conversation) receive(l *peer.Link, in *pb.Chat) {
 		ID: in.Id, From: l.Remote.Name, FromRole: roleName(l.Remote.Role), To: in.To, Text: in.Text,
 		At: time.UnixMilli(in.AtUnixMs).UTC(),
 	}
+	c.in.Lock()
+	defer c.in.Unlock()
 	added, err := c.db.AddMessage(c.session, &m)
 	if err != nil {
 		c.log.Error("storing chat message", "err", err)
 		return // not acknowledged: the sender will send it again
 	}
-	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_ChatAck{ChatAck: &pb.ChatAck{Id: in.Id}}})
 	if added && c.h.Message != nil {
 		c.h.Message(m)
 	}
+	l.Send(&pb.PeerMsg{Body: &pb.PeerMsg_ChatAck{ChatAck: &pb.ChatAck{Id: in.Id}}})
 }
