@@ -97,11 +97,18 @@ fuzz: ## Run each fuzz target briefly (FUZZTIME=150000x inputs each)
 # with a note when it cannot be installed).
 CROC := github.com/schollz/croc/v10@v10.7.0
 
+# The screen bench's real peer (x11vnc serving TigerVNC's viewer) and tools;
+# make bench installs them when missing (docs/screen-bench.md).
+BENCH_APT_PACKAGES := xterm x11vnc tigervnc-viewer xdotool
+
 bench: build ## Benchmarks against a same-run baseline, printed as a table
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)" || echo "bench: without them the screen-sharing bench is skipped"
 	@$(GO) install $(CROC) 2>/dev/null || echo "bench: croc could not be installed; its baseline row is skipped"
 	cd shared/dev && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/benchcmd
 	@echo "== screen capture, 1080p (against kbinani/screenshot.CaptureRect, same run)"
 	cd customer && $(GO) test -run '^$$' -bench Capture1080p -benchtime 2s ./internal/capture/
+	@echo "== screen sharing, 1080p workloads (against x11vnc serving TigerVNC's viewer, Tight, same run)"
+	cd customer && $(GO) test -run '^$$' -bench Screen1080p -benchtime 1x ./internal/screenbench/
 
 # Always its own Xvfb, so the pictures do not depend on the desktop they are made on.
 SHOT_SCREEN ?= 1280x800
