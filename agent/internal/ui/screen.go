@@ -241,6 +241,10 @@ func (w *Window) ScreenStarted(session string, monitors []Monitor, current int) 
 		p.mon.Selected = labels[current]
 	}
 	p.mon.Refresh()
+	if current < len(monitors) && sv.scr.readout.Text == "Waiting for the picture…" {
+		m := monitors[current]
+		p.readout.SetText(fmt.Sprintf("%d × %d", m.Width, m.Height))
+	}
 	if len(monitors) > 1 {
 		p.mon.Show()
 	} else {

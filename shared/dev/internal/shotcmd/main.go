@@ -121,7 +121,49 @@ func main() {
 	s.shoot(console, "agent-link-offer.png")
 	h.Xdotool(p, "key", "Escape") // decide later: the chat keeps it with "Answer…"
 	s.shoot(console, "agent-link-in-chat.png")
+	w.Customer.Kill()
+	w.Agent.Kill()
+
+	s.screen(dir)
 	fmt.Printf("screenshots: %s\n", strings.Join(s.done, ", "))
+}
+
+// screen shows a customer's screen in the agent's window: the customer on
+// a display of its own (their computer), with a window and a colourful
+// desktop; the agent asks from the window's menu and takes control.
+func (s *shooter) screen(dir string) {
+	p := s.p
+	mine := os.Getenv("DISPLAY")
+	theirs := h.StartXvfb(p, "1280x800x24")
+	h.StartTestWin(p, theirs, 420, 330)
+	sdir := filepath.Join(dir, "screen")
+	if err := os.MkdirAll(sdir, 0o755); err != nil {
+		p.Fatalf("%v", err)
+	}
+	w := h.StartConsole(p, sdir, "Alice")
+	console := h.FindWindow(p, "Alice – Porthole Console$")
+	h.Xdotool(p, "windowsize", "--sync", console, "1100", "700")
+	os.Setenv("DISPLAY", theirs)
+	w.Join(p, sdir, "bob@laptop", "--accept-screen", "all", "--accept-control", "all")
+	os.Setenv("DISPLAY", mine)
+	time.Sleep(500 * time.Millisecond)
+	click(p, console, 340, 107) // Ask for access
+	click(p, console, 340, 145) // See the screen
+	w.Agent.Expect("permission", func(e h.Event) bool { return e.S("kind") == "screen" && e.S("state") == "allowed" })
+	w.Agent.Expect("screen_stats", nil)
+	click(p, console, 357, 152) // Request control
+	w.Agent.Expect("permission", func(e h.Event) bool { return e.S("kind") == "control" && e.S("state") == "allowed" })
+	h.Xdotool(p, "mousemove", "--window", console, "600", "560") // over the remote screen: it moves there too
+	w.Agent.Expect("screen_stats", nil)
+	s.shoot(console, "agent-remote-screen.png")
+
+	// The customer's window, on their computer, says who sees and controls.
+	ids := strings.Fields(string(h.OnDisplay(p, theirs, "xdotool", "search", "--sync", "--onlyvisible", "--name", "Alice is helping you")))
+	h.OnDisplay(p, theirs, "xdotool", "windowraise", ids[0])
+	time.Sleep(700 * time.Millisecond)
+	path := filepath.Join(s.out, "customer-sharing-bar.png")
+	h.OnDisplay(p, theirs, "import", "-window", ids[0], path)
+	s.done = append(s.done, path)
 }
 
 type shooter struct {
