@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -221,6 +222,10 @@ func (b *bridge) event(ev any) {
 	case sharing.Viewing:
 		if b.cl != nil {
 			b.ui.SetViewing(b.cl.Viewers())
+		}
+		if why, ok := strings.CutPrefix(e.Why, sharing.WhyUnavailable+": "); ok && !e.On {
+			// The agent hears it too; the customer, who allowed it, should.
+			b.ui.ShowError("Your screen cannot be shared", desktopui.Sentence(why))
 		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/porthole-dev/porthole/customer/internal/capture"
 	"github.com/porthole-dev/porthole/customer/internal/client"
+	"github.com/porthole-dev/porthole/customer/internal/sharing"
 	"github.com/porthole-dev/porthole/shared/desktopui/uitest"
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
@@ -72,4 +74,20 @@ func TestChatLinesLeaveInOrder(t *testing.T) {
 			t.Fatalf("the agent got %q, want %q: the lines left out of order", m.Text, want)
 		}
 	}
+}
+
+// When the screen cannot be read (a Wayland session), the customer who
+// allowed it is told why, not only the agent.
+func TestScreenUnavailableIsSaid(t *testing.T) {
+	w := newWorld(t)
+	w.on(func() {
+		w.b.event(sharing.Viewing{Agent: "alice", Why: sharing.WhyUnavailable + ": " + capture.ErrWayland.Error()})
+	})
+	w.on(func() {
+		top := w.win.Canvas().Overlays().Top()
+		if top == nil {
+			t.Fatal("no message about the screen that cannot be shared")
+		}
+		uitest.Find(t, top, func(l *widget.Label) bool { return l.Text == "Your screen cannot be shared" })
+	})
 }

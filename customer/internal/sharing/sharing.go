@@ -547,6 +547,7 @@ func (v *viewer) run() string {
 		cursor pb.ScreenCursor
 		shape  uint32
 		tick   = time.NewTicker(time.Second / MaxFPS)
+		q      = newQuality()
 	)
 	defer tick.Stop()
 	show := func(i int) error {
@@ -609,7 +610,10 @@ func (v *viewer) run() string {
 		}
 		// Behind: what changed goes into a later update. A sync goes now
 		// whatever the window says.
-		if sent-acked >= Window && len(syncs) == 0 {
+		behind := sent-acked >= Window
+		q.tick(behind && len(dirty) > 0)
+		enc.Quality = q.quality
+		if behind && len(syncs) == 0 {
 			continue
 		}
 		if len(dirty) > 0 || enc.Pending() {
@@ -644,6 +648,41 @@ func (v *viewer) run() string {
 			}
 		}
 	}
+}
+
+// Quality of lossy tiles, as the viewer keeps up: it drops a step each
+// second spent mostly behind (a slow link, a slow viewer: fewer bytes a
+// frame), and climbs back a step after each second kept up.
+const (
+	QualityHigh = 70
+	QualityLow  = 30
+	qualityStep = 10
+)
+
+type quality struct {
+	quality       int
+	ticks, behind int
+}
+
+func newQuality() *quality { return &quality{quality: QualityHigh} }
+
+// tick counts one frame's tick; behind says an update waited for the
+// viewer.
+func (q *quality) tick(behind bool) {
+	q.ticks++
+	if behind {
+		q.behind++
+	}
+	if q.ticks < MaxFPS {
+		return
+	}
+	switch {
+	case q.behind*2 > q.ticks:
+		q.quality = max(QualityLow, q.quality-qualityStep)
+	case q.behind == 0:
+		q.quality = min(QualityHigh, q.quality+qualityStep)
+	}
+	q.ticks, q.behind = 0, 0
 }
 
 // grab reads the dirty parts of the monitor into frame and returns them
