@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"image"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,5 +154,47 @@ func TestScreenAndControl(t *testing.T) {
 	agent.Send(map[string]any{"cmd": "screen_start", "session": sid})
 	if e := agent.Expect("error", nil); e.S("code") != "not_allowed" {
 		t.Fatalf("screen_start after the view was revoked: %v", e)
+	}
+}
+
+// TestScreenTwoMonitors: a customer with two monitors of different sizes
+// (RandR monitors on one screen, as desktops set them up) gets both
+// listed with their places; the agent switches to the second, whose
+// snapshot is that monitor's part of the screen.
+func TestScreenTwoMonitors(t *testing.T) {
+	displayA := h.StartXvfb(t, "2304x800x24")
+	h.SetMonitors(t, displayA, image.Rect(0, 0, 1280, 800), image.Rect(1280, 0, 2304, 768))
+	t.Setenv("DISPLAY", displayA)
+	h.StartTestWin(t, displayA, 1400, 100) // on the second monitor
+	w := newWorld(t)
+	agent := w.agent(t)
+	sid, cust, _ := pair(t, w, agent, "direct", "--accept-screen", "all")
+	agent.Send(map[string]any{"cmd": "request_permission", "session": sid, "kind": "screen"})
+	permission(t, agent, "screen", "allowed")
+	agent.Send(map[string]any{"cmd": "screen_start", "session": sid})
+	st := agent.Expect("screen_started", nil)
+	mons, _ := st["monitors"].([]any)
+	if len(mons) != 2 {
+		t.Fatalf("screen_started: %v, want two monitors", st)
+	}
+	second := mons[1].(map[string]any)
+	if second["x"] != 1280.0 || second["width"] != 1024.0 || second["height"] != 768.0 {
+		t.Fatalf("the second monitor is %v, want 1024 × 768 at x 1280", second)
+	}
+	agent.Send(map[string]any{"cmd": "screen_monitor", "session": sid, "monitor": 1})
+	if st := agent.Expect("screen_started", nil); st["monitor"] != 1.0 {
+		t.Fatalf("after screen_monitor: %v", st)
+	}
+	cust.Expect("screen_shared", func(e h.Event) bool { return e.S("state") == "on" && e["monitor"] == 1.0 })
+	time.Sleep(300 * time.Millisecond)
+	snap := filepath.Join(t.TempDir(), "snap.png")
+	agent.Send(map[string]any{"cmd": "screen_snapshot", "session": sid, "path": snap})
+	agent.Expect("screen_snapshot", nil)
+	root := h.Shot(t, displayA)
+	part := root.(interface {
+		SubImage(image.Rectangle) image.Image
+	}).SubImage(image.Rect(1280, 0, 2304, 768))
+	if n, at, err := h.Differ(h.ReadPNG(t, snap), part); err != nil || n != 0 {
+		t.Fatalf("the second monitor's snapshot differs from the screen: %d pixels (first at %v), %v", n, at, err)
 	}
 }

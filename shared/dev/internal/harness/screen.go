@@ -218,7 +218,7 @@ func (tw *TestWin) Lines() []string {
 
 // buildC builds a C helper of the tests' own with the system's compiler
 // and Xlib.
-func buildC(name string, src []byte) (string, error) {
+func buildC(name string, src []byte, libs ...string) (string, error) {
 	dir, err := os.MkdirTemp("", "porthole-"+name+"-")
 	if err != nil {
 		return "", err
@@ -228,8 +228,37 @@ func buildC(name string, src []byte) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, name)
-	if out, err := exec.Command("cc", "-O", "-o", bin, c, "-lX11").CombinedOutput(); err != nil {
+	if out, err := exec.Command("cc", append([]string{"-O", "-o", bin, c}, append(libs, "-lX11")...)...).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building %s: %v\n%s", name, err, out)
 	}
 	return bin, nil
+}
+
+// monitorsSource is the C source of the monitors helper
+// (testdata/monitors.c).
+//
+//go:embed testdata/monitors.c
+var monitorsSource []byte
+
+var monitorsOnce struct {
+	sync.Once
+	path string
+	err  error
+}
+
+// SetMonitors sets up RandR monitors on a display's screen, as a desktop
+// does for several monitors side by side; the first is the primary.
+func SetMonitors(tb TB, display string, monitors ...image.Rectangle) {
+	tb.Helper()
+	monitorsOnce.Do(func() {
+		monitorsOnce.path, monitorsOnce.err = buildC("monitors", monitorsSource, "-lXrandr")
+	})
+	if monitorsOnce.err != nil {
+		tb.Fatalf("%v", monitorsOnce.err)
+	}
+	var args []string
+	for _, m := range monitors {
+		args = append(args, fmt.Sprintf("%dx%d+%d+%d", m.Dx(), m.Dy(), m.Min.X, m.Min.Y))
+	}
+	OnDisplay(tb, display, monitorsOnce.path, args...)
 }
