@@ -142,3 +142,19 @@ func TestAskMenuFollowsTheGrants(t *testing.T) {
 		t.Fatalf("started %q, asked %q: the screen again, without a new request", sr.started, r.asked)
 	}
 }
+
+// The sign-in progress bar stops once the window shows something else:
+// left running, its animation drew the window 60 times a second (45 % of
+// a core here) for as long as the console ran.
+func TestBusyBarStops(t *testing.T) {
+	w, _, _ := newWindow(t)
+	w.ShowBusy("Connecting…")
+	bar := w.busy
+	if bar == nil || !bar.Running() {
+		t.Fatal("no running progress bar while signing in")
+	}
+	w.ShowMain("alice", "relay")
+	if bar.Running() {
+		t.Fatal("the progress bar still runs behind the main window")
+	}
+}

@@ -90,6 +90,8 @@ type Window struct {
 
 	screens screens // the remote screens shown, for the console's goroutines
 
+	busy *widget.ProgressBarInfinite // while signing in
+
 	main       *mainView // while signed in
 	foreground bool
 	prefs      Prefs
@@ -124,17 +126,24 @@ func (w *Window) ShowError(title, msg string) {
 func (w *Window) ShowBusy(step string) {
 	w.leaveScreen()
 	w.win.SetTitle(Title)
+	w.busy = widget.NewProgressBarInfinite()
 	w.win.SetContent(desktopui.Card(
 		desktopui.Logo(Icon, 96),
 		desktopui.Heading("Signing in"),
 		desktopui.Wrapped(step),
-		widget.NewProgressBarInfinite(),
+		w.busy,
 	))
 }
 
 // leaveScreen closes what belongs to the screen that is going away: its
 // dialogs and the main view.
 func (w *Window) leaveScreen() {
+	if w.busy != nil {
+		// Its animation runs until stopped, gone from the window or not:
+		// the window would be drawn 60 times a second for nothing.
+		w.busy.Stop()
+		w.busy = nil
+	}
 	w.dialogs.CloseAll()
 	if w.main != nil {
 		w.main.closeViewers()

@@ -83,7 +83,8 @@ type Window struct {
 	links   linksState
 	access  *fyne.Container // under the header: what the agent may do
 	grants  []Grant
-	viewing map[string]bool // the agents who see the screen now
+	viewing map[string]bool             // the agents who see the screen now
+	busy    *widget.ProgressBarInfinite // while connecting
 	// Shortcut is the keys that end control at once, said on the
 	// sharing bar ("" says nothing of it).
 	Shortcut string
@@ -199,18 +200,19 @@ func FailureText(code, message string) string {
 // ShowConnecting shows progress while joining; step says what is happening.
 func (w *Window) ShowConnecting(step string) {
 	w.leaveSession()
-	bar := widget.NewProgressBarInfinite()
+	w.busy = widget.NewProgressBarInfinite()
 	w.win.SetContent(desktopui.Card(
 		desktopui.Logo(Icon, 96),
 		desktopui.Heading("Connecting"),
 		desktopui.Wrapped(step),
-		bar,
+		w.busy,
 	))
 }
 
 // ShowConnected shows the session: who is helping, what they may do, and
 // the chat. path is "direct" or "relayed".
 func (w *Window) ShowConnected(agent, path string, history []Message) {
+	w.stopBusy()
 	w.agent = agent
 	w.win.SetTitle(agent + " is helping you – " + Title)
 	title := widget.NewLabel(agent + " is helping you")
@@ -472,9 +474,20 @@ func (w *Window) AskConsent(c Consent, answer func(allowed bool)) {
 	}()
 }
 
+// stopBusy stops the progress bar of the connecting screen: its animation
+// runs until stopped, gone from the window or not, and the window would be
+// drawn 60 times a second for nothing.
+func (w *Window) stopBusy() {
+	if w.busy != nil {
+		w.busy.Stop()
+		w.busy = nil
+	}
+}
+
 // leaveSession answers every open consent request with no, closes the
 // other dialogs and forgets the session screen.
 func (w *Window) leaveSession() {
+	w.stopBusy()
 	w.chat = nil
 	w.files.leave(w.win)
 	clear(w.links.offers) // CloseAll closes their dialogs; the offers stay open, to answer when the screen is back

@@ -417,3 +417,18 @@ func hasLabel(o fyne.CanvasObject, text string) bool {
 	}
 	return false
 }
+
+// The connecting screen's progress bar stops once the session shows: left
+// running, it drew the window 60 times a second.
+func TestConnectingBarStops(t *testing.T) {
+	w, _, _ := newWindow(t)
+	w.ShowConnecting("Connecting…")
+	bar := w.busy
+	if bar == nil || !bar.Running() {
+		t.Fatal("no running progress bar while connecting")
+	}
+	w.ShowConnected("Alice", "direct", nil)
+	if bar.Running() {
+		t.Fatal("the progress bar still runs behind the session")
+	}
+}
