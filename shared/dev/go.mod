@@ -3,8 +3,10 @@ module github.com/porthole-dev/porthole/shared/dev
 go 1.26.0
 
 require (
+	github.com/jezek/xgb v1.3.1
 	github.com/porthole-dev/porthole/shared v0.0.0
 	github.com/quic-go/quic-go v0.65.0
+	golang.org/x/sys v0.49.0
 )
 
 require (
@@ -14,7 +16,6 @@ require (
 	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.14.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )

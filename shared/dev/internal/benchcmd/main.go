@@ -13,7 +13,10 @@
 //   - the file-transfer engine (shared/transfer): a big file direct and
 //     relayed against plain quic-go, each side's peak memory in a process of
 //     its own, many small files, a file the receiver has, and a resume after
-//     a cut (transfer.go, transferprocs.go).
+//     a cut (transfer.go, transferprocs.go);
+//   - screen sharing with the real binaries on 1080p Xvfb displays: input
+//     latency, glass to glass into the agent's real window, the customer's
+//     CPU and bytes on an idle screen, and a scrolling workload (screen.go).
 //
 // Run it from the shared/dev module:
 //
@@ -64,7 +67,7 @@ type config struct {
 }
 
 // Sections, in the order they run.
-var sections = []string{"bulk", "rtt", "ready", "transfer", "procs", "capacity"}
+var sections = []string{"bulk", "rtt", "ready", "transfer", "procs", "capacity", "screen"}
 
 func main() {
 	if isChild(os.Args[1:]) { // a side of the transfer memory test (transferprocs.go)
@@ -196,7 +199,7 @@ func run() int {
 	ctx := context.Background()
 	loadStart := loadavg()
 
-	if cfg.only["procs"] || cfg.only["capacity"] {
+	if cfg.only["procs"] || cfg.only["capacity"] || cfg.only["screen"] {
 		if err := binaries(root); err != nil {
 			fmt.Fprintln(os.Stderr, "benchcmd:", err)
 			return 1
@@ -213,6 +216,9 @@ func run() int {
 	}
 	if cfg.only["capacity"] {
 		rep.section("relay capacity", func() error { return capacitySection(ctx, cfg, root, rep) })
+	}
+	if cfg.only["screen"] {
+		rep.section("screen sharing", func() error { return screenSection(cfg, root, rep) })
 	}
 
 	rep.print(cfg, loadStart, loadavg())

@@ -7,9 +7,12 @@
  *   clicked N          button N pressed over the button
  *   text T             the field's text after a key press
  *   scrolled N         (with "scroll N") N lines scrolled, then still
+ *   motion X Y T       (with "motion") the pointer moved over the window, to
+ *                      X, Y on the screen; T is when the event was read,
+ *                      CLOCK_MONOTONIC in nanoseconds (for benchmarks)
  * It also paints the root window (the desktop behind it) with a picture of
  * many colours: a gradient with noise.
- * Usage: testwin X Y [scroll N]
+ * Usage: testwin X Y [scroll N] [motion]
  * Build: cc -O -o testwin testwin.c -lX11
  */
 #include <X11/Xlib.h>
@@ -78,12 +81,16 @@ static unsigned long colour(const char *name) {
 
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: testwin X Y [scroll N]\n");
+		fprintf(stderr, "usage: testwin X Y [scroll N] [motion]\n");
 		return 2;
 	}
-	int x = atoi(argv[1]), y = atoi(argv[2]), scroll = 0;
-	if (argc >= 5 && strcmp(argv[3], "scroll") == 0)
-		scroll = atoi(argv[4]);
+	int x = atoi(argv[1]), y = atoi(argv[2]), scroll = 0, motion = 0;
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "scroll") == 0 && i + 1 < argc)
+			scroll = atoi(argv[++i]);
+		else if (strcmp(argv[i], "motion") == 0)
+			motion = 1;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	d = XOpenDisplay(NULL);
 	if (!d) {
@@ -102,7 +109,7 @@ int main(int argc, char **argv) {
 	w = XCreateWindow(d, RootWindow(d, s), x, y, W, H, 0, CopyFromParent, InputOutput, CopyFromParent,
 	                  CWOverrideRedirect | CWBackPixel, &a);
 	XStoreName(d, w, "porthole testwin");
-	XSelectInput(d, w, ExposureMask | ButtonPressMask | KeyPressMask | StructureNotifyMask);
+	XSelectInput(d, w, ExposureMask | ButtonPressMask | KeyPressMask | StructureNotifyMask | (motion ? PointerMotionMask : 0));
 	gc = XCreateGC(d, w, 0, NULL);
 	XMapRaised(d, w);
 	int ready = 0, scrolled = 0;
@@ -127,6 +134,13 @@ int main(int argc, char **argv) {
 					ready = 1;
 				}
 				break;
+			case MotionNotify: {
+				struct timespec now;
+				clock_gettime(CLOCK_MONOTONIC, &now);
+				printf("motion %d %d %lld\n", ev.xmotion.x_root, ev.xmotion.y_root,
+				       (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+				break;
+			}
 			case ButtonPress:
 				if (ev.xbutton.x >= BX && ev.xbutton.x < BX + BW && ev.xbutton.y >= BY && ev.xbutton.y < BY + BH)
 					printf("clicked %u\n", ev.xbutton.button);
