@@ -38,6 +38,8 @@ type X11 struct {
 	closed bool
 	// randr, xinerama: the server has them (for Monitors).
 	randr, xinerama bool
+
+	drawn chan struct{} // a token when the screen was drawn on since Changed
 }
 
 // OpenX11 connects to display ("": $DISPLAY, unless the session is
@@ -48,10 +50,19 @@ func OpenX11(display string) (*X11, error) {
 	if display == "" && WaylandSession() {
 		return nil, ErrWayland // its X display, if any, is XWayland's: X programs only
 	}
-	x := &X11{shmid: -1}
-	xc, err := xconn.Open(display, func(c *xgb.Conn) error {
+	x := &X11{shmid: -1, drawn: make(chan struct{}, 1)}
+	xc, err := xconn.OpenEvents(display, func(c *xgb.Conn) error {
 		x.conn = c
 		return x.setUp()
+	}, func(ev xgb.Event) {
+		// The damage is reported at the level "non-empty": one event when
+		// something is drawn on a screen whose damage Changed has taken.
+		if _, ok := ev.(damage.NotifyEvent); ok {
+			select {
+			case x.drawn <- struct{}{}:
+			default:
+			}
+		}
 	})
 	if err != nil {
 		x.freeSegment()
@@ -175,6 +186,11 @@ func (x *X11) Monitors() ([]Monitor, error) {
 	}
 	return out, nil
 }
+
+// Drawn has a token when the screen was drawn on since the last Changed
+// (or one call before: a token may be left over, and Changed then finds
+// nothing): a sender waits on it rather than looking at an idle screen.
+func (x *X11) Drawn() <-chan struct{} { return x.drawn }
 
 // Changed returns the parts of the screen drawn on since the last call
 // (the first call: what was drawn since OpenX11), clipped to the screen.

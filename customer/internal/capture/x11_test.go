@@ -65,8 +65,17 @@ func TestX11ChangedAndGrab(t *testing.T) {
 	if ch, err := x.Changed(); err != nil || len(ch) != 0 {
 		t.Fatalf("an idle screen changed: %v, %v", ch, err)
 	}
+	select { // a token left from the start
+	case <-x.Drawn():
+	default:
+	}
 	area := image.Rect(100, 50, 420, 290)
 	paint(t, d, area, pattern)
+	select { // drawing is told: a sender need not look at an idle screen
+	case <-x.Drawn():
+	case <-time.After(5 * time.Second):
+		t.Fatal("drawing on the screen was not told on Drawn")
+	}
 	var changed image.Rectangle
 	for deadline := time.Now().Add(5 * time.Second); changed != area && time.Now().Before(deadline); {
 		ch, err := x.Changed()

@@ -65,6 +65,9 @@ const (
 type Source interface {
 	Monitors() ([]capture.Monitor, error)
 	Changed() ([]image.Rectangle, error)
+	// Drawn has a token when the screen was drawn on since Changed (nil:
+	// never; Changed is then looked at each second).
+	Drawn() <-chan struct{}
 	Grab(dst *capture.Frame, r image.Rectangle) error
 	Cursor() (capture.Cursor, error)
 	Close() error
@@ -571,6 +574,16 @@ func (v *viewer) run() string {
 	s.cfg.Events(Viewing{Session: v.session, Agent: agent, On: true, Monitor: mon})
 	v.src.Changed() // what was drawn before: the keyframe has it
 
+	// The screen is looked at when it is drawn on (Drawn), not at every
+	// tick: an update starts as soon as something changed, a frame's time
+	// after the last one at the soonest, and an idle screen costs only the
+	// pointer's look each tick (and a look each second, in case).
+	var (
+		drawn    = v.src.Drawn()
+		damaged  = true
+		looked   time.Time
+		lastSent time.Time
+	)
 	for {
 		select {
 		case <-v.quit:
@@ -579,6 +592,11 @@ func (v *viewer) run() string {
 			return WhyRevoked
 		case <-tick.C:
 		case <-v.wake:
+		case <-drawn:
+			damaged = true
+			if d := time.Second/MaxFPS - time.Since(lastSent); d > 0 {
+				time.Sleep(d)
+			}
 		}
 		if !s.cfg.Allowed(v.session, agent, consent.KindScreen) {
 			return WhyRevoked
@@ -593,9 +611,13 @@ func (v *viewer) run() string {
 			}
 			s.cfg.Events(Viewing{Session: v.session, Agent: agent, On: true, Monitor: mon})
 		}
-		ch, err := v.src.Changed()
-		if err != nil {
-			return limit(WhyUnavailable + ": " + err.Error())
+		var ch []image.Rectangle
+		if damaged || len(syncs) > 0 || time.Since(looked) > time.Second {
+			var err error
+			if ch, err = v.src.Changed(); err != nil {
+				return limit(WhyUnavailable + ": " + err.Error())
+			}
+			damaged, looked = false, time.Now()
 		}
 		for _, r := range ch {
 			if r = r.Intersect(bounds); !r.Empty() {
@@ -625,6 +647,7 @@ func (v *viewer) run() string {
 			dirty = dirty[:0]
 			if u := enc.Encode(img, changed); u != nil {
 				sent++
+				lastSent = time.Now()
 				us := uint32(time.Since(t0).Microseconds())
 				if err := v.send(&pb.ScreenMsg{Body: &pb.ScreenMsg_Frame{Frame: &pb.ScreenFrame{Seq: sent, Update: u, EncodeUs: us}}}); err != nil {
 					return WhyAgent

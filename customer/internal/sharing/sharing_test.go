@@ -32,6 +32,7 @@ type fakeScreen struct {
 	pix     *capture.Frame
 	changed []image.Rectangle
 	closed  bool
+	drawn   chan struct{}
 }
 
 var mons = []capture.Monitor{
@@ -40,7 +41,7 @@ var mons = []capture.Monitor{
 }
 
 func newFakeScreen() *fakeScreen {
-	return &fakeScreen{pix: capture.NewFrame(image.Rect(0, 0, 360, 120))}
+	return &fakeScreen{pix: capture.NewFrame(image.Rect(0, 0, 360, 120)), drawn: make(chan struct{}, 1)}
 }
 
 // draw fills r with a colour and says r changed.
@@ -54,7 +55,13 @@ func (f *fakeScreen) draw(r image.Rectangle, c byte) {
 		}
 	}
 	f.changed = append(f.changed, r)
+	select {
+	case f.drawn <- struct{}{}:
+	default:
+	}
 }
+
+func (f *fakeScreen) Drawn() <-chan struct{} { return f.drawn }
 
 func (f *fakeScreen) Monitors() ([]capture.Monitor, error) { return mons, nil }
 func (f *fakeScreen) Changed() ([]image.Rectangle, error) {
