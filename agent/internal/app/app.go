@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/porthole-dev/porthole/agent/internal/console"
+	"github.com/porthole-dev/porthole/shared/consent"
 	"github.com/porthole-dev/porthole/shared/headless"
 )
 
@@ -143,7 +144,11 @@ func handle(ctx context.Context, con *console.Console, out *headless.Writer, c h
 		defer cancel()
 		report(con.EndSession(rctx, c.Session, c.Reason))
 	case "request_permission":
-		_, err := con.RequestPermission(c.Session, c.Kind, c.Reason, time.Duration(c.TimeoutMs)*time.Millisecond)
+		// Beyond the longest wait a customer gives, a timeout is that
+		// wait (and does not overflow a Duration); a negative one is a
+		// bad_request.
+		ms := min(c.TimeoutMs, consent.MaxTimeout.Milliseconds())
+		_, err := con.RequestPermission(c.Session, c.Kind, c.Reason, time.Duration(ms)*time.Millisecond)
 		report(err)
 	case "history":
 		msgs, err := con.History(c.Session)

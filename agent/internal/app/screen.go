@@ -2,6 +2,9 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/porthole-dev/porthole/agent/internal/console"
@@ -24,8 +27,10 @@ func handleScreen(ctx context.Context, con *console.Console, out *headless.Write
 	case "screen_monitor":
 		report(con.SelectMonitor(c.Session, monitor))
 	case "screen_snapshot":
-		if c.Path == "" {
-			report(&console.Error{Code: protocol.CodeBadRequest, Message: "screen_snapshot needs a path"})
+		// The path is checked before the customer is asked for the
+		// screen as it is now.
+		if err := snapshotPath(c.Path); err != nil {
+			report(err)
 			return true
 		}
 		// Aside: it waits for the frames on their way, and other commands
@@ -50,4 +55,22 @@ func handleScreen(ctx context.Context, con *console.Console, out *headless.Write
 		return false
 	}
 	return true
+}
+
+// snapshotPath checks where screen_snapshot is to write its PNG: a path
+// whose folder is there, and that is not a folder itself.
+func snapshotPath(path string) error {
+	bad := func(format string, args ...any) error {
+		return &console.Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf(format, args...)}
+	}
+	if path == "" {
+		return bad("screen_snapshot needs a path")
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return bad("screen_snapshot: the folder %s is not there", filepath.Dir(path))
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return bad("screen_snapshot: %s is a folder; give the path of a file to write", path)
+	}
+	return nil
 }

@@ -435,13 +435,22 @@ func (c *Console) endSession(ctx context.Context, session, reason string, sayBye
 	if reason == "" {
 		reason = "the agent ended the session"
 	}
+	// The whole request is checked before anything stops: the relay's
+	// EndSession and the customer's Bye carry the reason, and one either
+	// side refuses would cancel the files for good and cost the link
+	// (the customer drops a link that brings a bad Bye) for a request the
+	// relay then turns down.
+	end := &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: session, Reason: reason}}}
+	if err := validEnd(end, reason); err != nil {
+		return err
+	}
 	// Files still on their way stop first: the cancels go ahead of the
 	// bye on the control stream, whose wait lets them arrive.
 	c.files.CancelSession(session, "the session ended")
 	if r := s.router(); r != nil && sayBye {
 		r.SayBye(reason)
 	}
-	_, err = c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: session, Reason: reason}}})
+	_, err = c.rc.Request(ctx, end)
 	if err != nil {
 		var re *relayclient.Error
 		if !errors.As(err, &re) || re.Code != protocol.CodeNotFound {
@@ -449,6 +458,19 @@ func (c *Console) endSession(ctx context.Context, session, reason string, sayBye
 		}
 	}
 	c.ended(session, reason)
+	return nil
+}
+
+// validEnd checks an EndSession for the relay and the Bye with its reason
+// for the customer, by the rules each of them checks it by.
+func validEnd(end *pb.ClientMsg, reason string) error {
+	err := protocol.ValidateClientMsg(end)
+	if err == nil {
+		err = protocol.ValidatePeerMsg(&pb.PeerMsg{Body: &pb.PeerMsg_Bye{Bye: &pb.Bye{Reason: reason, SessionEnded: true}}})
+	}
+	if err != nil {
+		return &Error{Code: protocol.CodeBadRequest, Message: "the reason is at most 256 bytes of text without control characters: " + err.Error()}
+	}
 	return nil
 }
 

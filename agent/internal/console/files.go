@@ -173,8 +173,13 @@ func (c *Console) ReceivedFiles(session string) (folder string, count int) {
 
 // DeleteSessionFiles deletes the files received in a session (and its
 // folder once empty); it returns how many it deleted. Files whose content
-// another session holds are left to that session.
+// another session holds are left to that session. The session is
+// required: without one there is nothing to delete (and every session's
+// files would be counted).
 func (c *Console) DeleteSessionFiles(session string) (int, error) {
+	if session == "" {
+		return 0, &Error{Code: protocol.CodeBadRequest, Message: "whose files? the session is missing"}
+	}
 	n := received(c.files.Transfers(session))
 	if err := c.files.DeleteSessionFiles(session); err != nil {
 		return 0, &Error{Code: protocol.CodeInternal, Message: "deleting the received files: " + err.Error()}

@@ -162,56 +162,7 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	go func() {
 		defer close(eof)
 		headless.ReadCommands(stdin, out, func(c headless.Command) {
-			if handleFiles(cl, out, c, fail, choice) {
-				return
-			}
-			switch c.Cmd {
-			case "quit":
-				quitOnce.Do(func() { close(quit) })
-			case "chat":
-				if err := cl.Chat(c.Text); err != nil {
-					fail(err)
-				}
-			case "end":
-				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				cl.End(rctx)
-				cancel()
-			case "answer_permission":
-				if err := cl.AnswerPermission(c.ID, c.Allow); err != nil {
-					fail(err)
-				}
-			case "grants":
-				gs := cl.Grants()
-				for _, g := range gs {
-					out.Emit(headless.Event{Event: "grant", ID: g.ID, Agent: g.Peer, Kind: g.Kind, At: headless.Time(g.Since)})
-				}
-				n := len(gs)
-				out.Emit(headless.Event{Event: "grants_end", Count: &n})
-			case "revoke_permission":
-				if err := cl.RevokePermission(c.ID); err != nil {
-					fail(err)
-				}
-			case "stop_sharing":
-				cl.StopSharing()
-			case "revoke_control":
-				cl.RevokeControl()
-			case "history":
-				msgs, err := cl.History()
-				if err != nil {
-					fail(err)
-					return
-				}
-				out.EmitHistory("", msgs)
-			case "status":
-				ev := headless.Event{Event: "status"}
-				if l := cl.Link(); l != nil {
-					rtt := l.RTT().Milliseconds()
-					ev.Path, ev.RTTMs = string(l.Path), &rtt
-				}
-				out.Emit(ev)
-			default:
-				out.Emit(headless.Event{Event: "error", Code: "bad_command", Message: fmt.Sprintf("unknown command %q", c.Cmd)})
-			}
+			handle(ctx, cl, out, c, fail, choice, func() { quitOnce.Do(func() { close(quit) }) })
 		})
 	}()
 	select {
@@ -221,4 +172,61 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		filesAtEnd(cl, out, fail, choice, eof, quit, ctx.Done())
 	}
 	return 0
+}
+
+// handle runs one command (docs/headless.md, "Customer commands"): the
+// file and link commands (handleFiles), then the rest. fail turns an error
+// into an error event; keep_files and delete_files after the session's end
+// go to choice; quit is called for "quit".
+func handle(ctx context.Context, cl *client.Client, out *headless.Writer, c headless.Command, fail func(error) int, choice chan<- string, quit func()) {
+	if handleFiles(cl, out, c, fail, choice) {
+		return
+	}
+	switch c.Cmd {
+	case "quit":
+		quit()
+	case "chat":
+		if err := cl.Chat(c.Text); err != nil {
+			fail(err)
+		}
+	case "end":
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cl.End(rctx)
+		cancel()
+	case "answer_permission":
+		if err := cl.AnswerPermission(c.ID, c.Allow); err != nil {
+			fail(err)
+		}
+	case "grants":
+		gs := cl.Grants()
+		for _, g := range gs {
+			out.Emit(headless.Event{Event: "grant", ID: g.ID, Agent: g.Peer, Kind: g.Kind, At: headless.Time(g.Since)})
+		}
+		n := len(gs)
+		out.Emit(headless.Event{Event: "grants_end", Count: &n})
+	case "revoke_permission":
+		if err := cl.RevokePermission(c.ID); err != nil {
+			fail(err)
+		}
+	case "stop_sharing":
+		cl.StopSharing()
+	case "revoke_control":
+		cl.RevokeControl()
+	case "history":
+		msgs, err := cl.History()
+		if err != nil {
+			fail(err)
+			return
+		}
+		out.EmitHistory("", msgs)
+	case "status":
+		ev := headless.Event{Event: "status"}
+		if l := cl.Link(); l != nil {
+			rtt := l.RTT().Milliseconds()
+			ev.Path, ev.RTTMs = string(l.Path), &rtt
+		}
+		out.Emit(ev)
+	default:
+		out.Emit(headless.Event{Event: "error", Code: "bad_command", Message: fmt.Sprintf("unknown command %q", c.Cmd)})
+	}
 }

@@ -11,7 +11,8 @@ import (
 
 // SetTrust remembers (or, with "", forgets) a decision for files from
 // sender in e, with the apps' error codes: bad_request for a missing
-// sender or an unknown decision, internal when it cannot be stored.
+// sender, one that is not a name (validSender) or an unknown decision,
+// internal when it cannot be stored.
 func SetTrust(e *transfer.Engine, sender, decision string) error {
 	switch {
 	case sender == "":
@@ -19,8 +20,22 @@ func SetTrust(e *transfer.Engine, sender, decision string) error {
 	case decision != "" && decision != transfer.AcceptAll && decision != transfer.RefuseAlways && decision != transfer.Blocked:
 		return failure.New(protocol.CodeBadRequest, "the decision is accept_all, refuse_always, blocked, or empty to ask again")
 	}
+	if err := validSender(sender); err != nil {
+		return err
+	}
 	if err := e.SetTrust(sender, decision); err != nil {
 		return failure.New(protocol.CodeInternal, err.Error())
+	}
+	return nil
+}
+
+// validSender checks the sender of a set_trust: a name as the peers'
+// hellos carry it (protocol.ValidName: 1 to 64 bytes, no control
+// characters), the only names a remembered decision can ever apply to.
+// It is a bad_request otherwise, so nothing is stored for it.
+func validSender(sender string) error {
+	if err := protocol.ValidName(sender); err != nil {
+		return failure.New(protocol.CodeBadRequest, "the sender is not a name: "+err.Error())
 	}
 	return nil
 }

@@ -71,13 +71,18 @@ func Error(err error) error {
 }
 
 // SetTrust remembers (or, with "", forgets) a decision for links from
-// sender in s, with the apps' error codes.
+// sender in s, with the apps' error codes: bad_request for a missing
+// sender, one that is not a name as the peers' hellos carry it
+// (protocol.ValidName) or an unknown decision.
 func SetTrust(s *weblink.Service, sender, decision string) error {
 	switch {
 	case sender == "":
 		return failure.New(protocol.CodeBadRequest, "whose links? the sender is missing")
 	case decision != "" && decision != weblink.Always && decision != weblink.Never:
 		return failure.New(protocol.CodeBadRequest, "the decision for links is always_open, never, or empty to ask again")
+	}
+	if err := protocol.ValidName(sender); err != nil {
+		return failure.New(protocol.CodeBadRequest, "the sender is not a name: "+err.Error())
 	}
 	if err := s.SetTrust(sender, decision); err != nil {
 		return failure.New(protocol.CodeInternal, err.Error())
