@@ -8,21 +8,29 @@
 // kind:
 //
 //   - solid: one colour (3 bytes);
-//   - palette: up to 16 colours, then 4 bits a pixel;
+//   - palette: 2 to 16 colours, then 1, 2 or 4 bits a pixel (for 2, 3–4
+//     or 5–16 colours);
 //   - raw: 3 bytes a pixel, lossless;
 //   - lossy: a JPEG of a rectangle of tiles, for busy areas of many
 //     colours (a video, a photo being dragged).
 //
-// The palette and raw tiles' pixels go together in one zstd frame after
-// the tiles' list, so a frame of typing is a few hundred bytes. Scrolling
-// goes as a copy (the changed area moved by some rows, found by hashing
-// rows: see scroll.go) before the tiles that still differ, as VNC's
-// copy-rect does.
+// A solid, palette or raw tile may be a part of one: the rectangle of the
+// tile around the pixels that differ, when that is not all of it. A typed
+// glyph and the cursor moved on after it are a part of 12 × 13 pixels in
+// 2 colours (20 bytes at a bit a pixel), not a tile of 4,096 pixels.
 //
-// Text (solid and palette tiles) is always lossless. A tile of more than
-// 16 colours that changed in 3 of the last 8 encodes goes lossy, and
-// adjacent ones go together as one JPEG (a photo-like video of 640 × 360
-// takes half the bytes it would as a JPEG per tile); once such a tile has
+// The palette and raw tiles' pixels go together after the tiles' list, in
+// one zstd frame, or as they are when the frame would be no smaller (a
+// glyph's: a frame has about ten bytes of its own), so a frame of typing
+// is about 50 bytes. Scrolling goes as a copy (the changed area moved by some
+// rows, found by hashing rows: see scroll.go) before the tiles that still
+// differ, as VNC's copy-rect does.
+//
+// Text (solid and palette tiles) is always lossless. A tile whose change
+// (at least an eighth of it) has more than 16 colours, and that changed
+// in 3 of the last 8 encodes, goes lossy, whole, and adjacent ones go
+// together as one JPEG (a photo-like video of 640 × 360 takes half the
+// bytes it would as a JPEG per tile); once such a tile has
 // been still for 4 encodes it goes again, losslessly (the top-off), so a
 // screen that settles ends exact: see Encoder, Encoder.Pending and
 // lossy.go.
@@ -32,14 +40,19 @@
 //	byte     version (1)
 //	uvarint  sequence number
 //	uvarint  width, height (pixels; at most Decoder.MaxPixels in all)
-//	byte     flags: 1 = keyframe (every tile follows; the receiver starts anew)
+//	byte     flags: 1 = keyframe (every tile follows; the receiver starts
+//	         anew), 2 = stored (the pixels are not compressed; only with
+//	         some)
 //	uvarint  number of copies (at most 4; none in a keyframe), then per
 //	         copy uvarint x, y, width, height of the source and x, y of
 //	         its destination, both inside the picture; applied in order,
 //	         before the tiles
 //	uvarint  number of tiles (a lossy one may cover several)
 //	per tile uvarint column, uvarint row, byte kind (0 solid, 1 palette,
-//	         2 raw, 3 lossy), then for a solid tile its colour (blue,
+//	         2 raw, 3 lossy; 4, 5, 6: a part of a solid, palette or raw
+//	         tile), then for a part uvarint x, y, width, height of it
+//	         from the tile's top left (at least 1 × 1, inside the tile
+//	         clipped to the picture), for a solid tile its colour (blue,
 //	         green, red), for a palette tile its size n (2..16) and n
 //	         colours, for a lossy tile uvarint tiles across and down (at
 //	         least 1; the rectangle from this tile, inside the picture),
@@ -47,9 +60,13 @@
 //	         baseline or progressive, YCbCr or grey, exactly the size of
 //	         the rectangle's pixels (clipped to the picture). No tile is
 //	         covered twice.
-//	uvarint  length of the zstd frame, then the frame: the palette tiles'
-//	         indices (rows padded to a byte) and the raw tiles' pixels
-//	         (blue, green, red), in the tiles' order
+//	uvarint  length of the pixels, then the pixels: a zstd frame of, or if
+//	         stored exactly, the palette tiles' indices (the first pixel in
+//	         a byte's high bits; each row padded to a byte with zeros in a
+//	         zstd frame, so that rows alike are bytes alike, and only each
+//	         tile's last byte if stored; each below n) and the raw tiles'
+//	         pixels (blue, green, red), in the tiles' order, a part's
+//	         pixels only
 //
 // A non-key update applies only to a picture of its size; a receiver
 // without one asks for a keyframe.
@@ -76,11 +93,15 @@ const (
 	kindPalette = 1
 	kindRaw     = 2
 	kindJPEG    = 3
+	// kindPart added to solid, palette or raw: the kind for a rectangle
+	// inside the tile, not the whole tile.
+	kindPart = 4
 )
 
 const (
 	version     = 1
 	flagKey     = 1
+	flagStored  = 2 // the pixels go as they are, not as a zstd frame
 	maxPalette  = 16
 	maxCopies   = 4
 	maxSide     = 1 << 14
@@ -120,11 +141,13 @@ func (m *Image) set(x, y int, c uint32) {
 }
 
 // Encoder turns pictures into updates for one receiver: it keeps what the
-// receiver has, so an update carries only the tiles that differ.
+// receiver has, so an update carries only the tiles that differ, and of
+// each only the rectangle around the pixels that do.
 //
-// Tiles that change often (in 3 of the last 8 encodes) and have more
-// colours than a palette holds go lossy, as JPEG, unless Lossless is set;
-// text (solid and palette tiles) never does. A lossy tile is sent again
+// Tiles that change often (in 3 of the last 8 encodes) and whose change
+// has more colours than a palette holds go lossy, as JPEG, unless
+// Lossless is set; text (solid and palette tiles) never does, nor a
+// change of less than an eighth of a tile. A lossy tile is sent again
 // losslessly once it has not changed for 4 encodes, so a screen that
 // settles ends exact: see Pending. The encoder counts encodes, not time:
 // Encode is meant to be called once a frame.
@@ -140,7 +163,11 @@ type Encoder struct {
 	seq  uint64
 	z    *zstd.Encoder
 	body []byte // the update's pixels, before compression
-	seed maphash.Seed
+	// The palette tiles in body whose rows are padded (packed tight if
+	// the pixels go stored), and the bytes of that padding.
+	padded []paddedRows
+	pad    int
+	seed   maphash.Seed
 	// Per tile: the last 8 encodes, a bit each (1: it changed), and
 	// whether the receiver has only a lossy copy of it (lossy.go).
 	hist     []uint8
@@ -158,7 +185,10 @@ type Encoder struct {
 // NewEncoder makes an encoder for a new receiver (its first update is a
 // keyframe).
 func NewEncoder() *Encoder {
-	z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	// No checksum: an update is small, and what carries it (QUIC, TLS)
+	// checks it already.
+	z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderCRC(false), zstd.WithAllLitEntropyCompression(true))
 	if err != nil {
 		panic(err) // only for bad options
 	}
@@ -202,7 +232,7 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 			}
 		}
 	}
-	e.body = e.body[:0]
+	e.body, e.padded, e.pad = e.body[:0], e.padded[:0], 0
 	// A scroll inside what changed goes as one copy, then the tiles that
 	// still differ.
 	var copies []copyOp
@@ -242,15 +272,25 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 				continue
 			}
 			r := img.tile(col, row)
-			differs := key || !e.same(img, r)
-			if differs && !key {
-				e.hist[i] |= 1
+			// What differs from what the receiver has: a part of the
+			// tile, or all of it. A keyframe, a top-off or a tile the
+			// receiver has lossy goes whole.
+			part, differs := r, key
+			if !key {
+				part = e.diff(img, r)
+				differs = !part.Empty()
+				if differs {
+					e.hist[i] |= 1
+				}
 			}
 			if !differs && !(e.inexact[i] && e.hist[i]&settleMask == 0) {
 				continue
 			}
-			pal, np := palette(img, r)
-			if differs && np > maxPalette && e.busy(i) {
+			if e.inexact[i] {
+				part = r
+			}
+			pal, np := palette(img, part)
+			if differs && np > maxPalette && e.busy(i) && part.Dx()*part.Dy()*minLossy >= TileSize*TileSize {
 				if lossy == nil {
 					lossy = make([]bool, cols*rows)
 				}
@@ -261,7 +301,7 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 			n++
 			list = binary.AppendUvarint(list, uint64(col))
 			list = binary.AppendUvarint(list, uint64(row))
-			list = e.appendTile(list, img, r, pal, np)
+			list = e.appendTile(list, img, r, part, pal, np)
 			e.keep(img, r)
 			e.inexact[i] = false
 		}
@@ -283,6 +323,7 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 	if key {
 		flags = flagKey
 	}
+	flagsAt := len(out)
 	out = append(out, flags)
 	out = binary.AppendUvarint(out, uint64(len(copies)))
 	for _, c := range copies {
@@ -292,26 +333,53 @@ func (e *Encoder) Encode(img *Image, changed []image.Rectangle) []byte {
 	}
 	out = binary.AppendUvarint(out, uint64(n))
 	out = append(out, list...)
+	// The pixels go as a zstd frame, or as they are when that is no
+	// smaller (a glyph's few bytes: a frame has about ten of its own).
 	var z []byte
 	if len(e.body) > 0 {
 		z = e.z.EncodeAll(e.body, nil)
+		if len(z) >= len(e.body)-e.pad {
+			z = e.tight()
+			out[flagsAt] |= flagStored
+		}
 	}
 	out = binary.AppendUvarint(out, uint64(len(z)))
 	return append(out, z...)
 }
 
-// same says whether the receiver has r as img has it (for an inexact
-// tile: near it, from the same source pixels).
-func (e *Encoder) same(img *Image, r image.Rectangle) bool {
+// diff gives the smallest rectangle of r that holds every pixel the
+// receiver does not have as img has it (for an inexact tile: near it,
+// from the same source pixels); empty when there is none.
+func (e *Encoder) diff(img *Image, r image.Rectangle) image.Rectangle {
 	w := r.Dx() * 4
+	y0, y1 := -1, 0
+	x0, x1 := w, 0 // bytes into the row
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		a := img.Pix[y*img.Stride+r.Min.X*4:][:w]
 		b := e.have.Pix[y*e.have.Stride+r.Min.X*4:][:w]
-		if !bytes.Equal(a, b) {
-			return false
+		if bytes.Equal(a, b) {
+			continue
 		}
+		if y0 < 0 {
+			y0 = y
+		}
+		y1 = y + 1
+		// Only what widens the columns found so far needs a look.
+		l := 0
+		for l < x0 && string(a[l:l+4]) == string(b[l:l+4]) {
+			l += 4
+		}
+		x0 = min(x0, l)
+		h := w
+		for h > x1 && string(a[h-4:h]) == string(b[h-4:h]) {
+			h -= 4
+		}
+		x1 = max(x1, h)
 	}
-	return true
+	if y0 < 0 {
+		return image.Rectangle{}
+	}
+	return image.Rect(r.Min.X+x0/4, y0, r.Min.X+x1/4, y1)
 }
 
 // keep records that the receiver has r as img has it (or, for a lossy
@@ -350,20 +418,43 @@ scan:
 	return pal, np
 }
 
-// appendTile appends r's kind (and colours) to list, and its pixels, if
-// any, to e.body, as a lossless tile; pal and np are palette's.
-func (e *Encoder) appendTile(list []byte, img *Image, r image.Rectangle, pal [maxPalette]uint32, np int) []byte {
+// appendTile appends a lossless tile to list: its kind, the part of it
+// that goes if that is not all of it (p inside the tile t), and its
+// colours; and p's pixels, if any, to e.body. pal and np are palette's
+// for p.
+func (e *Encoder) appendTile(list []byte, img *Image, t, p image.Rectangle, pal [maxPalette]uint32, np int) []byte {
+	kind := byte(kindRaw)
 	switch {
 	case np == 1:
-		return append(list, kindSolid, byte(pal[0]), byte(pal[0]>>8), byte(pal[0]>>16))
+		kind = kindSolid
 	case np <= maxPalette:
-		list = append(list, kindPalette, byte(np))
+		kind = kindPalette
+	}
+	if p != t {
+		list = append(list, kind+kindPart)
+		for _, v := range []int{p.Min.X - t.Min.X, p.Min.Y - t.Min.Y, p.Dx(), p.Dy()} {
+			list = binary.AppendUvarint(list, uint64(v))
+		}
+	} else {
+		list = append(list, kind)
+	}
+	switch kind {
+	case kindSolid:
+		return append(list, byte(pal[0]), byte(pal[0]>>8), byte(pal[0]>>16))
+	case kindPalette:
+		list = append(list, byte(np))
 		for _, c := range pal[:np] {
 			list = append(list, byte(c), byte(c>>8), byte(c>>16))
 		}
-		for y := r.Min.Y; y < r.Max.Y; y++ {
+		bits := indexBits(np)
+		if w := p.Dx() * bits; w%8 != 0 {
+			e.padded = append(e.padded, paddedRows{len(e.body), w, p.Dy()})
+			e.pad += indexBytes(p.Dx(), p.Dy(), bits, false) - indexBytes(p.Dx(), p.Dy(), bits, true)
+		}
+		for y := p.Min.Y; y < p.Max.Y; y++ {
 			var b byte
-			for i, x := 0, r.Min.X; x < r.Max.X; i, x = i+1, x+1 {
+			k := 0 // the bits in b
+			for x := p.Min.X; x < p.Max.X; x++ {
 				c := img.rgb(x, y)
 				idx := byte(0)
 				for j := range np {
@@ -372,26 +463,78 @@ func (e *Encoder) appendTile(list []byte, img *Image, r image.Rectangle, pal [ma
 						break
 					}
 				}
-				if i%2 == 0 {
-					b = idx << 4
-				} else {
-					e.body = append(e.body, b|idx)
+				b = b<<bits | idx
+				if k += bits; k == 8 {
+					e.body = append(e.body, b)
+					b, k = 0, 0
 				}
 			}
-			if r.Dx()%2 == 1 {
-				e.body = append(e.body, b)
+			if k > 0 {
+				e.body = append(e.body, b<<(8-k))
 			}
 		}
 		return list
 	}
-	list = append(list, kindRaw)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		row := img.Pix[y*img.Stride+r.Min.X*4:][:r.Dx()*4]
+	for y := p.Min.Y; y < p.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+p.Min.X*4:][:p.Dx()*4]
 		for i := 0; i < len(row); i += 4 {
 			e.body = append(e.body, row[i], row[i+1], row[i+2])
 		}
 	}
 	return list
+}
+
+// indexBits is the bits a palette index takes for a palette of np
+// colours (2 to maxPalette).
+func indexBits(np int) int {
+	switch {
+	case np <= 2:
+		return 1
+	case np <= 4:
+		return 2
+	}
+	return 4
+}
+
+// indexBytes is the bytes of a palette tile's indices: w × h pixels at
+// bits each, each row padded to a byte, or if tight only the last.
+func indexBytes(w, h, bits int, tight bool) int {
+	if tight {
+		return (w*h*bits + 7) / 8
+	}
+	return (w*bits + 7) / 8 * h
+}
+
+// paddedRows is a palette tile whose rows are padded, at off in
+// Encoder.body: h rows of w bits.
+type paddedRows struct{ off, w, h int }
+
+// tight is e.body with its palette tiles' rows packed tight: one row's
+// bits run on into the next's, and only a tile's last byte is padded.
+func (e *Encoder) tight() []byte {
+	out := make([]byte, 0, len(e.body)-e.pad)
+	at := 0
+	for _, t := range e.padded {
+		out = append(out, e.body[at:t.off]...)
+		line := (t.w + 7) / 8
+		var b byte
+		k := 0 // the bits in b
+		for y := range t.h {
+			row := e.body[t.off+y*line:]
+			for i := range t.w {
+				b = b<<1 | row[i/8]>>(7-i%8)&1
+				if k++; k == 8 {
+					out = append(out, b)
+					b, k = 0, 0
+				}
+			}
+		}
+		if k > 0 {
+			out = append(out, b<<(8-k))
+		}
+		at = t.off + line*t.h
+	}
+	return append(out, e.body[at:]...)
 }
 
 // Decoder applies updates to the picture a viewer shows.
@@ -430,9 +573,10 @@ func invalid(what string, args ...any) error {
 
 type tileRef struct {
 	r    image.Rectangle // for a lossy tile, its rectangle of tiles
-	kind byte
+	kind byte            // without kindPart: r is the part
 	pal  [maxPalette]uint32
 	np   int
+	bits int         // a palette index's
 	jpg  []byte      // a lossy tile's JPEG
 	pic  image.Image // and its pixels, once checked
 }
@@ -473,10 +617,11 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 		return nil, invalid("a picture of %d × %d", w, h)
 	}
 	flags, err := rd.ReadByte()
-	if err != nil || flags&^flagKey != 0 {
+	if err != nil || flags&^(flagKey|flagStored) != 0 {
 		return nil, invalid("flags")
 	}
 	key := flags&flagKey != 0
+	tight := flags&flagStored != 0 // and so palette rows are not padded
 	if !key && (d.img == nil || d.img.W != w || d.img.H != h) {
 		return nil, ErrNeedKey
 	}
@@ -529,6 +674,31 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 		if t.kind, err = rd.ReadByte(); err != nil {
 			return nil, invalid("tile kind")
 		}
+		if t.kind >= kindPart && t.kind < kindPart+kindJPEG {
+			// A part: x, y, width and height inside the tile.
+			t.kind -= kindPart
+			x, err := uv("a part's x", uint64(t.r.Dx()-1))
+			if err != nil {
+				return nil, err
+			}
+			y, err := uv("a part's y", uint64(t.r.Dy()-1))
+			if err != nil {
+				return nil, err
+			}
+			pw, err := uv("a part's width", uint64(t.r.Dx())-x)
+			if err != nil {
+				return nil, err
+			}
+			ph, err := uv("a part's height", uint64(t.r.Dy())-y)
+			if err != nil {
+				return nil, err
+			}
+			if pw == 0 || ph == 0 {
+				return nil, invalid("an empty part of tile %d,%d", col, row)
+			}
+			at := t.r.Min.Add(image.Pt(int(x), int(y)))
+			t.r = image.Rectangle{Min: at, Max: at.Add(image.Pt(int(pw), int(ph)))}
+		}
 		across, down := uint64(1), uint64(1)
 		if t.kind == kindJPEG {
 			if across, err = uv("lossy tiles across", uint64(cols)-col); err != nil {
@@ -561,13 +731,13 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 			if err != nil || np < 2 || np > maxPalette {
 				return nil, invalid("palette size")
 			}
-			t.np = int(np)
+			t.np, t.bits = int(np), indexBits(int(np))
 			for i := range t.np {
 				if t.pal[i], err = readColour(rd); err != nil {
 					return nil, err
 				}
 			}
-			body += (t.r.Dx() + 1) / 2 * t.r.Dy()
+			body += indexBytes(t.r.Dx(), t.r.Dy(), t.bits, tight)
 		case kindRaw:
 			body += t.r.Dx() * t.r.Dy() * 3
 		case kindJPEG:
@@ -582,39 +752,51 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 		}
 		refs = append(refs, t)
 	}
-	zlen, err := uv("compressed length", uint64(rd.Len()))
+	zlen, err := uv("the pixels' length", uint64(rd.Len()))
 	if err != nil {
 		return nil, err
 	}
 	if int(zlen) != rd.Len() {
-		return nil, invalid("%d bytes after the compressed pixels", rd.Len()-int(zlen))
+		return nil, invalid("%d bytes after the pixels", rd.Len()-int(zlen))
 	}
 	var px []byte
 	if body > 0 {
 		z := msg[len(msg)-int(zlen):]
-		if zlen == 0 {
+		switch {
+		case flags&flagStored != 0:
+			if len(z) != body {
+				return nil, invalid("%d bytes of pixels, want %d", len(z), body)
+			}
+			px = z
+		case zlen == 0:
 			return nil, invalid("no pixels for %d bytes of tiles", body)
-		}
-		px, err = d.z.DecodeAll(z, make([]byte, 0, body))
-		if err != nil || len(px) != body {
-			return nil, invalid("the compressed pixels (%d bytes, want %d)", len(px), body)
+		default:
+			px, err = d.z.DecodeAll(z, make([]byte, 0, body))
+			if err != nil || len(px) != body {
+				return nil, invalid("the compressed pixels (%d bytes, want %d)", len(px), body)
+			}
 		}
 		for i, o := 0, 0; i < len(refs); i++ {
 			t := &refs[i]
-			if t.kind != kindPalette {
-				if t.kind == kindRaw {
-					o += t.r.Dx() * t.r.Dy() * 3
+			switch t.kind {
+			case kindRaw:
+				o += t.r.Dx() * t.r.Dy() * 3
+			case kindPalette:
+				n := indexBytes(t.r.Dx(), t.r.Dy(), t.bits, tight)
+				if t.np < 1<<t.bits { // padding included: it is zeros
+					mask := byte(1<<t.bits - 1)
+					for _, b := range px[o : o+n] {
+						for s := 0; s < 8; s += t.bits {
+							if int(b>>s&mask) >= t.np {
+								return nil, invalid("a palette index beyond its %d colours", t.np)
+							}
+						}
+					}
 				}
-				continue
+				o += n
 			}
-			for _, b := range px[o : o+(t.r.Dx()+1)/2*t.r.Dy()] {
-				if int(b>>4) >= t.np || int(b&0xf) >= t.np {
-					return nil, invalid("a palette index beyond its %d colours", t.np)
-				}
-			}
-			o += (t.r.Dx() + 1) / 2 * t.r.Dy()
 		}
-	} else if zlen != 0 {
+	} else if zlen != 0 || flags&flagStored != 0 {
 		return nil, invalid("pixels for no tile")
 	}
 	// The lossy tiles: every JPEG's header, then their pixels.
@@ -652,17 +834,18 @@ func (d *Decoder) Decode(msg []byte) ([]image.Rectangle, error) {
 				}
 			}
 		case kindPalette:
-			for y := t.r.Min.Y; y < t.r.Max.Y; y++ {
-				for i, x := 0, t.r.Min.X; x < t.r.Max.X; i, x = i+1, x+1 {
-					b := px[o+i/2]
-					idx := b >> 4
-					if i%2 == 1 {
-						idx = b & 0xf
-					}
-					d.img.set(x, y, t.pal[idx])
-				}
-				o += (t.r.Dx() + 1) / 2
+			mask, line := byte(1<<t.bits-1), t.r.Dx()*t.bits // a row's bits
+			if !tight {
+				line = (line + 7) / 8 * 8
 			}
+			for y := t.r.Min.Y; y < t.r.Max.Y; y++ {
+				bit := o*8 + (y-t.r.Min.Y)*line
+				for x := t.r.Min.X; x < t.r.Max.X; x++ {
+					d.img.set(x, y, t.pal[px[bit/8]>>(8-t.bits-bit%8)&mask])
+					bit += t.bits
+				}
+			}
+			o += indexBytes(t.r.Dx(), t.r.Dy(), t.bits, tight)
 		case kindRaw:
 			for y := t.r.Min.Y; y < t.r.Max.Y; y++ {
 				row := d.img.Pix[y*d.img.Stride+t.r.Min.X*4:][:t.r.Dx()*4]

@@ -11,12 +11,15 @@ import (
 
 // Lossy tiles (issue 13, step 3c). The encoder keeps, per tile, the last
 // eight encodes as bits (1: the tile differed from what the receiver had
-// and went out). A tile that changed in at least busyFrames of them and
-// has more colours than a palette holds goes as JPEG; adjacent such tiles
-// go together, as one JPEG of a rectangle of tiles. What the receiver has
-// of a lossy tile is only near the picture, so the tile is flagged
-// inexact; once it has not changed for 4 encodes (settleMask), it goes
-// again losslessly (the top-off), and the flag is cleared.
+// and went out). A tile that changed in at least busyFrames of them, and
+// whose changed part has more colours than a palette holds and is at
+// least 1/minLossy of a tile, goes as JPEG, whole; adjacent such tiles go
+// together, as one JPEG of a rectangle of tiles. What the receiver has of
+// a lossy tile is only near the picture, so the tile is flagged inexact;
+// once it has not changed for 4 encodes (settleMask), it goes again
+// losslessly (the top-off), whole, and the flag is cleared. An inexact
+// tile goes whole whenever it goes: a part of it would leave the rest
+// near.
 //
 // The encoder's copy of the receiver's picture (Encoder.have) keeps the
 // source's pixels even for inexact tiles, so "the tile changed" still
@@ -34,6 +37,10 @@ const (
 	// settleMask: the encodes (this one and the 3 before) in which an
 	// inexact tile must not have changed for its top-off: 4 of them.
 	settleMask = 0b1111
+	// A busy part of a tile smaller than 1/minLossy of a tile goes
+	// exact: its pixels raw take about what the whole tile's JPEG would
+	// (a spinner, a progress bar's shine).
+	minLossy = 8
 	// jpegSlack is what a JPEG may have beyond 3 bytes a pixel (its
 	// headers); a longer one is refused.
 	jpegSlack = 2048
@@ -151,7 +158,7 @@ func (e *Encoder) appendLossy(list []byte, img *Image, lossy []bool, cols, rows 
 						pal, np := palette(img, t)
 						list = binary.AppendUvarint(list, uint64(k))
 						list = binary.AppendUvarint(list, uint64(r))
-						list = e.appendTile(list, img, t, pal, np)
+						list = e.appendTile(list, img, t, t, pal, np)
 						e.inexact[r*cols+k] = false
 						n++
 					}
