@@ -78,6 +78,8 @@ test-unit: ## Unit and in-process integration tests of every module, with the ra
 		echo "== go test -race ($$m)"; \
 		(cd $$m && $(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/shared/dev/internal/e2e$$')); \
 	done
+	@echo "== relay memory under a sign-in flood (real argon2id, without -race)"
+	cd shared && PORTHOLE_RELAY_MEMORY=1 $(GO) test -count=1 -run '^TestSignInMemoryBound$$' ./relay/
 
 # -count=1: the test cache does not know the binaries the tests start.
 test-e2e: build ## End-to-end tests: the real binaries over loopback, windows under Xvfb

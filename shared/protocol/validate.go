@@ -27,6 +27,8 @@ const (
 	CodeInternal         = "internal"          // the relay failed
 	CodeRelayUnreachable = "relay_unreachable" // no connection to the relay
 	CodePeerUnreachable  = "peer_unreachable"  // no path to the other side
+	CodeBusy             = "busy"              // the relay is refusing this for a moment: try again shortly
+	CodeQuotaExceeded    = "quota_exceeded"    // a limit of the relay (waiting sessions, keys) is reached
 )
 
 // SessionIDLen is the length of a session id: 32 lowercase hex digits.

@@ -12,6 +12,7 @@ import (
 	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +62,8 @@ type session struct {
 type retiredRecord struct {
 	Until time.Time `json:"until"`
 	Code  string    `json:"code"` // protocol.CodeUsed or protocol.CodeExpired
+
+	owner string // the account whose key it was, for MaxKeysPerAgent; not stored, so "" after a restart
 }
 
 // route is where the relay forwards a session's relayed packets.
@@ -78,11 +81,19 @@ type hub struct {
 	accounts *Accounts
 	now      func() time.Time
 
+	// verify checks an agent's password (Accounts.Verify; tests replace
+	// it). It runs only while holding a slot of hashing.
+	verify  func(name, password string) (bool, error)
+	hashing *hashQueue
+
 	mu          sync.Mutex
 	sessions    map[string]*session
-	byNameplate map[string]*session
+	byNameplate map[string]*session // the waiting (unjoined) sessions, by nameplate
 	retired     map[string]retiredRecord
-	limiters    map[netip.Addr]*rate.Limiter
+	waitingBy   map[string]int // account -> its sessions in byNameplate
+	retiredBy   map[string]int // account -> its nameplates in retired
+	limiters    map[netip.Prefix]*rate.Limiter
+	joinBudget  *rate.Limiter  // relay-wide failed joins; nil: none
 	online      map[string]int // agent name -> signed-in connections
 
 	routesMu sync.RWMutex
@@ -96,9 +107,16 @@ func newHub(cfg Config, db *bolt.DB, log *slog.Logger) (*hub, error) {
 		sessions:    map[string]*session{},
 		byNameplate: map[string]*session{},
 		retired:     map[string]retiredRecord{},
-		limiters:    map[netip.Addr]*rate.Limiter{},
+		waitingBy:   map[string]int{},
+		retiredBy:   map[string]int{},
+		limiters:    map[netip.Prefix]*rate.Limiter{},
 		online:      map[string]int{},
 		routes:      map[uint64]route{},
+		hashing:     newHashQueue(cfg.SignInConcurrency),
+	}
+	h.verify = h.accounts.Verify
+	if n := cfg.FailedJoinsPerMinute; n > 0 {
+		h.joinBudget = rate.NewLimiter(rate.Every(time.Minute/time.Duration(n)), n)
 	}
 	return h, h.load()
 }
@@ -113,7 +131,7 @@ func (h *hub) load() error {
 			h.sessions[s.ID] = s
 			s.LastSeen = h.now() // the relay was down; give everyone a full term to come back
 			if !s.Joined {
-				h.byNameplate[s.Nameplate] = s
+				h.plate(s)
 			}
 			h.routes[s.Channel] = route{}
 			return nil
@@ -141,9 +159,40 @@ func (h *hub) saveSession(s *session) {
 	}
 }
 
-func (h *hub) retire(nameplate, code string) {
-	r := retiredRecord{Until: h.now().Add(h.cfg.RetireFor), Code: code}
+// plate puts a waiting session's key in the nameplate table.
+func (h *hub) plate(s *session) {
+	h.byNameplate[s.Nameplate] = s
+	h.waitingBy[s.Owner]++
+}
+
+// unplate takes s's key out of the nameplate table, if it is there, and
+// reports whether it was.
+func (h *hub) unplate(s *session) bool {
+	if h.byNameplate[s.Nameplate] != s {
+		return false
+	}
+	delete(h.byNameplate, s.Nameplate)
+	decrement(h.waitingBy, s.Owner)
+	return true
+}
+
+func decrement(m map[string]int, k string) {
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
+	}
+}
+
+// retire keeps a nameplate out of use for RetireFor; owner is the account
+// whose key it was.
+func (h *hub) retire(nameplate, code, owner string) {
+	if old, ok := h.retired[nameplate]; ok && old.owner != "" {
+		decrement(h.retiredBy, old.owner)
+	}
+	r := retiredRecord{Until: h.now().Add(h.cfg.RetireFor), Code: code, owner: owner}
 	h.retired[nameplate] = r
+	if owner != "" {
+		h.retiredBy[owner]++
+	}
 	raw, _ := json.Marshal(r)
 	if err := h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRetired).Put([]byte(nameplate), raw) }); err != nil {
 		h.log.Error("retiring nameplate", "err", err)
@@ -155,29 +204,41 @@ func relayError(code, format string, args ...any) *pb.RelayMsg {
 	return &pb.RelayMsg{Body: &pb.RelayMsg_Error{Error: &pb.Error{Code: code, Message: fmt.Sprintf(format, args...)}}}
 }
 
-// limiter returns the guess limiter for an address. Only failed attempts
-// take tokens, so many honest customers behind one address are not slowed.
-func (h *hub) limiter(a netip.Addr) *rate.Limiter {
-	l := h.limiters[a]
+// limiter returns the guess limiter of a client's source (see source).
+// Only failed attempts take tokens, so many honest customers behind one
+// address are not slowed.
+func (h *hub) limiter(c *client) *rate.Limiter {
+	src := h.source(c.addr.Addr())
+	l := h.limiters[src]
 	if l == nil {
 		l = rate.NewLimiter(rate.Every(h.cfg.GuessEvery), h.cfg.GuessBurst)
-		h.limiters[a] = l
+		h.limiters[src] = l
 	}
 	return l
 }
 
 func (h *hub) limited(c *client) bool {
-	return h.limiter(c.addr.Addr()).TokensAt(h.now()) < 1
+	l := h.limiters[h.source(c.addr.Addr())]
+	return l != nil && l.TokensAt(h.now()) < 1
 }
 
-func (h *hub) failed(c *client) { h.limiter(c.addr.Addr()).AllowN(h.now(), 1) }
+func (h *hub) failed(c *client) { h.limiter(c).AllowN(h.now(), 1) }
+
+// failedJoin charges a failed join to its source and to the relay-wide
+// budget.
+func (h *hub) failedJoin(c *client) {
+	h.failed(c)
+	if h.joinBudget != nil {
+		h.joinBudget.AllowN(h.now(), 1)
+	}
+}
 
 func (h *hub) connect(c *client) {
 	c.sessions = map[string]*session{}
 }
 
 // signIn checks an agent's credentials. The password hash is computed
-// outside the hub lock.
+// outside the hub lock, in one of the hashing queue's slots.
 func (h *hub) signIn(c *client, m *pb.SignIn) *pb.RelayMsg {
 	h.mu.Lock()
 	if c.agent != "" && c.agent != m.Name {
@@ -192,14 +253,23 @@ func (h *hub) signIn(c *client, m *pb.SignIn) *pb.RelayMsg {
 	// parallel attempts from one address cannot all pass the limit; a
 	// successful sign-in gives it back.
 	now := h.now()
-	res := h.limiter(c.addr.Addr()).ReserveN(now, 1)
+	res := h.limiter(c).ReserveN(now, 1)
 	if !res.OK() || res.DelayFrom(now) > 0 {
 		res.CancelAt(now)
 		h.mu.Unlock()
 		return relayError(protocol.CodeRateLimited, "too many failed attempts from your address; wait a minute")
 	}
 	h.mu.Unlock()
-	ok, err := h.accounts.Verify(m.Name, m.Password)
+	// At most SignInConcurrency checks at once, relay-wide; a sign-in that
+	// gets no turn in time costs its source nothing.
+	if !h.hashing.acquire(h.source(c.addr.Addr()), h.cfg.SignInWait) {
+		h.mu.Lock()
+		res.CancelAt(now)
+		h.mu.Unlock()
+		return relayError(protocol.CodeBusy, "the relay is busy checking other sign-ins; try again in a moment")
+	}
+	ok, err := h.verify(m.Name, m.Password)
+	h.hashing.release()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if ok || err != nil {
@@ -268,6 +338,9 @@ func (h *hub) newSession(c *client) *pb.RelayMsg {
 	if c.agent == "" {
 		return relayError(protocol.CodeNotAllowed, "sign in first")
 	}
+	if refused := h.quota(c.agent); refused != nil {
+		return refused
+	}
 	np, ok := h.allocNameplate()
 	if !ok {
 		return relayError(protocol.CodeInternal, "the relay has no free session keys; try again in a few minutes")
@@ -278,13 +351,43 @@ func (h *hub) newSession(c *client) *pb.RelayMsg {
 		Nameplate: np, KeyExpires: now.Add(h.cfg.KeyLifetime), Channel: h.newChannel(), Created: now,
 	}
 	h.sessions[s.ID] = s
-	h.byNameplate[np] = s
+	h.plate(s)
 	h.bindAgent(s, c)
 	h.saveSession(s)
 	h.log.Info("session created", "session", s.ID, "agent", c.agent)
 	return &pb.RelayMsg{Body: &pb.RelayMsg_SessionCreated{SessionCreated: &pb.SessionCreated{
 		Session: s.ID, Nameplate: np, ExpiresUnixMs: s.KeyExpires.UnixMilli(), RelayChannel: s.Channel,
 	}}}
+}
+
+// quota refuses a new session for agent when one of the quotas of waiting
+// sessions and keys is reached; nil: none is.
+func (h *hub) quota(agent string) *pb.RelayMsg {
+	waiting := h.waitingBy[agent]
+	if max := h.cfg.MaxWaitingPerAgent; max > 0 && waiting >= max {
+		return relayError(protocol.CodeQuotaExceeded, "you have %d sessions waiting for a customer; end some first", waiting)
+	}
+	if max := h.cfg.MaxKeysPerAgent; max > 0 && waiting+h.retiredBy[agent] >= max {
+		return relayError(protocol.CodeQuotaExceeded,
+			"you have made %d session keys that are waiting or ended less than %s ago, the most one account may have; try again in a few minutes",
+			waiting+h.retiredBy[agent], shortDuration(h.cfg.RetireFor))
+	}
+	if max := h.cfg.MaxWaiting; max > 0 && len(h.byNameplate) >= max {
+		return relayError(protocol.CodeQuotaExceeded, "the relay has %d sessions waiting for a customer, the most it takes; try again in a few minutes", len(h.byNameplate))
+	}
+	return nil
+}
+
+// shortDuration formats d without zero units: "1h", "1h30m", "90s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (h *hub) setRoute(s *session) {
@@ -385,9 +488,8 @@ func (h *hub) removeSession(s *session, reason string, caller *client) {
 		}
 	}
 	delete(h.sessions, s.ID)
-	if h.byNameplate[s.Nameplate] == s {
-		delete(h.byNameplate, s.Nameplate)
-		h.retire(s.Nameplate, protocol.CodeExpired)
+	if h.unplate(s) {
+		h.retire(s.Nameplate, protocol.CodeExpired, s.Owner)
 	}
 	h.routesMu.Lock()
 	delete(h.routes, s.Channel)
@@ -423,9 +525,14 @@ func (h *hub) join(c *client, m *pb.Join) *pb.RelayMsg {
 		return relayError(protocol.CodeRateLimited, "too many wrong keys from your address; wait a minute and try again")
 	}
 	now := h.now()
+	if h.joinBudget != nil && h.joinBudget.TokensAt(now) < 1 {
+		// Whoever asks: a key found now could be a guess from one of many
+		// addresses.
+		return relayError(protocol.CodeBusy, "the relay is getting too many wrong session keys and takes none for a minute; try again then")
+	}
 	s := h.byNameplate[m.Nameplate]
 	if s == nil {
-		h.failed(c)
+		h.failedJoin(c)
 		if r, ok := h.retired[m.Nameplate]; ok && now.Before(r.Until) {
 			if r.Code == protocol.CodeUsed {
 				return relayError(protocol.CodeUsed, "this session key was used already; ask your agent for a new one")
@@ -435,7 +542,7 @@ func (h *hub) join(c *client, m *pb.Join) *pb.RelayMsg {
 		return relayError(protocol.CodeBadKey, "there is no session with this key; check the digits")
 	}
 	if !now.Before(s.KeyExpires) {
-		h.failed(c)
+		h.failedJoin(c)
 		h.expire(s)
 		return relayError(protocol.CodeExpired, "this session key has expired; ask your agent for a new one")
 	}
@@ -446,8 +553,8 @@ func (h *hub) join(c *client, m *pb.Join) *pb.RelayMsg {
 	rand.Read(token)
 	sum := sha256.Sum256(token)
 	s.Joined, s.TokenHash = true, sum[:]
-	delete(h.byNameplate, s.Nameplate)
-	h.retire(s.Nameplate, protocol.CodeUsed)
+	h.unplate(s)
+	h.retire(s.Nameplate, protocol.CodeUsed, s.Owner)
 	c.role = pb.Role_ROLE_CUSTOMER
 	h.bindCustomer(s, c)
 	h.saveSession(s)
@@ -458,9 +565,7 @@ func (h *hub) join(c *client, m *pb.Join) *pb.RelayMsg {
 
 // expire ends a session whose key ran out before anybody joined.
 func (h *hub) expire(s *session) {
-	delete(h.byNameplate, s.Nameplate)
-	h.removeSession(s, "the session key expired before the customer joined", nil)
-	h.retire(s.Nameplate, protocol.CodeExpired)
+	h.removeSession(s, "the session key expired before the customer joined", nil) // retires the nameplate
 }
 
 func (h *hub) rejoin(c *client, m *pb.Rejoin) *pb.RelayMsg {
@@ -570,6 +675,9 @@ func (h *hub) sweep() {
 	for np, r := range h.retired {
 		if !now.Before(r.Until) {
 			delete(h.retired, np)
+			if r.owner != "" {
+				decrement(h.retiredBy, r.owner)
+			}
 			h.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRetired).Delete([]byte(np)) })
 		}
 	}

@@ -43,8 +43,32 @@ type Config struct {
 
 	KeyLifetime time.Duration // how long a session key stays valid (20m)
 	RetireFor   time.Duration // how long a used or expired nameplate is not reused (1h)
-	GuessBurst  int           // failed joins/sign-ins allowed in a burst per address (10)
+	GuessBurst  int           // failed joins/sign-ins allowed in a burst per source (10)
 	GuessEvery  time.Duration // one more failed attempt allowed per this (6s)
+	// IPv6Prefix is the prefix length by which IPv6 addresses share a
+	// source's guess limit (64: one /64, what one customer line gets). An
+	// IPv4 address is a source by itself. 1 to 128.
+	IPv6Prefix int
+	// FailedJoinsPerMinute is the relay-wide budget of failed joins
+	// (unknown, used or expired nameplates), from all sources together,
+	// with a burst of as many (60). While it is spent, every join is
+	// refused with CodeBusy. Negative: no relay-wide budget.
+	FailedJoinsPerMinute int
+	// SignInConcurrency is how many password checks (argon2id, about 19
+	// MiB each) may run at once, relay-wide (4). Other sign-ins wait their
+	// turn, one source after another, for at most SignInWait (5s), and are
+	// then refused with CodeBusy at no cost to their guess limit.
+	SignInConcurrency int
+	SignInWait        time.Duration
+	// Quotas of new_session, refused with CodeQuotaExceeded. Negative: no
+	// quota.
+	MaxWaitingPerAgent int // sessions one account has waiting for a customer (100)
+	MaxWaiting         int // sessions waiting for a customer on the relay (2000)
+	// MaxKeysPerAgent bounds the nameplates one account holds: its waiting
+	// keys and its ended ones still kept out of use (RetireFor), so that
+	// making and ending keys in a loop cannot use up the nameplates (1000).
+	MaxKeysPerAgent int
+
 	SweepEvery  time.Duration // housekeeping interval (10s)
 	IdleTimeout time.Duration // QUIC idle timeout for client connections (30s)
 	// IdleSessionTTL ends a joined session when neither side has been
@@ -81,6 +105,27 @@ func (c *Config) setDefaults() {
 	}
 	if c.GuessEvery <= 0 {
 		c.GuessEvery = 6 * time.Second
+	}
+	if c.IPv6Prefix == 0 {
+		c.IPv6Prefix = 64
+	}
+	if c.FailedJoinsPerMinute == 0 {
+		c.FailedJoinsPerMinute = 60
+	}
+	if c.SignInConcurrency <= 0 {
+		c.SignInConcurrency = 4
+	}
+	if c.SignInWait <= 0 {
+		c.SignInWait = 5 * time.Second
+	}
+	if c.MaxWaitingPerAgent == 0 {
+		c.MaxWaitingPerAgent = 100
+	}
+	if c.MaxWaiting == 0 {
+		c.MaxWaiting = 2000
+	}
+	if c.MaxKeysPerAgent == 0 {
+		c.MaxKeysPerAgent = 1000
 	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = 10 * time.Second
@@ -124,6 +169,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	cfg.setDefaults()
 	if cfg.DataDir == "" {
 		return nil, errors.New("relay: a data folder is required")
+	}
+	if cfg.IPv6Prefix < 1 || cfg.IPv6Prefix > 128 {
+		return nil, fmt.Errorf("relay: IPv6 prefix length %d: want 1 to 128", cfg.IPv6Prefix)
 	}
 	if err := protocol.ValidFilePolicy(cfg.FilePolicy); err != nil {
 		return nil, fmt.Errorf("relay: inbound file policy: %w", err)
@@ -188,6 +236,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
 	return s, nil
+}
+
+// Config is the relay's configuration, with the defaults filled in.
+func (s *Server) Config() Config {
+	c := s.cfg
+	c.FilePolicy = proto.Clone(c.FilePolicy).(*pb.FilePolicy)
+	return c
 }
 
 // Addr is the UDP address the relay listens on.

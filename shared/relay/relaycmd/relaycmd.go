@@ -69,6 +69,8 @@ type fileConfig struct {
 	LogLevel    string `json:"log_level"`
 	// InboundFiles is what customers may send to agents (no flag).
 	InboundFiles *inboundFiles `json:"inbound_files"`
+	// Limits are the relay's limits against guessing and floods (no flag).
+	Limits *limits `json:"limits"`
 }
 
 // readConfig reads and checks the config file; a key it does not know is
@@ -85,6 +87,9 @@ func readConfig(r io.Reader) (fileConfig, error) {
 	}
 	if _, err := fc.InboundFiles.policy(); err != nil {
 		return fc, fmt.Errorf("inbound_files: %w", err)
+	}
+	if err := fc.Limits.apply(&relay.Config{}); err != nil {
+		return fc, fmt.Errorf("limits: %w", err)
 	}
 	return fc, nil
 }
@@ -140,6 +145,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("inbound_files: %w", err)
 	}
 	cfg := relay.Config{Listen: fc.Listen, DataDir: fc.Data, CertFile: fc.Cert, KeyFile: fc.Key, FilePolicy: files}
+	if err := fc.Limits.apply(&cfg); err != nil { // checked by readConfig
+		return fmt.Errorf("limits: %w", err)
+	}
 	if fc.KeyLifetime != "" {
 		d, err := time.ParseDuration(fc.KeyLifetime)
 		if err != nil || d <= 0 {
@@ -164,6 +172,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	log.Info("inbound files", "enabled", files.Enabled, "extensions", files.Extensions,
 		"content_types", files.ContentTypes, "max_size", files.MaxSize, "max_files", files.MaxFiles,
 		"invitation_required", files.InvitationRequired, "invitation", time.Duration(files.InvitationMs)*time.Millisecond)
+	lim := srv.Config()
+	log.Info("limits", "guess_burst", lim.GuessBurst, "guess_every", lim.GuessEvery.String(), "ipv6_prefix", lim.IPv6Prefix,
+		"failed_joins_per_minute", max(lim.FailedJoinsPerMinute, 0), "sign_in_concurrency", lim.SignInConcurrency,
+		"sign_in_wait", lim.SignInWait.String(), "max_waiting_per_agent", max(lim.MaxWaitingPerAgent, 0),
+		"max_keys_per_agent", max(lim.MaxKeysPerAgent, 0), "max_waiting", max(lim.MaxWaiting, 0))
 	err = srv.Serve(ctx)
 	log.Info("relay stopped")
 	return err
