@@ -67,3 +67,13 @@ var (
 func WaylandSession() bool {
 	return os.Getenv("WAYLAND_DISPLAY") != "" || strings.EqualFold(os.Getenv("XDG_SESSION_TYPE"), "wayland")
 }
+
+// Cursor is the pointer: where it is, and its shape, which travel apart
+// from the picture (a grab never contains it), so moving the pointer costs
+// no picture bytes.
+type Cursor struct {
+	Pos    image.Point // the pointer on the screen
+	Hot    image.Point // the shape's hot spot, from its top left
+	Serial uint32      // changes when the shape does: send the shape only then
+	Shape  *image.NRGBA
+}

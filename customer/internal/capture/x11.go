@@ -275,16 +275,6 @@ func (x *X11) freeSegment() {
 	}
 }
 
-// Cursor is the pointer: where it is, and its shape, which travel apart
-// from the picture (a grab never contains it), so moving the pointer costs
-// no picture bytes.
-type Cursor struct {
-	Pos    image.Point // the pointer on the screen
-	Hot    image.Point // the shape's hot spot, from its top left
-	Serial uint32      // changes when the shape does: send the shape only then
-	Shape  *image.NRGBA
-}
-
 // Cursor reads the pointer's position and shape (XFIXES).
 func (x *X11) Cursor() (Cursor, error) {
 	x.mu.Lock()
