@@ -5,11 +5,15 @@ package sharing
 import (
 	"errors"
 	"io"
+
+	"github.com/porthole-dev/porthole/customer/internal/capture"
 )
 
-var errNotYet = errors.New("screen sharing from this system comes in a later version (it works on Linux with X11 today)")
+var errNotYet = errors.New("remote control of this system comes in a later version (the screen can be seen; control works on Linux with X11 today)")
 
-func openSource() (Source, error) { return nil, errNotYet }
+// openSource reads this system's screen through kbinani/screenshot,
+// comparing each look with the one before (capture.OpenScreenshot).
+func openSource() (Source, error) { return capture.OpenScreenshot() }
 
 func openInput() (Injector, error) { return nil, errNotYet }
 
