@@ -328,7 +328,12 @@ func (c *Client) setSession(rec *appdb.Session) {
 // Grantable is what a client of this build can grant: the kinds of
 // permission a service of it acts on (a shell comes with its service); a
 // request for any other kind is refused without asking the person.
-func Grantable() []string { return []string{consent.KindScreen, consent.KindControl} }
+func Grantable() []string {
+	if !sharing.CanControl { // control on this system comes later: the agent hears "unsupported"
+		return []string{consent.KindScreen}
+	}
+	return []string{consent.KindScreen, consent.KindControl}
+}
 
 func (c *Client) join(ctx context.Context, nameplate, secret string) error {
 	rep, err := c.rc.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: nameplate}}})

@@ -36,3 +36,7 @@ func grabShortcut(pressed func()) (io.Closer, error) {
 type closer func()
 
 func (f closer) Close() error { f(); return nil }
+
+// CanControl says whether this build injects the agent's input (a client
+// that cannot is never asked for control).
+const CanControl = true

@@ -22,3 +22,7 @@ func openInput() (Injector, error) { return nil, errNotYet }
 const ShortcutName = "Ctrl+Alt+Shift+S"
 
 func grabShortcut(func()) (io.Closer, error) { return nil, errNotYet }
+
+// CanControl says whether this build injects the agent's input (a client
+// that cannot is never asked for control).
+const CanControl = false
