@@ -70,6 +70,8 @@ const (
 	MaxInputEvents = 256
 	// MaxInputText caps the text of one text event, in bytes.
 	MaxInputText = 1024
+	// MaxInputScroll caps the wheel clicks of one scroll event, each way.
+	MaxInputScroll = 50
 	// MaxMonitors caps the monitors a ScreenInfo lists.
 	MaxMonitors = 16
 	// MaxCursorSide caps a cursor shape's width and height.

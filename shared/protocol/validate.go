@@ -424,16 +424,22 @@ func validInput(in *pb.Input) error {
 		case pb.InputEvent_KIND_SCROLL:
 			if e.Dx == 0 && e.Dy == 0 {
 				bad = "a scroll of nothing"
+			} else if e.Dx > MaxInputScroll || e.Dx < -MaxInputScroll || e.Dy > MaxInputScroll || e.Dy < -MaxInputScroll {
+				bad = fmt.Sprintf("a scroll of more than %d clicks", MaxInputScroll)
 			}
 		case pb.InputEvent_KIND_KEY:
 			if e.Scancode == 0 && e.Keysym == 0 && e.Rune == 0 {
 				bad = "a key with no code, keysym or character"
-			} else if e.Scancode > 255 || e.Keysym > 0x1fffffff || e.Rune < 0 || e.Rune > unicode.MaxRune {
+			} else if e.Scancode > 255 || e.Keysym > 0x1fffffff || e.Keysym == 0xffffff || e.Rune < 0 || e.Rune > unicode.MaxRune {
 				bad = "a key out of range"
+			} else if e.Rune != 0 && !typable(rune(e.Rune)) {
+				bad = "a key of a control character"
 			}
 		case pb.InputEvent_KIND_TEXT:
 			if e.Text == "" || len(e.Text) > MaxInputText || !utf8.ValidString(e.Text) {
 				bad = "text empty, too long or not UTF-8"
+			} else if strings.IndexFunc(e.Text, func(r rune) bool { return !typable(r) }) >= 0 {
+				bad = "text with a control character (only newline, tab and backspace are typed)"
 			}
 		default:
 			bad = "an unknown kind"
@@ -443,6 +449,12 @@ func validInput(in *pb.Input) error {
 		}
 	}
 	return nil
+}
+
+// typable says whether the customer types r: a character that is not a
+// control one, or newline, tab or backspace.
+func typable(r rune) bool {
+	return r == '\n' || r == '\t' || r == '\b' || (!unicode.IsControl(r) && utf8.ValidRune(r))
 }
 
 // ValidateScreenMsg checks a frame of a screen stream; fromCustomer says

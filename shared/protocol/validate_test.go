@@ -509,6 +509,8 @@ func TestValidateInput(t *testing.T) {
 		{Kind: pb.InputEvent_KIND_KEY, Scancode: 38, Down: true},
 		{Kind: pb.InputEvent_KIND_KEY, Keysym: 0xff09},
 		{Kind: pb.InputEvent_KIND_TEXT, Text: "héllo"},
+		{Kind: pb.InputEvent_KIND_TEXT, Text: "line\n\tnext\b"},
+		{Kind: pb.InputEvent_KIND_SCROLL, Dy: -protocol.MaxInputScroll},
 	}
 	for i, e := range good {
 		if err := protocol.ValidatePeerMsg(ev(e)); err != nil {
@@ -529,6 +531,12 @@ func TestValidateInput(t *testing.T) {
 		{Kind: pb.InputEvent_KIND_TEXT},
 		{Kind: pb.InputEvent_KIND_TEXT, Text: string([]byte{0xff, 0xfe})},
 		{Kind: pb.InputEvent_KIND_TEXT, Text: strings.Repeat("a", protocol.MaxInputText+1)},
+		{Kind: pb.InputEvent_KIND_TEXT, Text: "a\r"},
+		{Kind: pb.InputEvent_KIND_TEXT, Text: "\x1b[2J"},
+		{Kind: pb.InputEvent_KIND_KEY, Rune: '\r', Down: true},
+		{Kind: pb.InputEvent_KIND_KEY, Keysym: 0xffffff},
+		{Kind: pb.InputEvent_KIND_SCROLL, Dy: protocol.MaxInputScroll + 1},
+		{Kind: pb.InputEvent_KIND_SCROLL, Dx: -protocol.MaxInputScroll - 1},
 	}
 	for i, e := range bad {
 		if err := protocol.ValidatePeerMsg(ev(e)); !errors.Is(err, protocol.ErrInvalid) {

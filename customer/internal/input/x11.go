@@ -84,6 +84,7 @@ type X11 struct {
 	mu      sync.Mutex
 	closed  bool
 	down    map[byte]bool   // keys held down (by Key or KeySym), released at Close
+	buttons map[byte]bool   // pointer buttons held down, released at Close
 	bySym   map[uint32]byte // keysyms held down through KeySym, and their keycode
 	shifted map[byte]bool   // keys held down through KeySym with our Shift around them
 	shift   byte            // the Shift key held down for them (0: none)
@@ -98,7 +99,7 @@ func Open(display string) (*X11, error) { return open(display, nil) }
 // open is Open with heard (if not nil) called on the connection's reader
 // once a mapping change has been heard.
 func open(display string, heard func()) (*X11, error) {
-	x := &X11{down: map[byte]bool{}, bySym: map[uint32]byte{}, shifted: map[byte]bool{}}
+	x := &X11{down: map[byte]bool{}, buttons: map[byte]bool{}, bySym: map[uint32]byte{}, shifted: map[byte]bool{}}
 	xc, err := xconn.OpenEvents(display, func(c *xgb.Conn) error {
 		if err := xtest.Init(c); err != nil {
 			return fmt.Errorf("the X server has no XTEST: %w", err)
@@ -164,7 +165,20 @@ func (x *X11) Button(button int, down bool) error {
 	if down {
 		typ = xproto.ButtonPress
 	}
-	return x.fake(typ, byte(button), image.Point{})
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return ErrClosed
+	}
+	if err := x.send(typ, byte(button), image.Point{}); err != nil {
+		return err
+	}
+	if down {
+		x.buttons[byte(button)] = true
+	} else {
+		delete(x.buttons, byte(button))
+	}
+	return nil
 }
 
 // Scroll turns the wheel: dy clicks down (negative: up), dx clicks right
@@ -239,8 +253,8 @@ func (x *X11) release(code byte) error {
 	return err
 }
 
-// Close releases the keys still held down (control ended in the middle of
-// a shortcut), empties the spare keycodes KeySym mapped, and closes the
+// Close releases the keys and buttons still held down (control ended in
+// the middle of a shortcut or a drag), empties the spare keycodes KeySym mapped, and closes the
 // connection.
 func (x *X11) Close() error {
 	x.mu.Lock()
@@ -250,6 +264,9 @@ func (x *X11) Close() error {
 	}
 	for code := range x.down {
 		x.release(code)
+	}
+	for b := range x.buttons { // control ended in the middle of a drag
+		x.send(xproto.ButtonRelease, b, image.Point{})
 	}
 	if x.shift != 0 {
 		x.send(xproto.KeyRelease, x.shift, image.Point{})

@@ -194,11 +194,24 @@ func TestInjectedInputReachesAWindow(t *testing.T) {
 	if ev.Detail != 38 {
 		t.Fatalf("key %d", ev.Detail)
 	}
-	// Control ends with the key still down: Close lets it go.
+	if err := x.Button(Right, true); err != nil { // a drag under way
+		t.Fatal(err)
+	}
+	if b, _ := w.button(t, true); b != Right {
+		t.Fatalf("press %d", b)
+	}
+	// Control ends with the key and the button still down: Close lets
+	// both go.
 	x.Close()
 	rel := w.next(t, func(ev xgb.Event) bool { _, ok := ev.(xproto.KeyReleaseEvent); return ok }).(xproto.KeyReleaseEvent)
 	if rel.Detail != 38 {
 		t.Fatalf("released %d", rel.Detail)
+	}
+	if b, _ := w.button(t, false); b != Right {
+		t.Fatalf("released button %d, want the right one", b)
+	}
+	if ptr, err := xproto.QueryPointer(w.c, w.root).Reply(); err != nil || ptr.Mask&xproto.KeyButMaskButton3 != 0 {
+		t.Fatalf("after Close the pointer's buttons are %#x (%v)", ptr.Mask, err)
 	}
 	if err := x.Move(p); err != ErrClosed {
 		t.Fatalf("after Close: %v", err)

@@ -119,9 +119,12 @@ type Viewing struct {
 type Service struct {
 	cfg Config
 
+	inMu sync.Mutex // orders input messages and the release of the injector
+
 	mu      sync.Mutex
 	viewers map[key]*viewer
-	in      Injector // open while some agent holds control
+	opening map[key]bool // an agent's stream waiting for its older one to end
+	in      Injector     // open while some agent holds control
 	mons    []capture.Monitor
 	control map[string]bool // the control grants in force, by id
 	grab    io.Closer       // the shortcut, while grabbed
@@ -147,7 +150,7 @@ func New(cfg Config) *Service {
 	if cfg.GrabShortcut == nil {
 		cfg.GrabShortcut = grabShortcut
 	}
-	return &Service{cfg: cfg, viewers: map[key]*viewer{}, control: map[string]bool{}}
+	return &Service{cfg: cfg, viewers: map[key]*viewer{}, opening: map[key]bool{}, control: map[string]bool{}}
 }
 
 // Serve registers the service with a session's router.
@@ -279,6 +282,8 @@ func (s *Service) anyControl() bool {
 
 // releaseInput closes the injector, which lets go of the keys held.
 func (s *Service) releaseInput() {
+	s.inMu.Lock() // after the message being injected, before the next
+	defer s.inMu.Unlock()
 	s.mu.Lock()
 	in := s.in
 	s.in = nil
@@ -293,6 +298,11 @@ func (s *Service) releaseInput() {
 // input injects an agent's input, all of it or, when any event is not
 // for this screen, none.
 func (s *Service) input(session, agent string, in *pb.Input) {
+	// One message at a time, and never beside releaseInput: control that
+	// ends while a message is checked lets go after it, and the next finds
+	// the grant gone.
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
 	if in == nil || !s.cfg.Allowed(session, agent, consent.KindControl) {
 		s.cfg.Log.Info("input without control, dropped", "session", session, "agent", agent)
 		return
@@ -404,16 +414,32 @@ type viewer struct {
 	wake    chan struct{}
 }
 
+// stop ends the stream, why told to the agent. A write the agent does not
+// read is cut short (stopWait): a stream never outlives its grant waiting
+// for a reader.
 func (v *viewer) stop(why string) {
 	v.stopOnce.Do(func() {
 		v.why = why
 		close(v.quit)
+		v.str.SetWriteDeadline(time.Now().Add(stopWait))
 	})
 }
+
+// Writes on a screen stream: one that waits longer than writeWait for the
+// agent to read ends the stream, as stopping does after stopWait.
+const (
+	writeWait = 10 * time.Second
+	stopWait  = time.Second
+)
 
 func (v *viewer) send(m *pb.ScreenMsg) error {
 	v.wmu.Lock()
 	defer v.wmu.Unlock()
+	select {
+	case <-v.quit: // stop's deadline stays
+	default:
+		v.str.SetWriteDeadline(time.Now().Add(writeWait))
+	}
 	return protocol.WriteFrame(v.str, m, protocol.MaxScreenFrame)
 }
 
@@ -440,6 +466,39 @@ func (s *Service) serve(session string, l *peer.Link, str *quic.Stream, br *bufi
 		refuse(WhyNotAllowed)
 		return
 	}
+	// The agent's older stream ends first, and only then is the screen
+	// opened again: one capture per agent, however many streams it opens.
+	// A stream that comes while another of the agent's waits is refused.
+	k := key{session, agent}
+	s.mu.Lock()
+	if s.closed || s.opening[k] {
+		s.mu.Unlock()
+		if s.closed {
+			refuse(WhyClosed)
+		} else {
+			refuse(WhyReplaced)
+		}
+		return
+	}
+	s.opening[k] = true
+	old := s.viewers[k]
+	s.mu.Unlock()
+	opened := false
+	defer func() {
+		if !opened {
+			s.mu.Lock()
+			delete(s.opening, k)
+			s.mu.Unlock()
+		}
+	}()
+	if old != nil {
+		old.stop(WhyReplaced)
+		<-old.done
+	}
+	if !s.cfg.Allowed(session, agent, consent.KindScreen) {
+		refuse(WhyNotAllowed)
+		return
+	}
 	src, err := s.cfg.OpenSource()
 	if err != nil {
 		s.cfg.Log.Warn("screen sharing cannot read the screen", "err", err)
@@ -448,21 +507,16 @@ func (s *Service) serve(session string, l *peer.Link, str *quic.Stream, br *bufi
 	}
 	v.src = src
 	defer src.Close()
-
-	k := key{session, agent}
 	s.mu.Lock()
+	delete(s.opening, k)
+	opened = true
 	if s.closed {
 		s.mu.Unlock()
 		refuse(WhyClosed)
 		return
 	}
-	old := s.viewers[k]
 	s.viewers[k] = v
 	s.mu.Unlock()
-	if old != nil {
-		old.stop(WhyReplaced)
-		<-old.done
-	}
 	go v.read(br)
 	why := v.run()
 	s.mu.Lock()

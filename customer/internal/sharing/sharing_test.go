@@ -33,6 +33,7 @@ type fakeScreen struct {
 	changed []image.Rectangle
 	closed  bool
 	drawn   chan struct{}
+	mons    []capture.Monitor // nil: mons
 }
 
 var mons = []capture.Monitor{
@@ -63,7 +64,12 @@ func (f *fakeScreen) draw(r image.Rectangle, c byte) {
 
 func (f *fakeScreen) Drawn() <-chan struct{} { return f.drawn }
 
-func (f *fakeScreen) Monitors() ([]capture.Monitor, error) { return mons, nil }
+func (f *fakeScreen) Monitors() ([]capture.Monitor, error) {
+	if f.mons != nil {
+		return f.mons, nil
+	}
+	return mons, nil
+}
 func (f *fakeScreen) Changed() ([]image.Rectangle, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,6 +149,7 @@ type world struct {
 	mu      sync.Mutex
 	allowed map[string]bool // kinds granted to alice
 	asked   map[string]int  // how often each kind was checked
+	hook    func(kind string) // called on each check, outside mu
 }
 
 func newWorld(t *testing.T) *world {
@@ -151,9 +158,14 @@ func newWorld(t *testing.T) *world {
 	w.svc = sharing.New(sharing.Config{
 		Allowed: func(session, agent, kind string) bool {
 			w.mu.Lock()
-			defer w.mu.Unlock()
 			w.asked[kind]++
-			return session == sid && agent == "alice" && w.allowed[kind]
+			ok := session == sid && agent == "alice" && w.allowed[kind]
+			hook := w.hook
+			w.mu.Unlock()
+			if hook != nil {
+				hook(kind)
+			}
+			return ok
 		},
 		OpenSource:   func() (sharing.Source, error) { return w.scr, nil },
 		OpenInput:    func() (sharing.Injector, error) { return w.in, nil },
@@ -409,5 +421,93 @@ func TestInput(t *testing.T) {
 	got := w.in.calls()
 	if fmt.Sprint(got[len(want):]) != fmt.Sprint([]string{"close", "type ."}) {
 		t.Fatalf("after control ended: %q", got[len(want):])
+	}
+}
+
+// Control revoked while a message is being checked: what that message
+// injects is let go right after it (the injector closes), and nothing
+// injects later.
+func TestRevokedDuringAMessage(t *testing.T) {
+	w := newWorld(t)
+	w.grant(consent.KindScreen, true)
+	w.grant(consent.KindControl, true)
+	v := w.open(t, 0)
+	v.next(t)
+	revoked := make(chan struct{})
+	var once sync.Once
+	w.mu.Lock()
+	w.hook = func(kind string) {
+		if kind != consent.KindControl {
+			return
+		}
+		once.Do(func() {
+			go func() { // the revocation lands between the check and the injection
+				w.grant(consent.KindControl, false)
+				w.svc.Consent(consent.Event{Session: sid, Peer: "alice", ID: "c1", Kind: consent.KindControl, State: consent.StateRevoked})
+				close(revoked)
+			}()
+			time.Sleep(50 * time.Millisecond)
+		})
+	}
+	w.mu.Unlock()
+	w.agent.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Input{Input: &pb.Input{Events: []*pb.InputEvent{
+		{Kind: pb.InputEvent_KIND_KEY, Scancode: 37, Down: true},
+	}}}})
+	testpeer.Receive(t, revoked, "the revocation")
+	w.agent.Send(&pb.PeerMsg{Body: &pb.PeerMsg_Input{Input: &pb.Input{Events: []*pb.InputEvent{
+		{Kind: pb.InputEvent_KIND_KEY, Scancode: 38, Down: true},
+	}}}})
+	time.Sleep(200 * time.Millisecond)
+	got := w.in.calls()
+	if fmt.Sprint(got) != fmt.Sprint([]string{"key 37 true", "close"}) {
+		t.Fatalf("injected %q, want the key let go after it and nothing after the revocation", got)
+	}
+}
+
+// An agent that asks for syncs and never reads holds nothing once its
+// grant ends: its writes fill the stream and block, yet the stream ends,
+// and so does its capture.
+func TestAViewerThatDoesNotReadEnds(t *testing.T) {
+	w := newWorld(t)
+	big := image.Rect(0, 0, 1600, 1000)
+	w.scr = &fakeScreen{pix: capture.NewFrame(big), drawn: make(chan struct{}, 1), mons: []capture.Monitor{{Index: 0, Bounds: big, Primary: true}}}
+	w.grant(consent.KindScreen, true)
+	noise := func(seed int) {
+		w.scr.mu.Lock()
+		x := uint32(seed*2654435761 + 1)
+		for i := range w.scr.pix.Pix {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			w.scr.pix.Pix[i] = byte(x)
+		}
+		w.scr.changed = append(w.scr.changed, big)
+		w.scr.mu.Unlock()
+		select {
+		case w.scr.drawn <- struct{}{}:
+		default:
+		}
+	}
+	noise(0)
+	v := w.open(t, 0)
+	for i := range 40 { // each sync sends what changed, past the window: megabytes the agent never reads
+		noise(i + 1)
+		v.send(t, &pb.ScreenMsg{Body: &pb.ScreenMsg_Sync{Sync: &pb.ScreenSync{N: uint64(i + 1)}}})
+		time.Sleep(40 * time.Millisecond)
+	}
+	w.grant(consent.KindScreen, false)
+	w.svc.Consent(consent.Event{Session: sid, Peer: "alice", Kind: consent.KindScreen, State: consent.StateRevoked})
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.svc.Viewers(sid)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the viewer outlived its grant, blocked on an agent that does not read")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.scr.mu.Lock()
+	closed := w.scr.closed
+	w.scr.mu.Unlock()
+	if !closed {
+		t.Fatal("the capture is still open")
 	}
 }
