@@ -147,8 +147,8 @@ type world struct {
 	events chan sharing.Viewing
 
 	mu      sync.Mutex
-	allowed map[string]bool // kinds granted to alice
-	asked   map[string]int  // how often each kind was checked
+	allowed map[string]bool   // kinds granted to alice
+	asked   map[string]int    // how often each kind was checked
 	hook    func(kind string) // called on each check, outside mu
 }
 
