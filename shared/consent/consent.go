@@ -147,6 +147,11 @@ type Giver struct {
 	cfg   GiverConfig
 	kinds map[string]bool
 
+	// evmu orders what changes and is told: a change and its event go
+	// together, so that "allowed" is never told after the "revoked" that
+	// followed it. Taken before mu; events are told with it held.
+	evmu sync.Mutex
+
 	mu     sync.Mutex
 	open   map[string]*openRequest
 	grants map[string]*Grant // by request id
@@ -185,6 +190,8 @@ func (g *Giver) add(l *peer.Link, req *pb.PermissionRequest) {
 	if req == nil {
 		return
 	}
+	g.evmu.Lock()
+	defer g.evmu.Unlock()
 	if !g.kinds[req.Kind] {
 		l.Send(answer(req.Id, false, WhyUnsupported))
 		g.event(Event{Peer: l.Remote.Name, ID: req.Id, Kind: req.Kind, State: WhyUnsupported, Why: WhyUnsupported})
@@ -217,6 +224,13 @@ func (g *Giver) Answer(id string, allowed bool) error {
 }
 
 func (g *Giver) finish(id string, allowed bool, why string) bool {
+	g.evmu.Lock()
+	defer g.evmu.Unlock()
+	return g.finishLocked(id, allowed, why)
+}
+
+// finishLocked is finish with evmu held.
+func (g *Giver) finishLocked(id string, allowed bool, why string) bool {
 	g.mu.Lock()
 	o := g.open[id]
 	delete(g.open, id)
@@ -306,30 +320,37 @@ func (g *Giver) Grants() []Grant {
 }
 
 // Revoke ends the grant made by request id; the agent is told at once.
+// What needs it (control, for the screen) ends first, unless another grant
+// of its kind is still in force on that link.
 func (g *Giver) Revoke(id string) error {
+	g.evmu.Lock()
+	defer g.evmu.Unlock()
+	return g.revoke(id)
+}
+
+// revoke is Revoke with evmu held.
+func (g *Giver) revoke(id string) error {
 	g.mu.Lock()
 	gr := g.grants[id]
-	delete(g.grants, id)
-	g.mu.Unlock()
-	if gr == nil {
-		return ErrUnknown
-	}
-	g.ended1(gr, StateRevoked, true)
-	// What needed it ends with it, unless another grant of its kind is
-	// still in force on that link.
-	g.mu.Lock()
 	var after []string
-	if !g.holds(gr.link, gr.Kind) {
-		for id, o := range g.grants {
-			if o.link == gr.link && g.cfg.Needs[o.Kind] == gr.Kind {
-				after = append(after, id)
+	if gr != nil {
+		delete(g.grants, id)
+		if !g.holds(gr.link, gr.Kind) {
+			for oid, o := range g.grants {
+				if o.link == gr.link && g.cfg.Needs[o.Kind] == gr.Kind {
+					after = append(after, oid)
+				}
 			}
 		}
 	}
 	g.mu.Unlock()
-	for _, id := range after {
-		g.Revoke(id)
+	if gr == nil {
+		return ErrUnknown
 	}
+	for _, oid := range after { // control stops before the screen does
+		g.revoke(oid)
+	}
+	g.ended1(gr, StateRevoked, true)
 	return nil
 }
 
@@ -356,6 +377,8 @@ func (g *Giver) ended1(gr *Grant, why string, tell bool) {
 // linkDown ends what came on a link that is gone: its open requests are
 // not granted, and its grants end.
 func (g *Giver) linkDown(l *peer.Link) {
+	g.evmu.Lock()
+	defer g.evmu.Unlock()
 	g.mu.Lock()
 	var ids []string
 	for id, o := range g.open {
@@ -372,7 +395,7 @@ func (g *Giver) linkDown(l *peer.Link) {
 	}
 	g.mu.Unlock()
 	for _, id := range ids {
-		g.finish(id, false, WhyDisconnected)
+		g.finishLocked(id, false, WhyDisconnected)
 	}
 	for _, gr := range gone {
 		g.ended1(gr, WhyDisconnected, false)
@@ -382,6 +405,8 @@ func (g *Giver) linkDown(l *peer.Link) {
 // End denies every open request and ends every grant: the session is
 // ending. Call it while the links are still up, so the agents hear it.
 func (g *Giver) End() {
+	g.evmu.Lock()
+	defer g.evmu.Unlock()
 	g.mu.Lock()
 	g.ended = true
 	ids := make([]string, 0, len(g.open))
@@ -392,7 +417,7 @@ func (g *Giver) End() {
 	g.grants = map[string]*Grant{}
 	g.mu.Unlock()
 	for _, id := range ids {
-		g.finish(id, false, WhyEnded)
+		g.finishLocked(id, false, WhyEnded)
 	}
 	for _, gr := range grants {
 		g.ended1(gr, WhyEnded, true)

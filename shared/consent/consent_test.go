@@ -262,10 +262,11 @@ func TestControlNeedsScreen(t *testing.T) {
 	if err := c.g.Revoke(view); err != nil {
 		t.Fatal(err)
 	}
-	want(t, c.events, view, consent.StateRevoked, consent.StateRevoked)
+	// Control ends first: no input goes in after the screen has gone.
 	want(t, c.events, ctl, consent.StateRevoked, consent.StateRevoked)
-	want(t, alice.events, view, consent.StateRevoked, consent.StateRevoked)
+	want(t, c.events, view, consent.StateRevoked, consent.StateRevoked)
 	want(t, alice.events, ctl, consent.StateRevoked, consent.StateRevoked)
+	want(t, alice.events, view, consent.StateRevoked, consent.StateRevoked)
 	if c.g.Allowed("alice", consent.KindControl) || alice.a.Holds(consent.KindControl) {
 		t.Fatal("control outlived the screen's grant")
 	}
@@ -285,4 +286,27 @@ func TestControlNeedsScreen(t *testing.T) {
 	want(t, c.events, ctl, needs, needs)
 	want(t, alice.events, view, consent.StateRevoked, consent.StateRevoked)
 	want(t, alice.events, ctl, needs, needs)
+}
+
+// A grant taken back the moment it is given is told in that order:
+// "allowed", then "revoked", never the other way round.
+func TestAllowedIsToldBeforeItsRevocation(t *testing.T) {
+	c := newCustomer(t, consent.KindScreen)
+	alice := newAgent(t, c, "alice")
+	for range 30 {
+		id := alice.ask(t, consent.KindScreen, time.Minute)
+		want(t, c.events, id, consent.StateRequested, "")
+		done := make(chan struct{})
+		go func() { // revokes as soon as there is something to revoke
+			defer close(done)
+			for c.g.RevokeKind(consent.KindScreen) == 0 {
+			}
+		}()
+		c.g.Answer(id, true)
+		<-done
+		want(t, c.events, id, consent.StateAllowed, "")
+		want(t, c.events, id, consent.StateRevoked, consent.StateRevoked)
+		want(t, alice.events, id, consent.StateAllowed, "")
+		want(t, alice.events, id, consent.StateRevoked, consent.StateRevoked)
+	}
 }
