@@ -92,9 +92,14 @@ type viewer struct {
 	live     bool // Info came
 }
 
+// writeWait bounds a write on the screen stream: a customer that does not
+// read ends the stream rather than holding the console.
+const writeWait = 10 * time.Second
+
 func (v *viewer) send(m *pb.ScreenMsg) error {
 	v.wmu.Lock()
 	defer v.wmu.Unlock()
+	v.str.SetWriteDeadline(time.Now().Add(writeWait))
 	return protocol.WriteFrame(v.str, m, protocol.MaxScreenCtl)
 }
 
@@ -165,7 +170,7 @@ func (c *Console) StopScreen(session string) {
 	v.stopping = true
 	v.mu.Unlock()
 	v.str.CancelRead(0)
-	v.str.Close()
+	v.str.CancelWrite(0) // a write the customer does not read returns now
 	<-v.done
 }
 
@@ -292,13 +297,16 @@ func (v *viewer) run() {
 			}
 			s.mu.Unlock()
 		}
-		close(v.done)
+		// Told before done closes: a StartScreen waiting for this stream
+		// to end tells its own start after this stop.
 		c.publish(ScreenStopped{Session: v.session, By: by, Why: why})
+		close(v.done)
 	}()
 	br := bufio.NewReaderSize(v.str, 64<<10)
+	maxFrame := 1 << 20 // until the monitor's size is known: info and cursors only
 	for {
 		var m pb.ScreenMsg
-		if err := protocol.ReadFrame(br, &m, protocol.MaxScreenFrame); err != nil {
+		if err := protocol.ReadFrame(br, &m, maxFrame); err != nil {
 			if !errors.Is(err, io.EOF) {
 				why = err.Error()
 			}
@@ -315,9 +323,16 @@ func (v *viewer) run() {
 				mons[i] = Monitor{Index: int(pm.Index), Primary: pm.Primary,
 					Bounds: image.Rect(int(pm.X), int(pm.Y), int(pm.X)+int(pm.Width), int(pm.Y)+int(pm.Height))}
 			}
+			// A frame of the monitor shown is at most its pixels raw and
+			// the tiles' list: a hostile customer makes this side hold no
+			// more than that.
+			shown := mons[b.Info.Monitor].Bounds.Size()
+			px := shown.X * shown.Y
+			maxFrame = min(protocol.MaxScreenFrame, 3*px+px/64+64<<10)
 			v.mu.Lock()
 			v.monitors, v.monitor, v.live = mons, int(b.Info.Monitor), true
 			v.dec = screen.NewDecoder() // a keyframe follows
+			v.dec.MaxPixels = px
 			v.mu.Unlock()
 			c.publish(ScreenStarted{Session: v.session, Monitor: int(b.Info.Monitor), Monitors: mons})
 		case *pb.ScreenMsg_Frame:

@@ -65,11 +65,27 @@ func (b *bridge) input(session string, evs []*pb.InputEvent) {
 			}
 		}()
 	})
+	in := inputBatch{c, session, evs}
 	select {
-	case b.inputs <- inputBatch{c, session, evs}:
+	case b.inputs <- in:
 	default:
-		b.opt.Log.Warn("input dropped: the connection is behind", "session", session)
+		// Far behind: pointer moves may go (a later one says where it is),
+		// a press or release may not (a key would stay down).
+		if onlyMoves(evs) {
+			b.opt.Log.Warn("pointer moves dropped: the connection is behind", "session", session)
+			return
+		}
+		b.inputs <- in
 	}
+}
+
+func onlyMoves(evs []*pb.InputEvent) bool {
+	for _, e := range evs {
+		if e.Kind != pb.InputEvent_KIND_MOVE {
+			return false
+		}
+	}
+	return true
 }
 
 // frame hands an update of a session's screen to its view (on the
