@@ -378,3 +378,13 @@ func (p *Poll) Close() error {
 	<-p.done
 	return nil
 }
+
+// OpenDisplays makes a Poll of n displays, with their bounds and a reader
+// of the screen (kbinani/screenshot's, in OpenScreenshot).
+func OpenDisplays(n int, bounds func(int) image.Rectangle, grab func(image.Rectangle) (*image.RGBA, error)) (*Poll, error) {
+	ds := make([]image.Rectangle, n)
+	for i := range ds {
+		ds[i] = bounds(i)
+	}
+	return NewPoll(PollConfig{Grab: grab, Displays: ds})
+}

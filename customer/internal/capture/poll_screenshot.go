@@ -1,3 +1,5 @@
+//go:build !linux
+
 package capture
 
 import (
@@ -25,9 +27,5 @@ func OpenScreenshot() (*Poll, error) {
 			return nil, fmt.Errorf("capture: this build cannot read the screen: %w", err)
 		}
 	}
-	ds := make([]image.Rectangle, n)
-	for i := range ds {
-		ds[i] = screenshot.GetDisplayBounds(i)
-	}
-	return NewPoll(PollConfig{Grab: screenshot.CaptureRect, Displays: ds})
+	return OpenDisplays(n, screenshot.GetDisplayBounds, screenshot.CaptureRect)
 }

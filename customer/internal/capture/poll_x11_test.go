@@ -10,12 +10,14 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/randr"
 	"github.com/jezek/xgb/xproto"
+	"github.com/kbinani/screenshot"
 
 	"github.com/porthole-dev/porthole/customer/internal/xconn"
 	"github.com/porthole-dev/porthole/customer/internal/xconn/xvfb"
 )
 
-// The portable path for real: kbinani/screenshot (OpenScreenshot) on an
+// The portable path for real: kbinani/screenshot (as OpenScreenshot reads
+// it on Windows and macOS) on an
 // Xvfb of the test's own, which another program draws on: the blocks it
 // drew on are reported, and read back exactly.
 func TestScreenshotPoll(t *testing.T) {
@@ -23,7 +25,7 @@ func TestScreenshotPoll(t *testing.T) {
 	t.Setenv("DISPLAY", d) // kbinani reads $DISPLAY
 	t.Setenv("XDG_SESSION_TYPE", "x11")
 	t.Setenv("WAYLAND_DISPLAY", "")
-	p, err := OpenScreenshot()
+	p, err := OpenDisplays(screenshot.NumActiveDisplays(), screenshot.GetDisplayBounds, screenshot.CaptureRect)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +91,7 @@ func TestScreenshotPollMonitors(t *testing.T) {
 	t.Setenv("DISPLAY", d)
 	t.Setenv("XDG_SESSION_TYPE", "x11")
 	t.Setenv("WAYLAND_DISPLAY", "")
-	p, err := OpenScreenshot()
+	p, err := OpenDisplays(screenshot.NumActiveDisplays(), screenshot.GetDisplayBounds, screenshot.CaptureRect)
 	if err != nil {
 		t.Fatal(err)
 	}
