@@ -1,6 +1,7 @@
 package testpeer
 
 import (
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -67,4 +68,53 @@ func (r *Events) Seen(name string) bool {
 		}
 	}
 	return false
+}
+
+// Write takes the lines of a headless.Writer, one event a call: an Events
+// is also where a headless.Writer's output goes.
+func (r *Events) Write(p []byte) (int, error) {
+	var e headless.Event
+	if err := json.Unmarshal(p, &e); err == nil {
+		r.Emit(e)
+	}
+	return len(p), nil
+}
+
+// Len is how many events came.
+func (r *Events) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.all)
+}
+
+// Since lists the events from index n on, used or not.
+func (r *Events) Since(n int) []headless.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]headless.Event(nil), r.all[n:]...)
+}
+
+// WaitFrom waits (at most Timeout) for the first event from index n on
+// that match accepts, used or not, and returns it; what names it in the
+// failure.
+func (r *Events) WaitFrom(t testing.TB, n int, what string, match func(headless.Event) bool) headless.Event {
+	t.Helper()
+	deadline := time.NewTimer(Timeout)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		for _, e := range r.all[n:] {
+			if match(e) {
+				r.mu.Unlock()
+				return e
+			}
+		}
+		changed := r.changed
+		r.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("no %s within %v; events since: %+v", what, Timeout, r.Since(n))
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,7 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/quic-go/quic-go"
 
@@ -26,65 +24,6 @@ import (
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
 
-// recorder keeps events in order: what the console publishes (its Emit),
-// or what the commands answer (as the lines of a headless.Writer).
-type recorder struct {
-	mu   sync.Mutex
-	all  []headless.Event
-	more chan struct{}
-}
-
-func newRecorder() *recorder { return &recorder{more: make(chan struct{}, 1)} }
-
-func (r *recorder) Emit(e headless.Event) {
-	r.mu.Lock()
-	r.all = append(r.all, e)
-	r.mu.Unlock()
-	select {
-	case r.more <- struct{}{}:
-	default:
-	}
-}
-
-// Write takes the lines of a headless.Writer, one event a call.
-func (r *recorder) Write(p []byte) (int, error) {
-	var e headless.Event
-	if err := json.Unmarshal(p, &e); err == nil {
-		r.Emit(e)
-	}
-	return len(p), nil
-}
-
-func (r *recorder) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.all)
-}
-
-func (r *recorder) since(n int) []headless.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]headless.Event(nil), r.all[n:]...)
-}
-
-// wait returns the first event from index n on that match accepts.
-func (r *recorder) wait(t *testing.T, n int, what string, match func(headless.Event) bool) headless.Event {
-	t.Helper()
-	deadline := time.After(testpeer.Timeout)
-	for {
-		for _, e := range r.since(n) {
-			if match(e) {
-				return e
-			}
-		}
-		select {
-		case <-r.more:
-		case <-deadline:
-			t.Fatalf("no %s within %v; events since: %+v", what, testpeer.Timeout, r.since(n))
-		}
-	}
-}
-
 func named(name string) func(headless.Event) bool {
 	return func(e headless.Event) bool { return e.Event == name }
 }
@@ -96,7 +35,7 @@ func named(name string) func(headless.Event) bool {
 type validWorld struct {
 	ctx      context.Context
 	con      *console.Console
-	ev, out  *recorder
+	ev, out  *testpeer.Events
 	w        *headless.Writer
 	sid      string
 	cust     *testpeer.Customer
@@ -122,7 +61,7 @@ func startValidWorld(t *testing.T) *validWorld {
 	_, addr, fp := testpeer.StartRelay(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*testpeer.Timeout)
 	t.Cleanup(cancel)
-	w := &validWorld{ctx: ctx, ev: newRecorder(), out: newRecorder(),
+	w := &validWorld{ctx: ctx, ev: testpeer.NewEvents(), out: testpeer.NewEvents(),
 		control: make(chan *pb.PeerMsg, 64), asked: make(chan consent.Event, 64),
 		screen: make(chan *pb.ScreenMsg, 64), streamsN: make(chan int, 64)}
 	w.w = headless.NewWriter(w.out)
@@ -139,7 +78,7 @@ func startValidWorld(t *testing.T) *validWorld {
 	}
 	w.con = con
 	w.run(headless.Command{Cmd: "new_session"})
-	k := w.ev.wait(t, 0, "session_key", named("session_key"))
+	k := w.ev.WaitFrom(t, 0, "session_key", named("session_key"))
 	w.sid = k.Session
 
 	c := testpeer.NewCustomer(t, testpeer.CustomerOptions{Relay: addr, Fingerprint: fp, Key: k.Key})
@@ -186,21 +125,21 @@ func startValidWorld(t *testing.T) *validWorld {
 		t.Fatalf("customer connect: %v", err)
 	}
 	w.cust = c
-	w.ev.wait(t, 0, "customer_joined", named("customer_joined"))
+	w.ev.WaitFrom(t, 0, "customer_joined", named("customer_joined"))
 
 	// A file and a link from the customer, and a file from the console,
 	// all unanswered.
 	w.inFile, w.inLink = randomID(), randomID()
 	c.Link.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: w.inFile, Name: "report.pdf", Size: 1000}}})
 	c.Link.Send(&pb.PeerMsg{Body: &pb.PeerMsg_LinkOffer{LinkOffer: &pb.LinkOffer{Id: w.inLink, Url: "https://example.com/help"}}})
-	w.ev.wait(t, 0, "file_offer", func(e headless.Event) bool { return e.Event == "file_offer" && e.ID == w.inFile })
-	w.ev.wait(t, 0, "link_offer", func(e headless.Event) bool { return e.Event == "link_offer" && e.ID == w.inLink })
+	w.ev.WaitFrom(t, 0, "file_offer", func(e headless.Event) bool { return e.Event == "file_offer" && e.ID == w.inFile })
+	w.ev.WaitFrom(t, 0, "link_offer", func(e headless.Event) bool { return e.Event == "link_offer" && e.ID == w.inLink })
 	p := filepath.Join(t.TempDir(), "driver.zip")
 	if err := os.WriteFile(p, []byte("a driver"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w.run(headless.Command{Cmd: "send_file", Session: w.sid, Path: p})
-	w.outFile = w.ev.wait(t, 0, "file_progress", named("file_progress")).ID
+	w.outFile = w.ev.WaitFrom(t, 0, "file_progress", named("file_progress")).ID
 	if m := testpeer.Receive(t, w.control, "the console's file offer"); m.GetFileOffer().GetId() != w.outFile {
 		t.Fatalf("the customer got %v, want the offer of %s", m, w.outFile)
 	}
@@ -210,16 +149,16 @@ func startValidWorld(t *testing.T) *validWorld {
 		w.run(headless.Command{Cmd: "request_permission", Session: w.sid, Kind: kind})
 		req := testpeer.Receive(t, w.asked, "the request for "+kind)
 		give.Answer(req.ID, true)
-		w.ev.wait(t, 0, kind+" allowed", func(e headless.Event) bool { return e.Event == "permission" && e.ID == req.ID && e.State == "allowed" })
+		w.ev.WaitFrom(t, 0, kind+" allowed", func(e headless.Event) bool { return e.Event == "permission" && e.ID == req.ID && e.State == "allowed" })
 	}
 	w.run(headless.Command{Cmd: "screen_start", Session: w.sid})
 	if m := testpeer.Receive(t, w.screen, "the screen's open"); m.GetOpen() == nil {
 		t.Fatalf("the screen stream began with %v", m)
 	}
 	testpeer.Receive(t, w.streamsN, "the screen stream")
-	w.ev.wait(t, 0, "screen_started", named("screen_started"))
-	if n := w.out.len(); n != 0 {
-		t.Fatalf("the setup's commands failed: %+v", w.out.since(0))
+	w.ev.WaitFrom(t, 0, "screen_started", named("screen_started"))
+	if n := w.out.Len(); n != 0 {
+		t.Fatalf("the setup's commands failed: %+v", w.out.Since(0))
 	}
 	return w
 }
@@ -286,7 +225,7 @@ func TestEveryCommandValidatesFirst(t *testing.T) {
 		many[i] = move
 	}
 	long := func(n int) string { return strings.Repeat("x", n) }
-	evN := w.ev.len()
+	evN := w.ev.Len()
 	for _, tc := range []struct {
 		name string
 		cmd  headless.Command
@@ -373,9 +312,9 @@ func TestEveryCommandValidatesFirst(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := w.state(t)
-			n := w.out.len()
+			n := w.out.Len()
 			w.run(tc.cmd)
-			e := w.out.wait(t, n, "an answer", func(headless.Event) bool { return true })
+			e := w.out.WaitFrom(t, n, "an answer", func(headless.Event) bool { return true })
 			if e.Event != "error" || e.Code != tc.code {
 				t.Fatalf("%+v: the answer is %+v, want an error with code %s", tc.cmd, e, tc.code)
 			}
@@ -414,7 +353,7 @@ func (w *validWorld) nothingSent(t *testing.T, evN int) {
 	if m := testpeer.Receive(t, w.screen, "the switch to monitor 0"); m.GetSelect() == nil {
 		t.Fatalf("the screen stream got %v before the switch", m)
 	}
-	for _, e := range w.ev.since(evN) {
+	for _, e := range w.ev.Since(evN) {
 		switch {
 		case e.Event == "screen_stats", e.Event == "relay":
 		case e.Event == "chat_sent" && e.Text == "the last line":

@@ -4,16 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/porthole-dev/porthole/customer/internal/client"
 	"github.com/porthole-dev/porthole/shared/consent"
@@ -23,65 +20,6 @@ import (
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
 	"github.com/porthole-dev/porthole/shared/testpeer"
 )
-
-// recorder keeps events in order: what the client publishes (its Emit),
-// or what the commands answer (as the lines of a headless.Writer).
-type recorder struct {
-	mu   sync.Mutex
-	all  []headless.Event
-	more chan struct{}
-}
-
-func newRecorder() *recorder { return &recorder{more: make(chan struct{}, 1)} }
-
-func (r *recorder) Emit(e headless.Event) {
-	r.mu.Lock()
-	r.all = append(r.all, e)
-	r.mu.Unlock()
-	select {
-	case r.more <- struct{}{}:
-	default:
-	}
-}
-
-// Write takes the lines of a headless.Writer, one event a call.
-func (r *recorder) Write(p []byte) (int, error) {
-	var e headless.Event
-	if err := json.Unmarshal(p, &e); err == nil {
-		r.Emit(e)
-	}
-	return len(p), nil
-}
-
-func (r *recorder) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.all)
-}
-
-func (r *recorder) since(n int) []headless.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]headless.Event(nil), r.all[n:]...)
-}
-
-// wait returns the first event from index n on that match accepts.
-func (r *recorder) wait(t *testing.T, n int, what string, match func(headless.Event) bool) headless.Event {
-	t.Helper()
-	deadline := time.After(testpeer.Timeout)
-	for {
-		for _, e := range r.since(n) {
-			if match(e) {
-				return e
-			}
-		}
-		select {
-		case <-r.more:
-		case <-deadline:
-			t.Fatalf("no %s within %v; events since: %+v", what, testpeer.Timeout, r.since(n))
-		}
-	}
-}
 
 func withID(name, id string) func(headless.Event) bool {
 	return func(e headless.Event) bool { return e.Event == name && e.ID == id }
@@ -99,7 +37,7 @@ func randomID() string {
 type validWorld struct {
 	ctx     context.Context
 	cl      *client.Client
-	ev, out *recorder
+	ev, out *testpeer.Events
 	w       *headless.Writer
 	agent   *testpeer.Agent
 	link    *peer.Link       // the agent's link to the client
@@ -131,7 +69,7 @@ func (w *validWorld) ask(t *testing.T) string {
 	t.Helper()
 	id := randomID()
 	w.link.Send(&pb.PeerMsg{Body: &pb.PeerMsg_PermissionRequest{PermissionRequest: &pb.PermissionRequest{Id: id, Kind: consent.KindScreen, TimeoutMs: 60_000}}})
-	w.ev.wait(t, 0, "permission_request", withID("permission_request", id))
+	w.ev.WaitFrom(t, 0, "permission_request", withID("permission_request", id))
 	return id
 }
 
@@ -140,7 +78,7 @@ func startValidWorld(t *testing.T) *validWorld {
 	_, addr, fp := testpeer.StartRelay(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*testpeer.Timeout)
 	t.Cleanup(cancel)
-	w := &validWorld{ctx: ctx, ev: newRecorder(), out: newRecorder(), control: make(chan *pb.PeerMsg, 64), choice: make(chan string, 1)}
+	w := &validWorld{ctx: ctx, ev: testpeer.NewEvents(), out: testpeer.NewEvents(), control: make(chan *pb.PeerMsg, 64), choice: make(chan string, 1)}
 	w.w = headless.NewWriter(w.out)
 	w.agent = testpeer.StartAgent(t, testpeer.AgentOptions{Relay: addr, Fingerprint: fp})
 	for _, body := range []any{
@@ -162,18 +100,18 @@ func startValidWorld(t *testing.T) *validWorld {
 		t.Fatalf("Start: %v", err)
 	}
 	w.cl = cl
-	w.ev.wait(t, 0, "connected", func(e headless.Event) bool { return e.Event == "connected" })
+	w.ev.WaitFrom(t, 0, "connected", func(e headless.Event) bool { return e.Event == "connected" })
 	w.link = w.agent.WaitLink(t)
 
 	// What the agent accepts, a file and a link from it, and a request the
 	// client allows and one nobody answers.
 	w.link.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FilePolicy{FilePolicy: &pb.FilePolicy{Enabled: true}}})
-	w.ev.wait(t, 0, "file_policy", func(e headless.Event) bool { return e.Event == "file_policy" })
+	w.ev.WaitFrom(t, 0, "file_policy", func(e headless.Event) bool { return e.Event == "file_policy" })
 	w.inFile, w.inLink = randomID(), randomID()
 	w.link.Send(&pb.PeerMsg{Body: &pb.PeerMsg_FileOffer{FileOffer: &pb.FileOffer{Id: w.inFile, Name: "driver.zip", Size: 1000}}})
 	w.link.Send(&pb.PeerMsg{Body: &pb.PeerMsg_LinkOffer{LinkOffer: &pb.LinkOffer{Id: w.inLink, Url: "https://example.com/help"}}})
-	w.ev.wait(t, 0, "file_offer", withID("file_offer", w.inFile))
-	w.ev.wait(t, 0, "link_offer", withID("link_offer", w.inLink))
+	w.ev.WaitFrom(t, 0, "file_offer", withID("file_offer", w.inFile))
+	w.ev.WaitFrom(t, 0, "link_offer", withID("link_offer", w.inLink))
 	w.granted = w.ask(t)
 	w.run(headless.Command{Cmd: "answer_permission", ID: w.granted, Allow: true})
 	if m := testpeer.Receive(t, w.control, "the answer"); m.GetPermissionAnswer().GetId() != w.granted || !m.GetPermissionAnswer().GetAllowed() {
@@ -187,12 +125,12 @@ func startValidWorld(t *testing.T) *validWorld {
 		t.Fatal(err)
 	}
 	w.run(headless.Command{Cmd: "send_file", Path: p})
-	w.outFile = w.ev.wait(t, 0, "file_progress", func(e headless.Event) bool { return e.Event == "file_progress" && e.Dir == "out" }).ID
+	w.outFile = w.ev.WaitFrom(t, 0, "file_progress", func(e headless.Event) bool { return e.Event == "file_progress" && e.Dir == "out" }).ID
 	if m := testpeer.Receive(t, w.control, "the client's file offer"); m.GetFileOffer().GetId() != w.outFile {
 		t.Fatalf("the agent got %v, want the offer of %s", m, w.outFile)
 	}
-	if n := w.out.len(); n != 0 {
-		t.Fatalf("the setup's commands failed: %+v", w.out.since(0))
+	if n := w.out.Len(); n != 0 {
+		t.Fatalf("the setup's commands failed: %+v", w.out.Since(0))
 	}
 	return w
 }
@@ -252,7 +190,7 @@ func TestEveryCommandValidatesFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	long := func(n int) string { return strings.Repeat("x", n) }
-	evN := w.ev.len()
+	evN := w.ev.Len()
 	for _, tc := range []struct {
 		name string
 		cmd  headless.Command
@@ -307,9 +245,9 @@ func TestEveryCommandValidatesFirst(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := w.state(t)
-			n := w.out.len()
+			n := w.out.Len()
 			w.run(tc.cmd)
-			e := w.out.wait(t, n, "an answer", func(headless.Event) bool { return true })
+			e := w.out.WaitFrom(t, n, "an answer", func(headless.Event) bool { return true })
 			if e.Event != "error" || e.Code != tc.code {
 				t.Fatalf("%+v: the answer is %+v, want an error with code %s", tc.cmd, e, tc.code)
 			}
@@ -335,7 +273,7 @@ func TestEveryCommandValidatesFirst(t *testing.T) {
 		t.Fatalf("the agent's link went down: %v", err)
 	default:
 	}
-	for _, e := range w.ev.since(evN) {
+	for _, e := range w.ev.Since(evN) {
 		if e.Event != "chat_sent" || e.Text != "the last line" {
 			t.Errorf("the client told of %+v", e)
 		}
