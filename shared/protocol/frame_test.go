@@ -40,6 +40,8 @@ func sampleMessages() []proto.Message {
 		&pb.ClientMsg{Req: 7, Body: &pb.ClientMsg_Rejoin{Rejoin: &pb.Rejoin{Session: testSID, Token: token()}}},
 		&pb.ClientMsg{Body: &pb.ClientMsg_Signal{Signal: &pb.Signal{Session: testSID, Payload: []byte{1, 2, 3}}}},
 		&pb.ClientMsg{Req: math.MaxUint64, Body: &pb.ClientMsg_Ping{Ping: &pb.Ping{UnixMs: 1700000000000}}},
+		&pb.ClientMsg{Req: 8, Body: &pb.ClientMsg_Paired{Paired: &pb.Paired{Session: testSID}}},
+		&pb.ClientMsg{Req: 9, Body: &pb.ClientMsg_NewKey{NewKey: &pb.NewKey{Session: testSID}}},
 
 		&pb.RelayMsg{},
 		&pb.RelayMsg{Req: 1, Body: &pb.RelayMsg_Welcome{Welcome: &pb.Welcome{Version: protocol.Version, ObservedAddr: "192.0.2.1:4242", RelayId: "relay-1"}}},
@@ -49,6 +51,8 @@ func sampleMessages() []proto.Message {
 		&pb.RelayMsg{Req: 6, Body: &pb.RelayMsg_Joined{Joined: &pb.Joined{Session: testSID, AgentName: "Alice", RejoinToken: token(), RelayChannel: 3, AgentOnline: true}}},
 		&pb.RelayMsg{Body: &pb.RelayMsg_Signal{Signal: &pb.Signal{Session: testSID, Payload: []byte("x")}}},
 		&pb.RelayMsg{Body: &pb.RelayMsg_Presence{Presence: &pb.PeerPresence{Session: testSID, Online: true, Rejoined: true}}},
+		&pb.RelayMsg{Body: &pb.RelayMsg_Presence{Presence: &pb.PeerPresence{Session: testSID, Burned: protocol.CodeNotPaired}}},
+		&pb.RelayMsg{Req: 5, Body: &pb.RelayMsg_Attached{Attached: &pb.Attached{Sessions: []*pb.AttachedSession{{Session: testSID, Open: true, Joined: true, Paired: true}, {Session: testSID, Open: true, Joined: true, Burned: protocol.CodeNotPaired}}}}},
 		&pb.RelayMsg{Body: &pb.RelayMsg_SessionEnded{SessionEnded: &pb.SessionEnded{Session: testSID, Reason: "the agent ended the session"}}},
 		&pb.RelayMsg{Req: 9, Body: &pb.RelayMsg_Error{Error: &pb.Error{Code: protocol.CodeBadKey, Message: "no such key", Session: testSID}}},
 		&pb.RelayMsg{Req: 10, Body: &pb.RelayMsg_Pong{Pong: &pb.Pong{UnixMs: 5}}},

@@ -32,7 +32,13 @@ import (
 //     are dispatched by kind, and one of an unknown kind is refused with
 //     stream error 0x01. File offers carry edges, answers hash_first.
 //     Shared links: LinkOffer, LinkAnswer.
-const Version = 2
+//   - 3: keys nobody can burn unseen: the agent tells the relay it paired
+//     (Paired); the relay burns a joined session nobody paired with by its
+//     key's expiry, cuts the joiner off and tells the agent
+//     (PeerPresence.burned, AttachedSession.paired and .burned); NewKey
+//     gives a session that is not paired a fresh key. A v2 agent never
+//     says Paired, so a v3 relay would burn its sessions: both must be v3.
+const Version = 3
 
 // MinVersion is the oldest peer version this build still talks to.
 const MinVersion = 1

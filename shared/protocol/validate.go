@@ -29,6 +29,10 @@ const (
 	CodePeerUnreachable  = "peer_unreachable"  // no path to the other side
 	CodeBusy             = "busy"              // the relay is refusing this for a moment: try again shortly
 	CodeQuotaExceeded    = "quota_exceeded"    // a limit of the relay (waiting sessions, keys) is reached
+	// CodeNotPaired says why a key is burned (PeerPresence.burned, the
+	// agent's key_burned): it was used, but nobody paired with it by its
+	// expiry.
+	CodeNotPaired = "not_paired"
 )
 
 // SessionIDLen is the length of a session id: 32 lowercase hex digits.
@@ -181,6 +185,25 @@ func ValidateClientMsg(m *pb.ClientMsg) error {
 		return ValidSessionID(b.Rejoin.Session)
 	case *pb.ClientMsg_Signal:
 		return validateSignal(b.Signal)
+	case *pb.ClientMsg_Paired:
+		return ValidSessionID(b.Paired.Session)
+	case *pb.ClientMsg_NewKey:
+		return ValidSessionID(b.NewKey.Session)
+	}
+	return nil
+}
+
+// validCode checks a code the relay names a state with (PeerPresence.burned,
+// AttachedSession.burned): empty, or 1 to 64 lowercase letters and '_', so
+// that a code of a later version passes and shows as it is.
+func validCode(c, what string) error {
+	if len(c) > 64 {
+		return fmt.Errorf("%w: %s", ErrInvalid, what)
+	}
+	for i := 0; i < len(c); i++ {
+		if ch := c[i]; !(ch >= 'a' && ch <= 'z' || ch == '_') {
+			return fmt.Errorf("%w: %s", ErrInvalid, what)
+		}
 	}
 	return nil
 }
@@ -235,7 +258,10 @@ func ValidateRelayMsg(m *pb.RelayMsg) error {
 	case *pb.RelayMsg_Signal:
 		return validateSignal(b.Signal)
 	case *pb.RelayMsg_Presence:
-		return ValidSessionID(b.Presence.Session)
+		if err := ValidSessionID(b.Presence.Session); err != nil {
+			return err
+		}
+		return validCode(b.Presence.Burned, "burned")
 	case *pb.RelayMsg_SessionEnded:
 		return ValidSessionID(b.SessionEnded.Session)
 	case *pb.RelayMsg_SignedIn:
@@ -247,6 +273,9 @@ func ValidateRelayMsg(m *pb.RelayMsg) error {
 	case *pb.RelayMsg_Attached:
 		for _, s := range b.Attached.Sessions {
 			if err := ValidSessionID(s.Session); err != nil {
+				return err
+			}
+			if err := validCode(s.Burned, "burned"); err != nil {
 				return err
 			}
 		}

@@ -13,8 +13,11 @@ import (
 //	meta      "schema" -> "1"
 //	agents    account name -> JSON Account (argon2id hash, salt, parameters)
 //	sessions  session id -> JSON sessionRecord (owner, participants, nameplate,
-//	          key expiry, joined flag, SHA-256 of the customer's rejoin token,
-//	          relay channel, created)
+//	          key expiry, joined flag and time, paired flag, why the key was
+//	          burned, SHA-256 of the customer's rejoin token, relay channel,
+//	          created). The join time, paired and burned came with protocol
+//	          3, as optional fields: a session stored joined without a join
+//	          time is loaded as paired, so an upgrade burns no session.
 //	retired   nameplate -> JSON retiredRecord: a used or expired nameplate
 //	          that is not handed out again until its time is up, so a stale
 //	          key can never reach somebody else's session

@@ -48,9 +48,20 @@ type session struct {
 	Nameplate    string    `json:"nameplate"`
 	KeyExpires   time.Time `json:"key_expires"`
 	Joined       bool      `json:"joined"`
-	TokenHash    []byte    `json:"token_hash,omitempty"`
-	Channel      uint64    `json:"channel"`
-	Created      time.Time `json:"created"`
+	// JoinedAt is when the key was used. A session stored joined by a
+	// relay before protocol 3 has none, and is taken as paired (load).
+	JoinedAt time.Time `json:"joined_at,omitzero"`
+	// Paired: the owner said its PAKE with the customer completed
+	// (pb.Paired). A joined session that is not paired by its pairing
+	// deadline is burned.
+	Paired bool `json:"paired,omitempty"`
+	// Burned is why the key was used up without pairing
+	// (protocol.CodeNotPaired): the joiner is cut off, and the session waits
+	// for a new key (pb.NewKey) or its end.
+	Burned    string    `json:"burned,omitempty"`
+	TokenHash []byte    `json:"token_hash,omitempty"`
+	Channel   uint64    `json:"channel"`
+	Created   time.Time `json:"created"`
 	// LastSeen is when a side of the session was last connected; a joined
 	// session nobody has come back to for Config.IdleSessionTTL is ended.
 	LastSeen time.Time `json:"last_seen,omitzero"`
@@ -80,6 +91,7 @@ type hub struct {
 	db       *bolt.DB
 	accounts *Accounts
 	now      func() time.Time
+	loadedAt time.Time // when the stored sessions were loaded (pairDeadline)
 
 	// verify checks an agent's password (Accounts.Verify; tests replace
 	// it). It runs only while holding a slot of hashing.
@@ -100,10 +112,13 @@ type hub struct {
 	routes   map[uint64]route
 }
 
+// clock is the hub's time (tests set their own before a hub loads).
+var clock = time.Now
+
 func newHub(cfg Config, db *bolt.DB, log *slog.Logger) (*hub, error) {
 	cfg.setDefaults()
 	h := &hub{
-		cfg: cfg, log: log, db: db, accounts: NewAccounts(db), now: time.Now,
+		cfg: cfg, log: log, db: db, accounts: NewAccounts(db), now: clock,
 		sessions:    map[string]*session{},
 		byNameplate: map[string]*session{},
 		retired:     map[string]retiredRecord{},
@@ -122,6 +137,7 @@ func newHub(cfg Config, db *bolt.DB, log *slog.Logger) (*hub, error) {
 }
 
 func (h *hub) load() error {
+	h.loadedAt = h.now()
 	return h.db.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 			s := new(session)
@@ -130,6 +146,12 @@ func (h *hub) load() error {
 			}
 			h.sessions[s.ID] = s
 			s.LastSeen = h.now() // the relay was down; give everyone a full term to come back
+			if s.Joined && s.JoinedAt.IsZero() {
+				// Joined under a relay that knew nothing of pairing: its
+				// agent says paired again at attach (protocol 3 agents do,
+				// for what they paired), else it is burned like any other.
+				s.JoinedAt = h.now()
+			}
 			if !s.Joined {
 				h.plate(s)
 			}
@@ -338,7 +360,7 @@ func (h *hub) newSession(c *client) *pb.RelayMsg {
 	if c.agent == "" {
 		return relayError(protocol.CodeNotAllowed, "sign in first")
 	}
-	if refused := h.quota(c.agent); refused != nil {
+	if refused := h.quota(c.agent, nil); refused != nil {
 		return refused
 	}
 	np, ok := h.allocNameplate()
@@ -360,20 +382,27 @@ func (h *hub) newSession(c *client) *pb.RelayMsg {
 	}}}
 }
 
-// quota refuses a new session for agent when one of the quotas of waiting
-// sessions and keys is reached; nil: none is.
-func (h *hub) quota(agent string) *pb.RelayMsg {
-	waiting := h.waitingBy[agent]
+// quota refuses a new key for agent when one of the quotas of waiting
+// sessions and keys is reached; nil: none is. rekey is the session the key
+// is for (NewKey), nil for a new session: a waiting key it replaces makes
+// way for the new one among the waiting, not among the keys (it stays
+// retired).
+func (h *hub) quota(agent string, rekey *session) *pb.RelayMsg {
+	waiting, relayWaiting := h.waitingBy[agent], len(h.byNameplate)
+	keys := waiting + h.retiredBy[agent]
+	if rekey != nil && h.byNameplate[rekey.Nameplate] == rekey {
+		waiting, relayWaiting = waiting-1, relayWaiting-1
+	}
 	if max := h.cfg.MaxWaitingPerAgent; max > 0 && waiting >= max {
 		return relayError(protocol.CodeQuotaExceeded, "you have %d sessions waiting for a customer; end some first", waiting)
 	}
-	if max := h.cfg.MaxKeysPerAgent; max > 0 && waiting+h.retiredBy[agent] >= max {
+	if max := h.cfg.MaxKeysPerAgent; max > 0 && keys >= max {
 		return relayError(protocol.CodeQuotaExceeded,
 			"you have made %d session keys that are waiting or ended less than %s ago, the most one account may have; try again in a few minutes",
-			waiting+h.retiredBy[agent], shortDuration(h.cfg.RetireFor))
+			keys, shortDuration(h.cfg.RetireFor))
 	}
-	if max := h.cfg.MaxWaiting; max > 0 && len(h.byNameplate) >= max {
-		return relayError(protocol.CodeQuotaExceeded, "the relay has %d sessions waiting for a customer, the most it takes; try again in a few minutes", len(h.byNameplate))
+	if max := h.cfg.MaxWaiting; max > 0 && relayWaiting >= max {
+		return relayError(protocol.CodeQuotaExceeded, "the relay has %d sessions waiting for a customer, the most it takes; try again in a few minutes", relayWaiting)
 	}
 	return nil
 }
@@ -425,6 +454,10 @@ func presence(id string, online, rejoined bool) *pb.RelayMsg {
 	return &pb.RelayMsg{Body: &pb.RelayMsg_Presence{Presence: &pb.PeerPresence{Session: id, Online: online, Rejoined: rejoined}}}
 }
 
+func sessionEnded(id, reason string) *pb.RelayMsg {
+	return &pb.RelayMsg{Body: &pb.RelayMsg_SessionEnded{SessionEnded: &pb.SessionEnded{Session: id, Reason: reason}}}
+}
+
 func (h *hub) attach(c *client, m *pb.Attach) *pb.RelayMsg {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -444,6 +477,7 @@ func (h *hub) attach(c *client, m *pb.Attach) *pb.RelayMsg {
 		}
 		as := &pb.AttachedSession{
 			Session: id, Open: true, CustomerOnline: s.custConn != nil, RelayChannel: s.Channel, Joined: s.Joined,
+			Paired: s.Paired, Burned: s.Burned,
 		}
 		if !s.Joined {
 			as.Nameplate, as.ExpiresUnixMs = s.Nameplate, s.KeyExpires.UnixMilli()
@@ -464,6 +498,14 @@ func (h *hub) endSession(c *client, m *pb.EndSession) *pb.RelayMsg {
 	if !isOwner && c != s.custConn {
 		return relayError(protocol.CodeNotAllowed, "only the session owner or its customer can end it")
 	}
+	if !isOwner && !s.Paired {
+		// A joiner nobody has paired with cannot end the agent's session
+		// (whoever guessed a nameplate could, unseen); it only leaves it.
+		// The sweep tells the agent at the pairing deadline, unless the
+		// agent, which saw the PAKE, has ended it or given it a new key.
+		h.release(s)
+		return &pb.RelayMsg{Body: &pb.RelayMsg_Ok{Ok: &pb.Ok{}}}
+	}
 	reason := m.Reason
 	if reason == "" && isOwner {
 		reason = "the agent ended the session"
@@ -477,7 +519,7 @@ func (h *hub) endSession(c *client, m *pb.EndSession) *pb.RelayMsg {
 // removeSession ends s, tells whoever is connected (but the caller), and
 // forgets it, leaving a tombstone.
 func (h *hub) removeSession(s *session, reason string, caller *client) {
-	ended := &pb.RelayMsg{Body: &pb.RelayMsg_SessionEnded{SessionEnded: &pb.SessionEnded{Session: s.ID, Reason: reason}}}
+	ended := sessionEnded(s.ID, reason)
 	for _, cc := range []*client{s.agentConn, s.custConn} {
 		if cc == nil {
 			continue
@@ -552,7 +594,7 @@ func (h *hub) join(c *client, m *pb.Join) *pb.RelayMsg {
 	token := make([]byte, protocol.TokenLen)
 	rand.Read(token)
 	sum := sha256.Sum256(token)
-	s.Joined, s.TokenHash = true, sum[:]
+	s.Joined, s.JoinedAt, s.TokenHash = true, now, sum[:]
 	h.unplate(s)
 	h.retire(s.Nameplate, protocol.CodeUsed, s.Owner)
 	c.role = pb.Role_ROLE_CUSTOMER
@@ -656,8 +698,8 @@ func (h *hub) disconnect(c *client) {
 	c.sessions = map[string]*session{}
 }
 
-// sweep expires unused keys and forgets old retirements, tombstones and
-// idle limiters.
+// sweep expires unused keys, burns used ones nobody paired with, and
+// forgets old retirements, tombstones and idle limiters.
 func (h *hub) sweep() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -668,6 +710,9 @@ func (h *hub) sweep() {
 		}
 	}
 	for _, s := range h.sessions {
+		if s.Joined && !s.Paired && s.Burned == "" && !now.Before(h.pairDeadline(s)) {
+			h.burn(s)
+		}
 		if s.Joined && s.agentConn == nil && s.custConn == nil && now.Sub(s.LastSeen) > h.cfg.IdleSessionTTL {
 			h.removeSession(s, "nobody came back to the session for too long", nil)
 		}

@@ -111,6 +111,8 @@ func (th *testHub) open() {
 		th.t.Fatalf("OpenDB: %v", err)
 	}
 	th.db = db
+	clock = th.clock.now // what it loads is stamped with the test's time
+	defer func() { clock = time.Now }()
 	h, err := newHub(th.cfg, db, slog.New(slog.DiscardHandler))
 	if err != nil {
 		th.t.Fatalf("newHub: %v", err)
@@ -916,6 +918,7 @@ func TestRejoinAfterEnd(t *testing.T) {
 			sc := th.newSession(a)
 			cust := th.newClient()
 			j := th.join(cust, a, sc)
+			th.pair(a, sc) // a customer who has not paired only leaves (TestUnpairedJoinerCannotEndTheSession)
 			ender := a
 			if by == "customer" {
 				ender = cust
@@ -1277,6 +1280,7 @@ func TestEndSession(t *testing.T) {
 			sc := th.newSession(a)
 			cust := th.newClient()
 			th.join(cust, a, sc)
+			th.pair(a, sc) // a customer who has not paired only leaves (TestUnpairedJoinerCannotEndTheSession)
 
 			caller, told := a, []*fakeClient{cust}
 			switch {
@@ -1394,6 +1398,7 @@ func TestSweep(t *testing.T) {
 	joined := th.newSession(a)
 	cust := th.newClient()
 	th.join(cust, a, joined)
+	th.pair(a, joined) // one nobody paired with is burned at the expiry (TestJoinWithoutPairingIsBurnedAtExpiry)
 	joinedAt := th.clock.now()
 
 	// Nothing is due yet.
@@ -1404,7 +1409,7 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("sessions = %d, want 2", n)
 	}
 
-	// The unused key expires; the joined session is not touched.
+	// The unused key expires; the joined and paired session is not touched.
 	th.clock.advance(time.Nanosecond)
 	expiredAt := th.clock.now()
 	th.h.sweep()

@@ -42,9 +42,14 @@ type Config struct {
 	KeyFile  string
 
 	KeyLifetime time.Duration // how long a session key stays valid (20m)
-	RetireFor   time.Duration // how long a used or expired nameplate is not reused (1h)
-	GuessBurst  int           // failed joins/sign-ins allowed in a burst per source (10)
-	GuessEvery  time.Duration // one more failed attempt allowed per this (6s)
+	// PairGrace is the least time a customer has to pair after its join
+	// (1m): a joined session whose owner has not said it paired by its
+	// key's expiry, or by PairGrace after the join if that is later, is
+	// burned by the sweep.
+	PairGrace  time.Duration
+	RetireFor  time.Duration // how long a used or expired nameplate is not reused (1h)
+	GuessBurst int           // failed joins/sign-ins allowed in a burst per source (10)
+	GuessEvery time.Duration // one more failed attempt allowed per this (6s)
 	// IPv6Prefix is the prefix length by which IPv6 addresses share a
 	// source's guess limit (64: one /64, what one customer line gets). An
 	// IPv4 address is a source by itself. 1 to 128.
@@ -96,6 +101,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.KeyLifetime <= 0 {
 		c.KeyLifetime = 20 * time.Minute
+	}
+	if c.PairGrace <= 0 {
+		c.PairGrace = time.Minute
 	}
 	if c.RetireFor <= 0 {
 		c.RetireFor = time.Hour
@@ -480,6 +488,10 @@ func (s *Server) handle(c *client, m *pb.ClientMsg) *pb.RelayMsg {
 		return s.hub.rejoin(c, b.Rejoin)
 	case *pb.ClientMsg_Signal:
 		return s.hub.signal(c, b.Signal)
+	case *pb.ClientMsg_Paired:
+		return s.hub.paired(c, b.Paired)
+	case *pb.ClientMsg_NewKey:
+		return s.hub.newKey(c, b.NewKey)
 	case *pb.ClientMsg_Ping:
 		return &pb.RelayMsg{Body: &pb.RelayMsg_Pong{Pong: &pb.Pong{UnixMs: b.Ping.UnixMs}}}
 	case *pb.ClientMsg_Hello:

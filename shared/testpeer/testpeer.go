@@ -544,10 +544,16 @@ func (a *Agent) finishPairing(key []byte, err error) {
 	close(a.pairDone)
 }
 
-// paired records the PAKE's session key; the agent side then starts
-// accepting the customer.
+// paired records the PAKE's session key and, as the console does, tells
+// the relay the session paired (else its sweep burns it at the key's
+// expiry); the agent side then starts accepting the customer.
 func (a *Agent) paired(key []byte) error {
 	a.finishPairing(key, nil)
+	go func() {
+		ctx, cancel := timeoutCtx()
+		defer cancel()
+		a.RC.Request(ctx, &pb.ClientMsg{Body: &pb.ClientMsg_Paired{Paired: &pb.Paired{Session: a.Session}}})
+	}()
 	return nil
 }
 

@@ -137,6 +137,11 @@ func handle(ctx context.Context, con *console.Console, out *headless.Writer, c h
 		defer cancel()
 		_, err := con.NewSession(rctx)
 		report(err)
+	case "new_key":
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		_, err := con.NewKey(rctx, c.Session)
+		report(err)
 	case "chat":
 		report(con.Chat(c.Session, c.Text))
 	case "end_session":

@@ -243,6 +243,12 @@ func TestEveryCommandValidatesFirst(t *testing.T) {
 		{"end_session: a reason with a newline", headless.Command{Cmd: "end_session", Session: sid, Reason: "solved\nmostly"}, "bad_request"},
 		{"end_session: unknown session", headless.Command{Cmd: "end_session", Session: "nope"}, "not_found"},
 
+		{"new_key: no session", headless.Command{Cmd: "new_key"}, "bad_request"},
+		{"new_key: a bad session id", headless.Command{Cmd: "new_key", Session: "nope"}, "bad_request"},
+		{"new_key: a session id in capitals", headless.Command{Cmd: "new_key", Session: strings.ToUpper(sid)}, "bad_request"},
+		{"new_key: unknown session", headless.Command{Cmd: "new_key", Session: randomID()}, "not_found"},
+		{"new_key: a paired session", headless.Command{Cmd: "new_key", Session: sid}, "not_allowed"},
+
 		{"send_file: no path", headless.Command{Cmd: "send_file", Session: sid}, "bad_request"},
 		{"send_file: no such file", headless.Command{Cmd: "send_file", Session: sid, Path: filepath.Join(dir, "missing")}, "bad_request"},
 		{"send_file: an empty folder", headless.Command{Cmd: "send_file", Session: sid, Path: empty}, "bad_request"},

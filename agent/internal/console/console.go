@@ -52,7 +52,7 @@ type Config struct {
 	Downloads string
 	Log       *slog.Logger
 	// Events receives what happens, as Go values: session.Relay,
-	// session.Failure, session.KeyIssued, session.Joined, session.Left,
+	// session.Failure, session.KeyIssued, KeyBurned, session.Joined, session.Left,
 	// session.Ended, chat.Line, consent.Event, transfer.Event and
 	// weblink.Event. It is
 	// called from the console's goroutines, in order per session, and must
@@ -101,13 +101,18 @@ type Console struct {
 }
 
 type agentSession struct {
-	con  *Console
-	id   string
-	sig  *relayclient.Signals
-	side *peer.AgentSide    // the session's peer signalling
-	stop context.CancelFunc // ends the session's signal loop
+	con *Console
+	id  string
 
-	mu   sync.Mutex
+	mu sync.Mutex
+	// The session key's signalling, made again for every new key
+	// (keyUp): its mailbox, its peer side, the end of its signal loop.
+	sig      *relayclient.Signals
+	side     *peer.AgentSide
+	stop     context.CancelFunc
+	key      int  // bumped by every new key: what an older key's side reports is stale
+	rekeying bool // NewKey is asking the relay for a new key
+
 	r    *session.Router    // the session's links and services; set once paired
 	conv *chat.Conversation // the chat, a service of r
 	ask  *consent.Asker     // what the customer allowed, a service of r
@@ -267,8 +272,13 @@ func (c *Console) onConnect(ctx context.Context, rc *relayclient.Client) error {
 			return err
 		}
 		for _, as := range rep.GetAttached().GetSessions() {
-			if !as.Open {
+			switch {
+			case !as.Open:
 				c.ended(as.Session, "the relay no longer has this session")
+			case as.Burned != "":
+				c.burnedAway(as.Session, as.Burned)
+			case as.Joined && !as.Paired:
+				c.tellPairedAgain(as.Session) // the word was lost with the last connection
 			}
 		}
 	}
@@ -286,17 +296,15 @@ func (c *Console) loadSessions() error {
 		if r.State == appdb.StateEnded {
 			continue
 		}
-		if r.State == appdb.StateWaiting && time.Now().After(r.KeyExpires) {
-			r.State, r.Ended = appdb.StateEnded, time.Now().UTC()
-			c.db.PutSession(r)
-			continue
-		}
+		// A waiting session whose key has expired is attached all the same:
+		// the relay may have burned it meanwhile, or still be giving its
+		// joiner time to pair; what it answers decides (onConnect).
 		s := c.addSession(*r)
 		if r.SessionKey != nil {
 			if err := s.paired(r.SessionKey); err != nil {
 				return err
 			}
-			if err := s.side.Resume(r.SessionKey); err != nil {
+			if err := s.keySide().Resume(r.SessionKey); err != nil {
 				return err
 			}
 		}
@@ -305,21 +313,13 @@ func (c *Console) loadSessions() error {
 }
 
 func (c *Console) addSession(rec appdb.Session) *agentSession {
-	s := &agentSession{con: c, id: rec.ID, rec: rec, sig: relayclient.NewSignals(c.rc, rec.ID)}
-	s.side = peer.NewAgentSide(peer.AgentSideConfig{
-		Endpoint: c.ep, Signaler: s.sig, Session: rec.ID, Channel: rec.Channel,
-		Relay: c.rc.RelayAddr, Observed: c.rc.Observed, ForceRelay: c.cfg.ForceRelay,
-		Accepted: s.accepted, Paired: s.paired, Failed: s.pairingFailed, Log: c.log,
-	})
-	if rec.State == appdb.StateWaiting {
-		s.side.StartPairing(rec.Nameplate, rec.Secret)
-	}
+	s := &agentSession{con: c, id: rec.ID, rec: rec}
+	s.mu.Lock()
+	s.keyUp(rec)
+	s.mu.Unlock()
 	c.mu.Lock()
 	c.sessions[rec.ID] = s
 	c.mu.Unlock()
-	sctx, cancel := context.WithCancel(c.ctx)
-	s.stop = cancel
-	go s.side.Run(sctx)
 	return s
 }
 
@@ -337,12 +337,20 @@ func (c *Console) onMessage(m *pb.RelayMsg) {
 	switch b := m.Body.(type) {
 	case *pb.RelayMsg_Signal:
 		if s, err := c.session(b.Signal.Session); err == nil {
-			s.sig.Deliver(b.Signal.Payload)
+			s.signals().Deliver(b.Signal.Payload)
 		}
 	case *pb.RelayMsg_SessionEnded:
 		go c.ended(b.SessionEnded.Session, b.SessionEnded.Reason)
 	case *pb.RelayMsg_Presence:
-		c.log.Debug("customer presence", "session", b.Presence.Session, "online", b.Presence.Online)
+		c.log.Debug("customer presence", "session", b.Presence.Session, "online", b.Presence.Online, "burned", b.Presence.Burned)
+		if b.Presence.Burned != "" {
+			if s, err := c.session(b.Presence.Session); err == nil {
+				// The key now, not when the goroutine runs: a new key
+				// asked for meanwhile is not burned by this word.
+				key := s.keyNumber()
+				go c.keyBurned(s, key, b.Presence.Burned)
+			}
+		}
 	}
 }
 
@@ -486,10 +494,13 @@ func (c *Console) ended(id, reason string) {
 	if s == nil {
 		return
 	}
-	s.side.Stop()
+	s.mu.Lock()
+	side, stop := s.side, s.stop
+	s.mu.Unlock()
+	side.Stop()
 	// Signals already on their way (a customer's Abort can trail the
 	// relay's end) are still handled for a moment; then the loop ends.
-	time.AfterFunc(signalGrace, s.stop)
+	time.AfterFunc(signalGrace, stop)
 	s.mu.Lock()
 	s.rec.State, s.rec.Ended = appdb.StateEnded, time.Now().UTC()
 	s.rec.Secret = ""
@@ -512,14 +523,22 @@ func (c *Console) ended(id, reason string) {
 	c.publish(session.Ended{Session: id, Reason: reason})
 }
 
-// pairingFailed reports a failed pairing and ends the session: the key
-// is burnt.
-func (s *agentSession) pairingFailed(err error) {
+// pairingFailed reports a failed pairing of the key numbered key and ends
+// the session: the key is burnt (key_burned, and the error both sides
+// report).
+func (s *agentSession) pairingFailed(key int, err error) {
 	c := s.con
+	if s.keyNumber() != key {
+		c.log.Info("pairing of an older key failed", "session", s.id, "err", err)
+		return
+	}
+	// The PAKE was taken and came to nothing, a wrong secret or not:
+	// the key's one guess is spent.
 	msg := "the customer's key did not match; the key is no longer valid"
 	if !errors.Is(err, peer.ErrPakeFailed) {
 		msg = err.Error()
 	}
+	c.publish(KeyBurned{Session: s.id, Reason: protocol.CodePakeFailed, Message: msg})
 	c.publish(session.Failure{Session: s.id, Code: protocol.CodePakeFailed, Message: msg})
 	c.EndSession(c.ctx, s.id, "pairing failed: wrong session key")
 }

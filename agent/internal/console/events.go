@@ -19,6 +19,8 @@ func JSON(ev any) (e headless.Event, ok bool) {
 	case session.KeyIssued:
 		r := ev.Record
 		return headless.Event{Event: "session_key", Session: r.ID, Key: protocol.FormatKey(r.Nameplate, r.Secret), Expires: r.KeyExpires.Format(time.RFC3339)}, true
+	case KeyBurned:
+		return headless.Event{Event: "key_burned", Session: ev.Session, Reason: ev.Reason, Message: ev.Message}, true
 	case session.Joined:
 		return headless.Event{Event: "customer_joined", Session: ev.Session, Path: string(ev.Path), Name: ev.Peer}, true
 	case session.Left:

@@ -158,7 +158,7 @@ func newBridge(a fyne.App, win fyne.Window, opt Options, do func(func())) *bridg
 	b := &bridge{opt: opt, app: a, win: win, do: do, newConsole: console.New}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	w := ui.New(win, ui.Actions{
-		SignIn: b.signIn, NewSession: b.newSession, Send: b.send, End: b.end, Ask: b.ask,
+		SignIn: b.signIn, NewSession: b.newSession, NewKey: b.newKey, Send: b.send, End: b.end, Ask: b.ask,
 		History: b.history, Settings: b.savePrefs, SignOut: b.signOut, Notify: b.notify,
 		Copy: func(s string) { a.Clipboard().SetContent(s) },
 
@@ -294,6 +294,9 @@ func (b *bridge) fromRecord(r appdb.Session) ui.Session {
 			s.JoinHint, s.HintHereOnly = b.local.JoinHint(s.Key), b.local.HereOnly()
 		}
 	}
+	if r.State == console.StateBurned {
+		s.Reason = "the key was used by someone who did not know its secret"
+	}
 	if r.State == appdb.StateEnded {
 		s.Reason = "The session ended on " + r.Ended.Local().Format("Jan 2 at 15:04") + "."
 	}
@@ -356,9 +359,14 @@ func (b *bridge) event(ev any) {
 		} else {
 			b.ui.SetRelay(b.relay + " · reconnecting…")
 		}
-	case session.KeyIssued:
+	case session.KeyIssued: // a new session, or a new key for one
 		b.put(b.fromRecord(e.Record))
 		b.ui.OpenSession(e.Record.ID)
+	case console.KeyBurned: // after a failed PAKE the session ends at once: its end tells
+		if s, known := b.sessions[e.Session]; known && s.State == ui.Waiting && e.Reason != protocol.CodePakeFailed {
+			s.State, s.Key, s.JoinHint, s.HintHereOnly, s.Reason = ui.Burned, "", "", false, e.Message
+			b.put(s)
+		}
 	case session.Joined:
 		s, known := b.sessions[e.Session]
 		if !known {
@@ -424,6 +432,23 @@ func (b *bridge) newSession() {
 		if _, err := c.NewSession(ctx); err != nil {
 			msg := failure.From(err).Message
 			b.later(gen, func() { b.ui.ShowError("No new session", "The relay did not give a session: "+msg) })
+		}
+	}()
+}
+
+// newKey asks for a fresh key for a session whose key was used up; the
+// key comes as a KeyIssued.
+func (b *bridge) newKey(session string) {
+	c, gen := b.con, b.gen.Load()
+	if c == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if _, err := c.NewKey(ctx, session); err != nil {
+			msg := failure.From(err).Message
+			b.later(gen, func() { b.ui.ShowError("No new key", "The relay did not give a new key: "+msg) })
 		}
 	}()
 }

@@ -20,6 +20,7 @@ import (
 // Session states, as the console logic names them.
 const (
 	Waiting = "waiting"
+	Burned  = "burned" // the key was used up without pairing; the session waits for a new key
 	Active  = "active"
 	Ended   = "ended"
 )
@@ -27,7 +28,7 @@ const (
 // Session is what the window knows about one session.
 type Session struct {
 	ID       string
-	State    string // Waiting, Active or Ended
+	State    string // Waiting, Burned, Active or Ended
 	Customer string // the customer's name ("user@computer"), once joined
 	Online   bool   // the customer is connected now
 	Path     string // "direct" or "relayed" while online
@@ -36,7 +37,7 @@ type Session struct {
 	Expires  time.Time
 	Created  time.Time
 	Ended    time.Time
-	Reason   string // why it ended, or why the customer left
+	Reason   string // why it ended, why the customer left, or why the key was burned
 	// JoinHint is how a customer reaches this console's relay when it runs
 	// on this computer (a command line with the key filled in).
 	JoinHint string
@@ -359,6 +360,8 @@ func (sv *sessionView) title() string {
 		return sv.s.Customer
 	case sv.s.State == Waiting:
 		return "Waiting for a customer"
+	case sv.s.State == Burned:
+		return "Key used up"
 	default:
 		return "Session " + sv.s.Created.In(sv.m.w.Zone).Format("15:04")
 	}
@@ -379,6 +382,8 @@ func (sv *sessionView) stateLine() string {
 	switch sv.s.State {
 	case Waiting:
 		return "Waiting · key " + sv.s.Key
+	case Burned:
+		return "Needs a new key"
 	case Active:
 		if sv.s.Online {
 			return "Active · " + sv.s.Path
@@ -396,6 +401,8 @@ func (sv *sessionView) stateIcon() fyne.Resource {
 	switch {
 	case sv.s.State == Waiting:
 		return theme.HistoryIcon()
+	case sv.s.State == Burned:
+		return theme.WarningIcon()
 	case sv.s.State == Active && sv.s.Online:
 		return theme.ComputerIcon()
 	case sv.s.State == Active:

@@ -122,6 +122,9 @@ func (sv *sessionView) refreshWork() {
 	case Waiting:
 		content = sv.keyCard()
 		sv.chat.SetWritable(false, "You can chat once the customer has joined")
+	case Burned:
+		content = sv.burnedCard()
+		sv.chat.SetWritable(false, "You can chat once the customer has joined")
 	case Active:
 		content = sv.customerCard()
 		if s.Online {
@@ -161,7 +164,7 @@ func (sv *sessionView) refreshWork() {
 	var work fyne.CanvasObject = container.NewVScroll(content)
 	if sv.scr != nil && s.State == Active {
 		work = sv.scr.obj // the screen is the main area
-	} else if s.State != Waiting { // files can be sent and received, or looked at after the end
+	} else if s.State != Waiting && s.State != Burned { // files can be sent and received, or looked at after the end
 		// The card gets the height it needs (up to 60 %: then it
 		// scrolls), the files the rest.
 		work = container.New(&cardOverFiles{card: content}, work, widget.NewSeparator(), sv.files.box)
@@ -225,6 +228,26 @@ func (sv *sessionView) keyCard() fyne.CanvasObject {
 			who = "The relay runs on this computer and listens only to it. A customer on this computer starts the client like this:"
 		}
 		objs = append(objs, widget.NewSeparator(), desktopui.Wrapped(who), hint, container.NewCenter(copyHint))
+	}
+	return desktopui.Card(objs...)
+}
+
+// burnedCard says the key was used up without pairing, and offers a new
+// key for the session in one click.
+func (sv *sessionView) burnedCard() fyne.CanvasObject {
+	why := sv.s.Reason
+	if why == "" {
+		why = "someone used this session's key without pairing with it"
+	}
+	objs := []fyne.CanvasObject{
+		desktopui.Heading("This key was used up"),
+		desktopui.Wrapped(desktopui.Sentence(why)),
+		desktopui.Wrapped("Nobody can join with it any more. Give your customer a new key: the session stays the same."),
+	}
+	if sv.m.w.act.NewKey != nil {
+		newKey := widget.NewButtonWithIcon("New key", theme.ViewRefreshIcon(), func() { sv.m.w.act.NewKey(sv.s.ID) })
+		newKey.Importance = widget.HighImportance
+		objs = append(objs, container.NewCenter(newKey))
 	}
 	return desktopui.Card(objs...)
 }

@@ -178,7 +178,7 @@ func (x InputEvent_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use InputEvent_Kind.Descriptor instead.
 func (InputEvent_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{31, 0}
+	return file_porthole_proto_rawDescGZIP(), []int{33, 0}
 }
 
 type ClientMsg struct {
@@ -197,6 +197,8 @@ type ClientMsg struct {
 	//	*ClientMsg_Rejoin
 	//	*ClientMsg_Signal
 	//	*ClientMsg_Ping
+	//	*ClientMsg_Paired
+	//	*ClientMsg_NewKey
 	Body          isClientMsg_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -327,6 +329,24 @@ func (x *ClientMsg) GetPing() *Ping {
 	return nil
 }
 
+func (x *ClientMsg) GetPaired() *Paired {
+	if x != nil {
+		if x, ok := x.Body.(*ClientMsg_Paired); ok {
+			return x.Paired
+		}
+	}
+	return nil
+}
+
+func (x *ClientMsg) GetNewKey() *NewKey {
+	if x != nil {
+		if x, ok := x.Body.(*ClientMsg_NewKey); ok {
+			return x.NewKey
+		}
+	}
+	return nil
+}
+
 type isClientMsg_Body interface {
 	isClientMsg_Body()
 }
@@ -367,6 +387,14 @@ type ClientMsg_Ping struct {
 	Ping *Ping `protobuf:"bytes,10,opt,name=ping,proto3,oneof"`
 }
 
+type ClientMsg_Paired struct {
+	Paired *Paired `protobuf:"bytes,11,opt,name=paired,proto3,oneof"` // v3
+}
+
+type ClientMsg_NewKey struct {
+	NewKey *NewKey `protobuf:"bytes,12,opt,name=new_key,json=newKey,proto3,oneof"` // v3
+}
+
 func (*ClientMsg_Hello) isClientMsg_Body() {}
 
 func (*ClientMsg_SignIn) isClientMsg_Body() {}
@@ -384,6 +412,10 @@ func (*ClientMsg_Rejoin) isClientMsg_Body() {}
 func (*ClientMsg_Signal) isClientMsg_Body() {}
 
 func (*ClientMsg_Ping) isClientMsg_Body() {}
+
+func (*ClientMsg_Paired) isClientMsg_Body() {}
+
+func (*ClientMsg_NewKey) isClientMsg_Body() {}
 
 type RelayMsg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1064,6 +1096,8 @@ type AttachedSession struct {
 	Nameplate      string                 `protobuf:"bytes,5,opt,name=nameplate,proto3" json:"nameplate,omitempty"`
 	ExpiresUnixMs  int64                  `protobuf:"varint,6,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"` // of the key, while no customer has joined
 	Joined         bool                   `protobuf:"varint,7,opt,name=joined,proto3" json:"joined,omitempty"`                                      // a customer has used the key
+	Paired         bool                   `protobuf:"varint,8,opt,name=paired,proto3" json:"paired,omitempty"`                                      // v3: the owner said the PAKE with that customer completed (Paired)
+	Burned         string                 `protobuf:"bytes,9,opt,name=burned,proto3" json:"burned,omitempty"`                                       // v3: the key was used up without pairing ("not_paired"); the session waits for a NewKey
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1145,6 +1179,20 @@ func (x *AttachedSession) GetJoined() bool {
 		return x.Joined
 	}
 	return false
+}
+
+func (x *AttachedSession) GetPaired() bool {
+	if x != nil {
+		return x.Paired
+	}
+	return false
+}
+
+func (x *AttachedSession) GetBurned() string {
+	if x != nil {
+		return x.Burned
+	}
+	return ""
 }
 
 type EndSession struct {
@@ -1243,6 +1291,101 @@ func (x *Join) GetNameplate() string {
 	return ""
 }
 
+// Paired (v3): the owner agent's PAKE with the customer who joined the
+// session completed. A joined session the relay has not heard this for by
+// its key's expiry is burned (see PeerPresence.burned).
+type Paired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Paired) Reset() {
+	*x = Paired{}
+	mi := &file_porthole_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Paired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Paired) ProtoMessage() {}
+
+func (x *Paired) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Paired.ProtoReflect.Descriptor instead.
+func (*Paired) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Paired) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+// NewKey (v3): the owner agent wants a fresh key for a session nobody has
+// paired with (waiting, joined without pairing, or burned). The reply is a
+// SessionCreated for the same session with a new nameplate and expiry; the
+// old nameplate is retired and whoever joined with it is cut off.
+type NewKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NewKey) Reset() {
+	*x = NewKey{}
+	mi := &file_porthole_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NewKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NewKey) ProtoMessage() {}
+
+func (x *NewKey) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NewKey.ProtoReflect.Descriptor instead.
+func (*NewKey) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *NewKey) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
 type Rejoin struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
@@ -1253,7 +1396,7 @@ type Rejoin struct {
 
 func (x *Rejoin) Reset() {
 	*x = Rejoin{}
-	mi := &file_porthole_proto_msgTypes[13]
+	mi := &file_porthole_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1408,7 @@ func (x *Rejoin) String() string {
 func (*Rejoin) ProtoMessage() {}
 
 func (x *Rejoin) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[13]
+	mi := &file_porthole_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1421,7 @@ func (x *Rejoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejoin.ProtoReflect.Descriptor instead.
 func (*Rejoin) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{13}
+	return file_porthole_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Rejoin) GetSession() string {
@@ -1308,7 +1451,7 @@ type Joined struct {
 
 func (x *Joined) Reset() {
 	*x = Joined{}
-	mi := &file_porthole_proto_msgTypes[14]
+	mi := &file_porthole_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1463,7 @@ func (x *Joined) String() string {
 func (*Joined) ProtoMessage() {}
 
 func (x *Joined) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[14]
+	mi := &file_porthole_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1476,7 @@ func (x *Joined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Joined.ProtoReflect.Descriptor instead.
 func (*Joined) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{14}
+	return file_porthole_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Joined) GetSession() string {
@@ -1384,7 +1527,7 @@ type Signal struct {
 
 func (x *Signal) Reset() {
 	*x = Signal{}
-	mi := &file_porthole_proto_msgTypes[15]
+	mi := &file_porthole_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1539,7 @@ func (x *Signal) String() string {
 func (*Signal) ProtoMessage() {}
 
 func (x *Signal) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[15]
+	mi := &file_porthole_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1552,7 @@ func (x *Signal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signal.ProtoReflect.Descriptor instead.
 func (*Signal) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{15}
+	return file_porthole_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Signal) GetSession() string {
@@ -1427,17 +1570,21 @@ func (x *Signal) GetPayload() []byte {
 }
 
 type PeerPresence struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
-	Online        bool                   `protobuf:"varint,2,opt,name=online,proto3" json:"online,omitempty"`
-	Rejoined      bool                   `protobuf:"varint,3,opt,name=rejoined,proto3" json:"rejoined,omitempty"` // the customer came back with its rejoin token
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Session  string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Online   bool                   `protobuf:"varint,2,opt,name=online,proto3" json:"online,omitempty"`
+	Rejoined bool                   `protobuf:"varint,3,opt,name=rejoined,proto3" json:"rejoined,omitempty"` // the customer came back with its rejoin token
+	// v3, to the agent: the session's key was used up without pairing and
+	// whoever joined with it is cut off ("not_paired": nobody paired by the
+	// key's expiry). The session waits for a NewKey or its end.
+	Burned        string `protobuf:"bytes,4,opt,name=burned,proto3" json:"burned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PeerPresence) Reset() {
 	*x = PeerPresence{}
-	mi := &file_porthole_proto_msgTypes[16]
+	mi := &file_porthole_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1596,7 @@ func (x *PeerPresence) String() string {
 func (*PeerPresence) ProtoMessage() {}
 
 func (x *PeerPresence) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[16]
+	mi := &file_porthole_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1609,7 @@ func (x *PeerPresence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerPresence.ProtoReflect.Descriptor instead.
 func (*PeerPresence) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{16}
+	return file_porthole_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PeerPresence) GetSession() string {
@@ -1486,6 +1633,13 @@ func (x *PeerPresence) GetRejoined() bool {
 	return false
 }
 
+func (x *PeerPresence) GetBurned() string {
+	if x != nil {
+		return x.Burned
+	}
+	return ""
+}
+
 type SessionEnded struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
@@ -1496,7 +1650,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_porthole_proto_msgTypes[17]
+	mi := &file_porthole_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1662,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[17]
+	mi := &file_porthole_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1675,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{17}
+	return file_porthole_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SessionEnded) GetSession() string {
@@ -1549,7 +1703,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_porthole_proto_msgTypes[18]
+	mi := &file_porthole_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1715,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[18]
+	mi := &file_porthole_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1728,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{18}
+	return file_porthole_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Error) GetCode() string {
@@ -1611,7 +1765,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_porthole_proto_msgTypes[19]
+	mi := &file_porthole_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1777,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[19]
+	mi := &file_porthole_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1790,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{19}
+	return file_porthole_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Ping) GetUnixMs() int64 {
@@ -1662,7 +1816,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_porthole_proto_msgTypes[20]
+	mi := &file_porthole_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +1828,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[20]
+	mi := &file_porthole_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +1841,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{20}
+	return file_porthole_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Pong) GetUnixMs() int64 {
@@ -1705,7 +1859,7 @@ type Ok struct {
 
 func (x *Ok) Reset() {
 	*x = Ok{}
-	mi := &file_porthole_proto_msgTypes[21]
+	mi := &file_porthole_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1871,7 @@ func (x *Ok) String() string {
 func (*Ok) ProtoMessage() {}
 
 func (x *Ok) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[21]
+	mi := &file_porthole_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1884,7 @@ func (x *Ok) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ok.ProtoReflect.Descriptor instead.
 func (*Ok) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{21}
+	return file_porthole_proto_rawDescGZIP(), []int{23}
 }
 
 type PeerSignal struct {
@@ -1750,7 +1904,7 @@ type PeerSignal struct {
 
 func (x *PeerSignal) Reset() {
 	*x = PeerSignal{}
-	mi := &file_porthole_proto_msgTypes[22]
+	mi := &file_porthole_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +1916,7 @@ func (x *PeerSignal) String() string {
 func (*PeerSignal) ProtoMessage() {}
 
 func (x *PeerSignal) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[22]
+	mi := &file_porthole_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +1929,7 @@ func (x *PeerSignal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerSignal.ProtoReflect.Descriptor instead.
 func (*PeerSignal) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{22}
+	return file_porthole_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PeerSignal) GetBody() isPeerSignal_Body {
@@ -1888,7 +2042,7 @@ type Pake struct {
 
 func (x *Pake) Reset() {
 	*x = Pake{}
-	mi := &file_porthole_proto_msgTypes[23]
+	mi := &file_porthole_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1900,7 +2054,7 @@ func (x *Pake) String() string {
 func (*Pake) ProtoMessage() {}
 
 func (x *Pake) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[23]
+	mi := &file_porthole_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1913,7 +2067,7 @@ func (x *Pake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pake.ProtoReflect.Descriptor instead.
 func (*Pake) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{23}
+	return file_porthole_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Pake) GetMessage() []byte {
@@ -1932,7 +2086,7 @@ type KeyConfirm struct {
 
 func (x *KeyConfirm) Reset() {
 	*x = KeyConfirm{}
-	mi := &file_porthole_proto_msgTypes[24]
+	mi := &file_porthole_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1944,7 +2098,7 @@ func (x *KeyConfirm) String() string {
 func (*KeyConfirm) ProtoMessage() {}
 
 func (x *KeyConfirm) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[24]
+	mi := &file_porthole_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1957,7 +2111,7 @@ func (x *KeyConfirm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyConfirm.ProtoReflect.Descriptor instead.
 func (*KeyConfirm) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{24}
+	return file_porthole_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *KeyConfirm) GetMac() []byte {
@@ -1978,7 +2132,7 @@ type Candidates struct {
 
 func (x *Candidates) Reset() {
 	*x = Candidates{}
-	mi := &file_porthole_proto_msgTypes[25]
+	mi := &file_porthole_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1990,7 +2144,7 @@ func (x *Candidates) String() string {
 func (*Candidates) ProtoMessage() {}
 
 func (x *Candidates) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[25]
+	mi := &file_porthole_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2003,7 +2157,7 @@ func (x *Candidates) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Candidates.ProtoReflect.Descriptor instead.
 func (*Candidates) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{25}
+	return file_porthole_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Candidates) GetAddrs() []string {
@@ -2036,7 +2190,7 @@ type UseRelay struct {
 
 func (x *UseRelay) Reset() {
 	*x = UseRelay{}
-	mi := &file_porthole_proto_msgTypes[26]
+	mi := &file_porthole_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2202,7 @@ func (x *UseRelay) String() string {
 func (*UseRelay) ProtoMessage() {}
 
 func (x *UseRelay) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[26]
+	mi := &file_porthole_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2215,7 @@ func (x *UseRelay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseRelay.ProtoReflect.Descriptor instead.
 func (*UseRelay) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{26}
+	return file_porthole_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UseRelay) GetAttempt() uint64 {
@@ -2080,7 +2234,7 @@ type RelayReady struct {
 
 func (x *RelayReady) Reset() {
 	*x = RelayReady{}
-	mi := &file_porthole_proto_msgTypes[27]
+	mi := &file_porthole_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2092,7 +2246,7 @@ func (x *RelayReady) String() string {
 func (*RelayReady) ProtoMessage() {}
 
 func (x *RelayReady) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[27]
+	mi := &file_porthole_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2105,7 +2259,7 @@ func (x *RelayReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelayReady.ProtoReflect.Descriptor instead.
 func (*RelayReady) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{27}
+	return file_porthole_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RelayReady) GetAttempt() uint64 {
@@ -2125,7 +2279,7 @@ type Abort struct {
 
 func (x *Abort) Reset() {
 	*x = Abort{}
-	mi := &file_porthole_proto_msgTypes[28]
+	mi := &file_porthole_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2291,7 @@ func (x *Abort) String() string {
 func (*Abort) ProtoMessage() {}
 
 func (x *Abort) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[28]
+	mi := &file_porthole_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2304,7 @@ func (x *Abort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Abort.ProtoReflect.Descriptor instead.
 func (*Abort) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{28}
+	return file_porthole_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Abort) GetCode() string {
@@ -2196,7 +2350,7 @@ type PeerMsg struct {
 
 func (x *PeerMsg) Reset() {
 	*x = PeerMsg{}
-	mi := &file_porthole_proto_msgTypes[29]
+	mi := &file_porthole_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2362,7 @@ func (x *PeerMsg) String() string {
 func (*PeerMsg) ProtoMessage() {}
 
 func (x *PeerMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[29]
+	mi := &file_porthole_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2375,7 @@ func (x *PeerMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerMsg.ProtoReflect.Descriptor instead.
 func (*PeerMsg) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{29}
+	return file_porthole_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PeerMsg) GetBody() isPeerMsg_Body {
@@ -2519,7 +2673,7 @@ type Input struct {
 
 func (x *Input) Reset() {
 	*x = Input{}
-	mi := &file_porthole_proto_msgTypes[30]
+	mi := &file_porthole_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2685,7 @@ func (x *Input) String() string {
 func (*Input) ProtoMessage() {}
 
 func (x *Input) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[30]
+	mi := &file_porthole_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2698,7 @@ func (x *Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Input.ProtoReflect.Descriptor instead.
 func (*Input) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{30}
+	return file_porthole_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Input) GetEvents() []*InputEvent {
@@ -2578,7 +2732,7 @@ type InputEvent struct {
 
 func (x *InputEvent) Reset() {
 	*x = InputEvent{}
-	mi := &file_porthole_proto_msgTypes[31]
+	mi := &file_porthole_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +2744,7 @@ func (x *InputEvent) String() string {
 func (*InputEvent) ProtoMessage() {}
 
 func (x *InputEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[31]
+	mi := &file_porthole_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +2757,7 @@ func (x *InputEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputEvent.ProtoReflect.Descriptor instead.
 func (*InputEvent) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{31}
+	return file_porthole_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *InputEvent) GetKind() InputEvent_Kind {
@@ -2715,7 +2869,7 @@ type ScreenMsg struct {
 
 func (x *ScreenMsg) Reset() {
 	*x = ScreenMsg{}
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2727,7 +2881,7 @@ func (x *ScreenMsg) String() string {
 func (*ScreenMsg) ProtoMessage() {}
 
 func (x *ScreenMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2740,7 +2894,7 @@ func (x *ScreenMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenMsg.ProtoReflect.Descriptor instead.
 func (*ScreenMsg) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{32}
+	return file_porthole_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ScreenMsg) GetBody() isScreenMsg_Body {
@@ -2899,7 +3053,7 @@ type ScreenOpen struct {
 
 func (x *ScreenOpen) Reset() {
 	*x = ScreenOpen{}
-	mi := &file_porthole_proto_msgTypes[33]
+	mi := &file_porthole_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3065,7 @@ func (x *ScreenOpen) String() string {
 func (*ScreenOpen) ProtoMessage() {}
 
 func (x *ScreenOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[33]
+	mi := &file_porthole_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3078,7 @@ func (x *ScreenOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenOpen.ProtoReflect.Descriptor instead.
 func (*ScreenOpen) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{33}
+	return file_porthole_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ScreenOpen) GetMonitor() int32 {
@@ -2944,7 +3098,7 @@ type ScreenSelect struct {
 
 func (x *ScreenSelect) Reset() {
 	*x = ScreenSelect{}
-	mi := &file_porthole_proto_msgTypes[34]
+	mi := &file_porthole_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3110,7 @@ func (x *ScreenSelect) String() string {
 func (*ScreenSelect) ProtoMessage() {}
 
 func (x *ScreenSelect) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[34]
+	mi := &file_porthole_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3123,7 @@ func (x *ScreenSelect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenSelect.ProtoReflect.Descriptor instead.
 func (*ScreenSelect) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{34}
+	return file_porthole_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ScreenSelect) GetMonitor() int32 {
@@ -2994,7 +3148,7 @@ type Monitor struct {
 
 func (x *Monitor) Reset() {
 	*x = Monitor{}
-	mi := &file_porthole_proto_msgTypes[35]
+	mi := &file_porthole_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3006,7 +3160,7 @@ func (x *Monitor) String() string {
 func (*Monitor) ProtoMessage() {}
 
 func (x *Monitor) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[35]
+	mi := &file_porthole_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3019,7 +3173,7 @@ func (x *Monitor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Monitor.ProtoReflect.Descriptor instead.
 func (*Monitor) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{35}
+	return file_porthole_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Monitor) GetIndex() int32 {
@@ -3076,7 +3230,7 @@ type ScreenInfo struct {
 
 func (x *ScreenInfo) Reset() {
 	*x = ScreenInfo{}
-	mi := &file_porthole_proto_msgTypes[36]
+	mi := &file_porthole_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3088,7 +3242,7 @@ func (x *ScreenInfo) String() string {
 func (*ScreenInfo) ProtoMessage() {}
 
 func (x *ScreenInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[36]
+	mi := &file_porthole_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3255,7 @@ func (x *ScreenInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenInfo.ProtoReflect.Descriptor instead.
 func (*ScreenInfo) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{36}
+	return file_porthole_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ScreenInfo) GetMonitors() []*Monitor {
@@ -3130,7 +3284,7 @@ type ScreenFrame struct {
 
 func (x *ScreenFrame) Reset() {
 	*x = ScreenFrame{}
-	mi := &file_porthole_proto_msgTypes[37]
+	mi := &file_porthole_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3142,7 +3296,7 @@ func (x *ScreenFrame) String() string {
 func (*ScreenFrame) ProtoMessage() {}
 
 func (x *ScreenFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[37]
+	mi := &file_porthole_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3155,7 +3309,7 @@ func (x *ScreenFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenFrame.ProtoReflect.Descriptor instead.
 func (*ScreenFrame) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{37}
+	return file_porthole_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ScreenFrame) GetSeq() uint64 {
@@ -3192,7 +3346,7 @@ type ScreenAck struct {
 
 func (x *ScreenAck) Reset() {
 	*x = ScreenAck{}
-	mi := &file_porthole_proto_msgTypes[38]
+	mi := &file_porthole_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +3358,7 @@ func (x *ScreenAck) String() string {
 func (*ScreenAck) ProtoMessage() {}
 
 func (x *ScreenAck) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[38]
+	mi := &file_porthole_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +3371,7 @@ func (x *ScreenAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenAck.ProtoReflect.Descriptor instead.
 func (*ScreenAck) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{38}
+	return file_porthole_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ScreenAck) GetSeq() uint64 {
@@ -3253,7 +3407,7 @@ type ScreenCursor struct {
 
 func (x *ScreenCursor) Reset() {
 	*x = ScreenCursor{}
-	mi := &file_porthole_proto_msgTypes[39]
+	mi := &file_porthole_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3265,7 +3419,7 @@ func (x *ScreenCursor) String() string {
 func (*ScreenCursor) ProtoMessage() {}
 
 func (x *ScreenCursor) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[39]
+	mi := &file_porthole_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3278,7 +3432,7 @@ func (x *ScreenCursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenCursor.ProtoReflect.Descriptor instead.
 func (*ScreenCursor) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{39}
+	return file_porthole_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ScreenCursor) GetX() int32 {
@@ -3355,7 +3509,7 @@ type ScreenSync struct {
 
 func (x *ScreenSync) Reset() {
 	*x = ScreenSync{}
-	mi := &file_porthole_proto_msgTypes[40]
+	mi := &file_porthole_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3367,7 +3521,7 @@ func (x *ScreenSync) String() string {
 func (*ScreenSync) ProtoMessage() {}
 
 func (x *ScreenSync) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[40]
+	mi := &file_porthole_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3380,7 +3534,7 @@ func (x *ScreenSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenSync.ProtoReflect.Descriptor instead.
 func (*ScreenSync) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{40}
+	return file_porthole_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ScreenSync) GetN() uint64 {
@@ -3399,7 +3553,7 @@ type ScreenSynced struct {
 
 func (x *ScreenSynced) Reset() {
 	*x = ScreenSynced{}
-	mi := &file_porthole_proto_msgTypes[41]
+	mi := &file_porthole_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3411,7 +3565,7 @@ func (x *ScreenSynced) String() string {
 func (*ScreenSynced) ProtoMessage() {}
 
 func (x *ScreenSynced) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[41]
+	mi := &file_porthole_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3424,7 +3578,7 @@ func (x *ScreenSynced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenSynced.ProtoReflect.Descriptor instead.
 func (*ScreenSynced) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{41}
+	return file_porthole_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ScreenSynced) GetN() uint64 {
@@ -3444,7 +3598,7 @@ type ScreenStop struct {
 
 func (x *ScreenStop) Reset() {
 	*x = ScreenStop{}
-	mi := &file_porthole_proto_msgTypes[42]
+	mi := &file_porthole_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3456,7 +3610,7 @@ func (x *ScreenStop) String() string {
 func (*ScreenStop) ProtoMessage() {}
 
 func (x *ScreenStop) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[42]
+	mi := &file_porthole_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3469,7 +3623,7 @@ func (x *ScreenStop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenStop.ProtoReflect.Descriptor instead.
 func (*ScreenStop) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{42}
+	return file_porthole_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ScreenStop) GetWhy() string {
@@ -3494,7 +3648,7 @@ type PermissionRequest struct {
 
 func (x *PermissionRequest) Reset() {
 	*x = PermissionRequest{}
-	mi := &file_porthole_proto_msgTypes[43]
+	mi := &file_porthole_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3506,7 +3660,7 @@ func (x *PermissionRequest) String() string {
 func (*PermissionRequest) ProtoMessage() {}
 
 func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[43]
+	mi := &file_porthole_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3519,7 +3673,7 @@ func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRequest.ProtoReflect.Descriptor instead.
 func (*PermissionRequest) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{43}
+	return file_porthole_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PermissionRequest) GetId() string {
@@ -3561,7 +3715,7 @@ type PermissionAnswer struct {
 
 func (x *PermissionAnswer) Reset() {
 	*x = PermissionAnswer{}
-	mi := &file_porthole_proto_msgTypes[44]
+	mi := &file_porthole_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3573,7 +3727,7 @@ func (x *PermissionAnswer) String() string {
 func (*PermissionAnswer) ProtoMessage() {}
 
 func (x *PermissionAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[44]
+	mi := &file_porthole_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3586,7 +3740,7 @@ func (x *PermissionAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionAnswer.ProtoReflect.Descriptor instead.
 func (*PermissionAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{44}
+	return file_porthole_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PermissionAnswer) GetId() string {
@@ -3623,7 +3777,7 @@ type PermissionRevoked struct {
 
 func (x *PermissionRevoked) Reset() {
 	*x = PermissionRevoked{}
-	mi := &file_porthole_proto_msgTypes[45]
+	mi := &file_porthole_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3635,7 +3789,7 @@ func (x *PermissionRevoked) String() string {
 func (*PermissionRevoked) ProtoMessage() {}
 
 func (x *PermissionRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[45]
+	mi := &file_porthole_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3648,7 +3802,7 @@ func (x *PermissionRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRevoked.ProtoReflect.Descriptor instead.
 func (*PermissionRevoked) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{45}
+	return file_porthole_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PermissionRevoked) GetId() string {
@@ -3686,7 +3840,7 @@ type Chat struct {
 
 func (x *Chat) Reset() {
 	*x = Chat{}
-	mi := &file_porthole_proto_msgTypes[46]
+	mi := &file_porthole_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3698,7 +3852,7 @@ func (x *Chat) String() string {
 func (*Chat) ProtoMessage() {}
 
 func (x *Chat) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[46]
+	mi := &file_porthole_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3711,7 +3865,7 @@ func (x *Chat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chat.ProtoReflect.Descriptor instead.
 func (*Chat) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{46}
+	return file_porthole_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Chat) GetId() string {
@@ -3765,7 +3919,7 @@ type ChatAck struct {
 
 func (x *ChatAck) Reset() {
 	*x = ChatAck{}
-	mi := &file_porthole_proto_msgTypes[47]
+	mi := &file_porthole_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3777,7 +3931,7 @@ func (x *ChatAck) String() string {
 func (*ChatAck) ProtoMessage() {}
 
 func (x *ChatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[47]
+	mi := &file_porthole_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3790,7 +3944,7 @@ func (x *ChatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatAck.ProtoReflect.Descriptor instead.
 func (*ChatAck) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{47}
+	return file_porthole_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ChatAck) GetId() string {
@@ -3810,7 +3964,7 @@ type Bye struct {
 
 func (x *Bye) Reset() {
 	*x = Bye{}
-	mi := &file_porthole_proto_msgTypes[48]
+	mi := &file_porthole_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3822,7 +3976,7 @@ func (x *Bye) String() string {
 func (*Bye) ProtoMessage() {}
 
 func (x *Bye) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[48]
+	mi := &file_porthole_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3835,7 +3989,7 @@ func (x *Bye) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bye.ProtoReflect.Descriptor instead.
 func (*Bye) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{48}
+	return file_porthole_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *Bye) GetReason() string {
@@ -3874,7 +4028,7 @@ type FileOffer struct {
 
 func (x *FileOffer) Reset() {
 	*x = FileOffer{}
-	mi := &file_porthole_proto_msgTypes[49]
+	mi := &file_porthole_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3886,7 +4040,7 @@ func (x *FileOffer) String() string {
 func (*FileOffer) ProtoMessage() {}
 
 func (x *FileOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[49]
+	mi := &file_porthole_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3899,7 +4053,7 @@ func (x *FileOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileOffer.ProtoReflect.Descriptor instead.
 func (*FileOffer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{49}
+	return file_porthole_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FileOffer) GetId() string {
@@ -3978,7 +4132,7 @@ type FileAnswer struct {
 
 func (x *FileAnswer) Reset() {
 	*x = FileAnswer{}
-	mi := &file_porthole_proto_msgTypes[50]
+	mi := &file_porthole_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3990,7 +4144,7 @@ func (x *FileAnswer) String() string {
 func (*FileAnswer) ProtoMessage() {}
 
 func (x *FileAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[50]
+	mi := &file_porthole_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4003,7 +4157,7 @@ func (x *FileAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileAnswer.ProtoReflect.Descriptor instead.
 func (*FileAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{50}
+	return file_porthole_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FileAnswer) GetId() string {
@@ -4066,7 +4220,7 @@ type FileCancel struct {
 
 func (x *FileCancel) Reset() {
 	*x = FileCancel{}
-	mi := &file_porthole_proto_msgTypes[51]
+	mi := &file_porthole_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4078,7 +4232,7 @@ func (x *FileCancel) String() string {
 func (*FileCancel) ProtoMessage() {}
 
 func (x *FileCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[51]
+	mi := &file_porthole_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4091,7 +4245,7 @@ func (x *FileCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileCancel.ProtoReflect.Descriptor instead.
 func (*FileCancel) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{51}
+	return file_porthole_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FileCancel) GetId() string {
@@ -4122,7 +4276,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_porthole_proto_msgTypes[52]
+	mi := &file_porthole_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4134,7 +4288,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[52]
+	mi := &file_porthole_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4147,7 +4301,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{52}
+	return file_porthole_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FileDone) GetId() string {
@@ -4189,7 +4343,7 @@ type FileInvite struct {
 
 func (x *FileInvite) Reset() {
 	*x = FileInvite{}
-	mi := &file_porthole_proto_msgTypes[53]
+	mi := &file_porthole_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4201,7 +4355,7 @@ func (x *FileInvite) String() string {
 func (*FileInvite) ProtoMessage() {}
 
 func (x *FileInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[53]
+	mi := &file_porthole_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4214,7 +4368,7 @@ func (x *FileInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInvite.ProtoReflect.Descriptor instead.
 func (*FileInvite) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{53}
+	return file_porthole_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *FileInvite) GetExpiresUnixMs() int64 {
@@ -4242,7 +4396,7 @@ type FilePolicy struct {
 
 func (x *FilePolicy) Reset() {
 	*x = FilePolicy{}
-	mi := &file_porthole_proto_msgTypes[54]
+	mi := &file_porthole_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4254,7 +4408,7 @@ func (x *FilePolicy) String() string {
 func (*FilePolicy) ProtoMessage() {}
 
 func (x *FilePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[54]
+	mi := &file_porthole_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4267,7 +4421,7 @@ func (x *FilePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePolicy.ProtoReflect.Descriptor instead.
 func (*FilePolicy) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{54}
+	return file_porthole_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *FilePolicy) GetEnabled() bool {
@@ -4331,7 +4485,7 @@ type LinkOffer struct {
 
 func (x *LinkOffer) Reset() {
 	*x = LinkOffer{}
-	mi := &file_porthole_proto_msgTypes[55]
+	mi := &file_porthole_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4343,7 +4497,7 @@ func (x *LinkOffer) String() string {
 func (*LinkOffer) ProtoMessage() {}
 
 func (x *LinkOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[55]
+	mi := &file_porthole_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4356,7 +4510,7 @@ func (x *LinkOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkOffer.ProtoReflect.Descriptor instead.
 func (*LinkOffer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{55}
+	return file_porthole_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *LinkOffer) GetId() string {
@@ -4386,7 +4540,7 @@ type LinkAnswer struct {
 
 func (x *LinkAnswer) Reset() {
 	*x = LinkAnswer{}
-	mi := &file_porthole_proto_msgTypes[56]
+	mi := &file_porthole_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4398,7 +4552,7 @@ func (x *LinkAnswer) String() string {
 func (*LinkAnswer) ProtoMessage() {}
 
 func (x *LinkAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[56]
+	mi := &file_porthole_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4411,7 +4565,7 @@ func (x *LinkAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkAnswer.ProtoReflect.Descriptor instead.
 func (*LinkAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{56}
+	return file_porthole_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LinkAnswer) GetId() string {
@@ -4449,7 +4603,7 @@ type FileStreamHead struct {
 
 func (x *FileStreamHead) Reset() {
 	*x = FileStreamHead{}
-	mi := &file_porthole_proto_msgTypes[57]
+	mi := &file_porthole_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4461,7 +4615,7 @@ func (x *FileStreamHead) String() string {
 func (*FileStreamHead) ProtoMessage() {}
 
 func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[57]
+	mi := &file_porthole_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4474,7 +4628,7 @@ func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStreamHead.ProtoReflect.Descriptor instead.
 func (*FileStreamHead) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{57}
+	return file_porthole_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *FileStreamHead) GetId() string {
@@ -4502,7 +4656,7 @@ var File_porthole_proto protoreflect.FileDescriptor
 
 const file_porthole_proto_rawDesc = "" +
 	"\n" +
-	"\x0eporthole.proto\x12\vporthole.v1\"\xd8\x03\n" +
+	"\x0eporthole.proto\x12\vporthole.v1\"\xb7\x04\n" +
 	"\tClientMsg\x12\x10\n" +
 	"\x03req\x18\x01 \x01(\x04R\x03req\x12*\n" +
 	"\x05hello\x18\x02 \x01(\v2\x12.porthole.v1.HelloH\x00R\x05hello\x12.\n" +
@@ -4516,7 +4670,9 @@ const file_porthole_proto_rawDesc = "" +
 	"\x06rejoin\x18\b \x01(\v2\x13.porthole.v1.RejoinH\x00R\x06rejoin\x12-\n" +
 	"\x06signal\x18\t \x01(\v2\x13.porthole.v1.SignalH\x00R\x06signal\x12'\n" +
 	"\x04ping\x18\n" +
-	" \x01(\v2\x11.porthole.v1.PingH\x00R\x04pingB\x06\n" +
+	" \x01(\v2\x11.porthole.v1.PingH\x00R\x04ping\x12-\n" +
+	"\x06paired\x18\v \x01(\v2\x13.porthole.v1.PairedH\x00R\x06paired\x12.\n" +
+	"\anew_key\x18\f \x01(\v2\x13.porthole.v1.NewKeyH\x00R\x06newKeyB\x06\n" +
 	"\x04body\"\xda\x04\n" +
 	"\bRelayMsg\x12\x10\n" +
 	"\x03req\x18\x01 \x01(\x04R\x03req\x120\n" +
@@ -4560,7 +4716,7 @@ const file_porthole_proto_rawDesc = "" +
 	"\x06Attach\x12\x1a\n" +
 	"\bsessions\x18\x01 \x03(\tR\bsessions\"D\n" +
 	"\bAttached\x128\n" +
-	"\bsessions\x18\x01 \x03(\v2\x1c.porthole.v1.AttachedSessionR\bsessions\"\xeb\x01\n" +
+	"\bsessions\x18\x01 \x03(\v2\x1c.porthole.v1.AttachedSessionR\bsessions\"\x9b\x02\n" +
 	"\x0fAttachedSession\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x12\n" +
 	"\x04open\x18\x02 \x01(\bR\x04open\x12'\n" +
@@ -4568,13 +4724,19 @@ const file_porthole_proto_rawDesc = "" +
 	"\rrelay_channel\x18\x04 \x01(\x06R\frelayChannel\x12\x1c\n" +
 	"\tnameplate\x18\x05 \x01(\tR\tnameplate\x12&\n" +
 	"\x0fexpires_unix_ms\x18\x06 \x01(\x03R\rexpiresUnixMs\x12\x16\n" +
-	"\x06joined\x18\a \x01(\bR\x06joined\">\n" +
+	"\x06joined\x18\a \x01(\bR\x06joined\x12\x16\n" +
+	"\x06paired\x18\b \x01(\bR\x06paired\x12\x16\n" +
+	"\x06burned\x18\t \x01(\tR\x06burned\">\n" +
 	"\n" +
 	"EndSession\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"$\n" +
 	"\x04Join\x12\x1c\n" +
-	"\tnameplate\x18\x01 \x01(\tR\tnameplate\"8\n" +
+	"\tnameplate\x18\x01 \x01(\tR\tnameplate\"\"\n" +
+	"\x06Paired\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\"\"\n" +
+	"\x06NewKey\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\"8\n" +
 	"\x06Rejoin\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\fR\x05token\"\xac\x01\n" +
@@ -4587,11 +4749,12 @@ const file_porthole_proto_rawDesc = "" +
 	"\fagent_online\x18\x05 \x01(\bR\vagentOnline\"<\n" +
 	"\x06Signal\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x18\n" +
-	"\apayload\x18\x02 \x01(\fR\apayload\"\\\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\"t\n" +
 	"\fPeerPresence\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
 	"\x06online\x18\x02 \x01(\bR\x06online\x12\x1a\n" +
-	"\brejoined\x18\x03 \x01(\bR\brejoined\"@\n" +
+	"\brejoined\x18\x03 \x01(\bR\brejoined\x12\x16\n" +
+	"\x06burned\x18\x04 \x01(\tR\x06burned\"@\n" +
 	"\fSessionEnded\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"O\n" +
@@ -4843,7 +5006,7 @@ func file_porthole_proto_rawDescGZIP() []byte {
 }
 
 var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_porthole_proto_goTypes = []any{
 	(Role)(0),                 // 0: porthole.v1.Role
 	(FileCheck)(0),            // 1: porthole.v1.FileCheck
@@ -4861,51 +5024,53 @@ var file_porthole_proto_goTypes = []any{
 	(*AttachedSession)(nil),   // 13: porthole.v1.AttachedSession
 	(*EndSession)(nil),        // 14: porthole.v1.EndSession
 	(*Join)(nil),              // 15: porthole.v1.Join
-	(*Rejoin)(nil),            // 16: porthole.v1.Rejoin
-	(*Joined)(nil),            // 17: porthole.v1.Joined
-	(*Signal)(nil),            // 18: porthole.v1.Signal
-	(*PeerPresence)(nil),      // 19: porthole.v1.PeerPresence
-	(*SessionEnded)(nil),      // 20: porthole.v1.SessionEnded
-	(*Error)(nil),             // 21: porthole.v1.Error
-	(*Ping)(nil),              // 22: porthole.v1.Ping
-	(*Pong)(nil),              // 23: porthole.v1.Pong
-	(*Ok)(nil),                // 24: porthole.v1.Ok
-	(*PeerSignal)(nil),        // 25: porthole.v1.PeerSignal
-	(*Pake)(nil),              // 26: porthole.v1.Pake
-	(*KeyConfirm)(nil),        // 27: porthole.v1.KeyConfirm
-	(*Candidates)(nil),        // 28: porthole.v1.Candidates
-	(*UseRelay)(nil),          // 29: porthole.v1.UseRelay
-	(*RelayReady)(nil),        // 30: porthole.v1.RelayReady
-	(*Abort)(nil),             // 31: porthole.v1.Abort
-	(*PeerMsg)(nil),           // 32: porthole.v1.PeerMsg
-	(*Input)(nil),             // 33: porthole.v1.Input
-	(*InputEvent)(nil),        // 34: porthole.v1.InputEvent
-	(*ScreenMsg)(nil),         // 35: porthole.v1.ScreenMsg
-	(*ScreenOpen)(nil),        // 36: porthole.v1.ScreenOpen
-	(*ScreenSelect)(nil),      // 37: porthole.v1.ScreenSelect
-	(*Monitor)(nil),           // 38: porthole.v1.Monitor
-	(*ScreenInfo)(nil),        // 39: porthole.v1.ScreenInfo
-	(*ScreenFrame)(nil),       // 40: porthole.v1.ScreenFrame
-	(*ScreenAck)(nil),         // 41: porthole.v1.ScreenAck
-	(*ScreenCursor)(nil),      // 42: porthole.v1.ScreenCursor
-	(*ScreenSync)(nil),        // 43: porthole.v1.ScreenSync
-	(*ScreenSynced)(nil),      // 44: porthole.v1.ScreenSynced
-	(*ScreenStop)(nil),        // 45: porthole.v1.ScreenStop
-	(*PermissionRequest)(nil), // 46: porthole.v1.PermissionRequest
-	(*PermissionAnswer)(nil),  // 47: porthole.v1.PermissionAnswer
-	(*PermissionRevoked)(nil), // 48: porthole.v1.PermissionRevoked
-	(*Chat)(nil),              // 49: porthole.v1.Chat
-	(*ChatAck)(nil),           // 50: porthole.v1.ChatAck
-	(*Bye)(nil),               // 51: porthole.v1.Bye
-	(*FileOffer)(nil),         // 52: porthole.v1.FileOffer
-	(*FileAnswer)(nil),        // 53: porthole.v1.FileAnswer
-	(*FileCancel)(nil),        // 54: porthole.v1.FileCancel
-	(*FileDone)(nil),          // 55: porthole.v1.FileDone
-	(*FileInvite)(nil),        // 56: porthole.v1.FileInvite
-	(*FilePolicy)(nil),        // 57: porthole.v1.FilePolicy
-	(*LinkOffer)(nil),         // 58: porthole.v1.LinkOffer
-	(*LinkAnswer)(nil),        // 59: porthole.v1.LinkAnswer
-	(*FileStreamHead)(nil),    // 60: porthole.v1.FileStreamHead
+	(*Paired)(nil),            // 16: porthole.v1.Paired
+	(*NewKey)(nil),            // 17: porthole.v1.NewKey
+	(*Rejoin)(nil),            // 18: porthole.v1.Rejoin
+	(*Joined)(nil),            // 19: porthole.v1.Joined
+	(*Signal)(nil),            // 20: porthole.v1.Signal
+	(*PeerPresence)(nil),      // 21: porthole.v1.PeerPresence
+	(*SessionEnded)(nil),      // 22: porthole.v1.SessionEnded
+	(*Error)(nil),             // 23: porthole.v1.Error
+	(*Ping)(nil),              // 24: porthole.v1.Ping
+	(*Pong)(nil),              // 25: porthole.v1.Pong
+	(*Ok)(nil),                // 26: porthole.v1.Ok
+	(*PeerSignal)(nil),        // 27: porthole.v1.PeerSignal
+	(*Pake)(nil),              // 28: porthole.v1.Pake
+	(*KeyConfirm)(nil),        // 29: porthole.v1.KeyConfirm
+	(*Candidates)(nil),        // 30: porthole.v1.Candidates
+	(*UseRelay)(nil),          // 31: porthole.v1.UseRelay
+	(*RelayReady)(nil),        // 32: porthole.v1.RelayReady
+	(*Abort)(nil),             // 33: porthole.v1.Abort
+	(*PeerMsg)(nil),           // 34: porthole.v1.PeerMsg
+	(*Input)(nil),             // 35: porthole.v1.Input
+	(*InputEvent)(nil),        // 36: porthole.v1.InputEvent
+	(*ScreenMsg)(nil),         // 37: porthole.v1.ScreenMsg
+	(*ScreenOpen)(nil),        // 38: porthole.v1.ScreenOpen
+	(*ScreenSelect)(nil),      // 39: porthole.v1.ScreenSelect
+	(*Monitor)(nil),           // 40: porthole.v1.Monitor
+	(*ScreenInfo)(nil),        // 41: porthole.v1.ScreenInfo
+	(*ScreenFrame)(nil),       // 42: porthole.v1.ScreenFrame
+	(*ScreenAck)(nil),         // 43: porthole.v1.ScreenAck
+	(*ScreenCursor)(nil),      // 44: porthole.v1.ScreenCursor
+	(*ScreenSync)(nil),        // 45: porthole.v1.ScreenSync
+	(*ScreenSynced)(nil),      // 46: porthole.v1.ScreenSynced
+	(*ScreenStop)(nil),        // 47: porthole.v1.ScreenStop
+	(*PermissionRequest)(nil), // 48: porthole.v1.PermissionRequest
+	(*PermissionAnswer)(nil),  // 49: porthole.v1.PermissionAnswer
+	(*PermissionRevoked)(nil), // 50: porthole.v1.PermissionRevoked
+	(*Chat)(nil),              // 51: porthole.v1.Chat
+	(*ChatAck)(nil),           // 52: porthole.v1.ChatAck
+	(*Bye)(nil),               // 53: porthole.v1.Bye
+	(*FileOffer)(nil),         // 54: porthole.v1.FileOffer
+	(*FileAnswer)(nil),        // 55: porthole.v1.FileAnswer
+	(*FileCancel)(nil),        // 56: porthole.v1.FileCancel
+	(*FileDone)(nil),          // 57: porthole.v1.FileDone
+	(*FileInvite)(nil),        // 58: porthole.v1.FileInvite
+	(*FilePolicy)(nil),        // 59: porthole.v1.FilePolicy
+	(*LinkOffer)(nil),         // 60: porthole.v1.LinkOffer
+	(*LinkAnswer)(nil),        // 61: porthole.v1.LinkAnswer
+	(*FileStreamHead)(nil),    // 62: porthole.v1.FileStreamHead
 }
 var file_porthole_proto_depIdxs = []int32{
 	5,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
@@ -4914,67 +5079,69 @@ var file_porthole_proto_depIdxs = []int32{
 	11, // 3: porthole.v1.ClientMsg.attach:type_name -> porthole.v1.Attach
 	14, // 4: porthole.v1.ClientMsg.end_session:type_name -> porthole.v1.EndSession
 	15, // 5: porthole.v1.ClientMsg.join:type_name -> porthole.v1.Join
-	16, // 6: porthole.v1.ClientMsg.rejoin:type_name -> porthole.v1.Rejoin
-	18, // 7: porthole.v1.ClientMsg.signal:type_name -> porthole.v1.Signal
-	22, // 8: porthole.v1.ClientMsg.ping:type_name -> porthole.v1.Ping
-	6,  // 9: porthole.v1.RelayMsg.welcome:type_name -> porthole.v1.Welcome
-	8,  // 10: porthole.v1.RelayMsg.signed_in:type_name -> porthole.v1.SignedIn
-	10, // 11: porthole.v1.RelayMsg.session_created:type_name -> porthole.v1.SessionCreated
-	12, // 12: porthole.v1.RelayMsg.attached:type_name -> porthole.v1.Attached
-	17, // 13: porthole.v1.RelayMsg.joined:type_name -> porthole.v1.Joined
-	18, // 14: porthole.v1.RelayMsg.signal:type_name -> porthole.v1.Signal
-	19, // 15: porthole.v1.RelayMsg.presence:type_name -> porthole.v1.PeerPresence
-	20, // 16: porthole.v1.RelayMsg.session_ended:type_name -> porthole.v1.SessionEnded
-	21, // 17: porthole.v1.RelayMsg.error:type_name -> porthole.v1.Error
-	23, // 18: porthole.v1.RelayMsg.pong:type_name -> porthole.v1.Pong
-	24, // 19: porthole.v1.RelayMsg.ok:type_name -> porthole.v1.Ok
-	0,  // 20: porthole.v1.Hello.role:type_name -> porthole.v1.Role
-	57, // 21: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
-	13, // 22: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
-	26, // 23: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
-	27, // 24: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
-	28, // 25: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
-	29, // 26: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
-	30, // 27: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
-	31, // 28: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
-	5,  // 29: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
-	49, // 30: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
-	50, // 31: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
-	51, // 32: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
-	22, // 33: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
-	23, // 34: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
-	46, // 35: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
-	47, // 36: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
-	52, // 37: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
-	53, // 38: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
-	54, // 39: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
-	55, // 40: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
-	56, // 41: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
-	57, // 42: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
-	48, // 43: porthole.v1.PeerMsg.permission_revoked:type_name -> porthole.v1.PermissionRevoked
-	58, // 44: porthole.v1.PeerMsg.link_offer:type_name -> porthole.v1.LinkOffer
-	59, // 45: porthole.v1.PeerMsg.link_answer:type_name -> porthole.v1.LinkAnswer
-	33, // 46: porthole.v1.PeerMsg.input:type_name -> porthole.v1.Input
-	34, // 47: porthole.v1.Input.events:type_name -> porthole.v1.InputEvent
-	2,  // 48: porthole.v1.InputEvent.kind:type_name -> porthole.v1.InputEvent.Kind
-	36, // 49: porthole.v1.ScreenMsg.open:type_name -> porthole.v1.ScreenOpen
-	39, // 50: porthole.v1.ScreenMsg.info:type_name -> porthole.v1.ScreenInfo
-	40, // 51: porthole.v1.ScreenMsg.frame:type_name -> porthole.v1.ScreenFrame
-	41, // 52: porthole.v1.ScreenMsg.ack:type_name -> porthole.v1.ScreenAck
-	42, // 53: porthole.v1.ScreenMsg.cursor:type_name -> porthole.v1.ScreenCursor
-	43, // 54: porthole.v1.ScreenMsg.sync:type_name -> porthole.v1.ScreenSync
-	44, // 55: porthole.v1.ScreenMsg.synced:type_name -> porthole.v1.ScreenSynced
-	45, // 56: porthole.v1.ScreenMsg.stop:type_name -> porthole.v1.ScreenStop
-	37, // 57: porthole.v1.ScreenMsg.select:type_name -> porthole.v1.ScreenSelect
-	38, // 58: porthole.v1.ScreenInfo.monitors:type_name -> porthole.v1.Monitor
-	0,  // 59: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
-	1,  // 60: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
-	1,  // 61: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
-	62, // [62:62] is the sub-list for method output_type
-	62, // [62:62] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	18, // 6: porthole.v1.ClientMsg.rejoin:type_name -> porthole.v1.Rejoin
+	20, // 7: porthole.v1.ClientMsg.signal:type_name -> porthole.v1.Signal
+	24, // 8: porthole.v1.ClientMsg.ping:type_name -> porthole.v1.Ping
+	16, // 9: porthole.v1.ClientMsg.paired:type_name -> porthole.v1.Paired
+	17, // 10: porthole.v1.ClientMsg.new_key:type_name -> porthole.v1.NewKey
+	6,  // 11: porthole.v1.RelayMsg.welcome:type_name -> porthole.v1.Welcome
+	8,  // 12: porthole.v1.RelayMsg.signed_in:type_name -> porthole.v1.SignedIn
+	10, // 13: porthole.v1.RelayMsg.session_created:type_name -> porthole.v1.SessionCreated
+	12, // 14: porthole.v1.RelayMsg.attached:type_name -> porthole.v1.Attached
+	19, // 15: porthole.v1.RelayMsg.joined:type_name -> porthole.v1.Joined
+	20, // 16: porthole.v1.RelayMsg.signal:type_name -> porthole.v1.Signal
+	21, // 17: porthole.v1.RelayMsg.presence:type_name -> porthole.v1.PeerPresence
+	22, // 18: porthole.v1.RelayMsg.session_ended:type_name -> porthole.v1.SessionEnded
+	23, // 19: porthole.v1.RelayMsg.error:type_name -> porthole.v1.Error
+	25, // 20: porthole.v1.RelayMsg.pong:type_name -> porthole.v1.Pong
+	26, // 21: porthole.v1.RelayMsg.ok:type_name -> porthole.v1.Ok
+	0,  // 22: porthole.v1.Hello.role:type_name -> porthole.v1.Role
+	59, // 23: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
+	13, // 24: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
+	28, // 25: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
+	29, // 26: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
+	30, // 27: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
+	31, // 28: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
+	32, // 29: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
+	33, // 30: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
+	5,  // 31: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
+	51, // 32: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
+	52, // 33: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
+	53, // 34: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
+	24, // 35: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
+	25, // 36: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
+	48, // 37: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
+	49, // 38: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
+	54, // 39: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
+	55, // 40: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
+	56, // 41: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
+	57, // 42: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
+	58, // 43: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
+	59, // 44: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
+	50, // 45: porthole.v1.PeerMsg.permission_revoked:type_name -> porthole.v1.PermissionRevoked
+	60, // 46: porthole.v1.PeerMsg.link_offer:type_name -> porthole.v1.LinkOffer
+	61, // 47: porthole.v1.PeerMsg.link_answer:type_name -> porthole.v1.LinkAnswer
+	35, // 48: porthole.v1.PeerMsg.input:type_name -> porthole.v1.Input
+	36, // 49: porthole.v1.Input.events:type_name -> porthole.v1.InputEvent
+	2,  // 50: porthole.v1.InputEvent.kind:type_name -> porthole.v1.InputEvent.Kind
+	38, // 51: porthole.v1.ScreenMsg.open:type_name -> porthole.v1.ScreenOpen
+	41, // 52: porthole.v1.ScreenMsg.info:type_name -> porthole.v1.ScreenInfo
+	42, // 53: porthole.v1.ScreenMsg.frame:type_name -> porthole.v1.ScreenFrame
+	43, // 54: porthole.v1.ScreenMsg.ack:type_name -> porthole.v1.ScreenAck
+	44, // 55: porthole.v1.ScreenMsg.cursor:type_name -> porthole.v1.ScreenCursor
+	45, // 56: porthole.v1.ScreenMsg.sync:type_name -> porthole.v1.ScreenSync
+	46, // 57: porthole.v1.ScreenMsg.synced:type_name -> porthole.v1.ScreenSynced
+	47, // 58: porthole.v1.ScreenMsg.stop:type_name -> porthole.v1.ScreenStop
+	39, // 59: porthole.v1.ScreenMsg.select:type_name -> porthole.v1.ScreenSelect
+	40, // 60: porthole.v1.ScreenInfo.monitors:type_name -> porthole.v1.Monitor
+	0,  // 61: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
+	1,  // 62: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
+	1,  // 63: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_porthole_proto_init() }
@@ -4992,6 +5159,8 @@ func file_porthole_proto_init() {
 		(*ClientMsg_Rejoin)(nil),
 		(*ClientMsg_Signal)(nil),
 		(*ClientMsg_Ping)(nil),
+		(*ClientMsg_Paired)(nil),
+		(*ClientMsg_NewKey)(nil),
 	}
 	file_porthole_proto_msgTypes[1].OneofWrappers = []any{
 		(*RelayMsg_Welcome)(nil),
@@ -5006,7 +5175,7 @@ func file_porthole_proto_init() {
 		(*RelayMsg_Pong)(nil),
 		(*RelayMsg_Ok)(nil),
 	}
-	file_porthole_proto_msgTypes[22].OneofWrappers = []any{
+	file_porthole_proto_msgTypes[24].OneofWrappers = []any{
 		(*PeerSignal_Pake)(nil),
 		(*PeerSignal_Confirm)(nil),
 		(*PeerSignal_Candidates)(nil),
@@ -5014,7 +5183,7 @@ func file_porthole_proto_init() {
 		(*PeerSignal_RelayReady)(nil),
 		(*PeerSignal_Abort)(nil),
 	}
-	file_porthole_proto_msgTypes[29].OneofWrappers = []any{
+	file_porthole_proto_msgTypes[31].OneofWrappers = []any{
 		(*PeerMsg_Hello)(nil),
 		(*PeerMsg_Chat)(nil),
 		(*PeerMsg_ChatAck)(nil),
@@ -5034,7 +5203,7 @@ func file_porthole_proto_init() {
 		(*PeerMsg_LinkAnswer)(nil),
 		(*PeerMsg_Input)(nil),
 	}
-	file_porthole_proto_msgTypes[32].OneofWrappers = []any{
+	file_porthole_proto_msgTypes[34].OneofWrappers = []any{
 		(*ScreenMsg_Open)(nil),
 		(*ScreenMsg_Info)(nil),
 		(*ScreenMsg_Frame)(nil),
@@ -5051,7 +5220,7 @@ func file_porthole_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_porthole_proto_rawDesc), len(file_porthole_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   58,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,34 @@
+package ui
+
+import (
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+)
+
+// TestBurnedKeyOffersNewKey (issue 14, finding 2): a session whose key
+// was used up without pairing says so on its card, and gives a new key in
+// one click; once the key comes, the card shows it.
+func TestBurnedKeyOffersNewKey(t *testing.T) {
+	w, win, _ := signedIn(t)
+	var asked []string
+	w.act.NewKey = func(id string) { asked = append(asked, id) }
+	s := waiting("s1", "1234-567890")
+	w.PutSession(s)
+	w.OpenSession("s1")
+	s.State, s.Key, s.Reason = Burned, "", "the key was used by someone who did not know its secret: nobody paired with it by its expiry"
+	w.PutSession(s)
+	looks(t, "session_burned.xml", win)
+	if button(t, win.Content(), "End session").Disabled() {
+		t.Fatal("a burned session cannot be ended")
+	}
+	test.Tap(button(t, win.Content(), "New key"))
+	if len(asked) != 1 || asked[0] != "s1" {
+		t.Fatalf("New key asked for %q", asked)
+	}
+	w.PutSession(waiting("s1", "5678-123456"))
+	button(t, win.Content(), "Copy key")
+	if !hasText(t, win.Content(), "5678-123456") {
+		t.Fatal("the new key is not shown")
+	}
+}
