@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/jezek/xgb"
-	"github.com/jezek/xgb/randr"
 	"github.com/jezek/xgb/xproto"
 
-	"github.com/porthole-dev/porthole/customer/internal/xconn"
 	"github.com/porthole-dev/porthole/customer/internal/xconn/xvfb"
 )
 
@@ -117,37 +115,7 @@ func TestX11ChangedAndGrab(t *testing.T) {
 // one screen), come with their real geometry, the primary first.
 func TestX11Monitors(t *testing.T) {
 	d := xvfb.Start(t, "-screen", "0", "1824x768x24")
-	c, err := xgb.NewConnDisplay(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unlock := xconn.Lock()
-	err = randr.Init(c)
-	unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := randr.QueryVersion(c, 1, 5).Reply(); err != nil {
-		t.Fatal(err)
-	}
-	root := xproto.Setup(c).DefaultScreen(c).Root
-	for _, m := range []struct {
-		name    string
-		r       image.Rectangle
-		primary bool
-	}{{"LEFT", image.Rect(0, 0, 800, 600), false}, {"RIGHT", image.Rect(800, 0, 1824, 768), true}} {
-		atom, err := xproto.InternAtom(c, false, uint16(len(m.name)), m.name).Reply()
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = randr.SetMonitorChecked(c, root, randr.MonitorInfo{Name: atom.Atom, Primary: m.primary,
-			X: int16(m.r.Min.X), Y: int16(m.r.Min.Y), Width: uint16(m.r.Dx()), Height: uint16(m.r.Dy()),
-			WidthInMillimeters: 300, HeightInMillimeters: 200}).Check()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	xvfb.CloseConn(c)
+	setMonitors(t, d, []randrMonitor{{"LEFT", image.Rect(0, 0, 800, 600), false}, {"RIGHT", image.Rect(800, 0, 1824, 768), true}})
 	x, err := OpenX11(d)
 	if err != nil {
 		t.Fatal(err)
