@@ -104,6 +104,11 @@ type agentSession struct {
 	con *Console
 	id  string
 
+	// keyMu orders the key's changes with their record and event: a burn
+	// told while a new key comes is stored and told before it, or not at
+	// all (keys.go).
+	keyMu sync.Mutex
+
 	mu sync.Mutex
 	// The session key's signalling, made again for every new key
 	// (keyUp): its mailbox, its peer side, the end of its signal loop.

@@ -149,6 +149,8 @@ func (c *Console) tellPairedAgain(id string) {
 // used up without pairing: the PAKE it was waiting for is off, and the
 // session waits for a new key.
 func (c *Console) keyBurned(s *agentSession, key int, code string) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
 	s.mu.Lock()
 	if key == s.key && s.rec.State == appdb.StateActive {
 		// Paired here, but the relay never heard so in time and cut the
@@ -227,6 +229,8 @@ func (c *Console) NewKey(ctx context.Context, id string) (*appdb.Session, error)
 	if err == nil && (sc == nil || sc.Session != id) {
 		err = &Error{Code: protocol.CodeInternal, Message: "unexpected answer from the relay"}
 	}
+	s.keyMu.Lock() // until the new key is stored and told
+	defer s.keyMu.Unlock()
 	s.mu.Lock()
 	s.rekeying = false
 	if err == nil && s.rec.State == appdb.StateEnded {
