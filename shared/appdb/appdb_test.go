@@ -49,7 +49,7 @@ func fullSession() *appdb.Session {
 		Nameplate:   "1234",
 		Secret:      "567890",
 		KeyExpires:  base.Add(10 * time.Minute),
-		Key:         "1234-567890",
+		Key:         "1234-5678-123-456",
 		RejoinToken: bytes.Repeat([]byte{0xab}, 32),
 	}
 }

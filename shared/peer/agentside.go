@@ -71,6 +71,9 @@ type AgentSideConfig struct {
 //   - Once paired, the side derives its identity from the session key and
 //     registers it with the Endpoint, which then accepts the customer's
 //     connections for the session and hands them to Accepted.
+//   - From then on the signals travel sealed with the session key (Sealer);
+//     any other is dropped, so the relay can neither read the addresses
+//     nor make up a signal.
 //   - Candidates, once paired, are answered with AnswerCandidates (the
 //     agent's own candidates, and a punch towards the customer's).
 //   - UseRelay, once paired, starts a relayed listener on the session's
@@ -78,7 +81,8 @@ type AgentSideConfig struct {
 //     one relayed listener: a newer UseRelay replaces the older one.
 //
 // Until the side is paired (or after a failed pairing), Candidates and
-// UseRelay get no answer: there is no identity to accept connections with.
+// UseRelay get no answer: there is no identity to accept connections with,
+// nor a key to open them.
 //
 // Run handles the signals one at a time, in order, so a Candidates that
 // follows the Confirm is answered with the identity in place. When the
@@ -90,7 +94,7 @@ type AgentSide struct {
 
 	mu          sync.Mutex
 	pairing     *AgentPairing // nil: no PAKE to take
-	ident       *Identity     // set once registered with the endpoint
+	sealer      *Sealer       // set once registered with the endpoint: the signals from then on are sealed
 	stopRelayed context.CancelFunc
 	stopped     bool
 }
@@ -122,6 +126,10 @@ func (s *AgentSide) StartPairing(nameplate, secret string) {
 // from then on accepts the customer's connections. No PAKE is taken after
 // it. Run calls it itself when a pairing completes.
 func (s *AgentSide) Resume(key []byte) error {
+	sealer, err := NewSealer(key, s.cfg.Session, true)
+	if err != nil {
+		return err
+	}
 	if s.cfg.IdentityKey != nil {
 		key = s.cfg.IdentityKey
 	}
@@ -139,7 +147,7 @@ func (s *AgentSide) Resume(key []byte) error {
 	if err := s.cfg.Endpoint.Register(id, s.cfg.Accepted); err != nil {
 		return err
 	}
-	s.ident = id
+	s.sealer = sealer
 	return nil
 }
 
@@ -178,7 +186,7 @@ func (s *AgentSide) Stop() {
 
 func (s *AgentSide) handle(ctx context.Context, ps *pb.PeerSignal) {
 	sig := s.cfg.Signaler
-	switch b := ps.Body.(type) {
+	switch ps.Body.(type) {
 	case *pb.PeerSignal_Pake, *pb.PeerSignal_Confirm, *pb.PeerSignal_Abort:
 		s.mu.Lock()
 		pairing := s.pairing
@@ -205,19 +213,42 @@ func (s *AgentSide) handle(ctx context.Context, ps *pb.PeerSignal) {
 			s.dropPairing(pairing)
 			s.paired(key)
 		}
-	case *pb.PeerSignal_Candidates:
-		if s.identity() == nil {
+	case *pb.PeerSignal_Sealed:
+		s.mu.Lock()
+		sealer := s.sealer
+		s.mu.Unlock()
+		if sealer == nil {
+			return // not paired: nothing to open it with
+		}
+		inner, err := sealer.Open(ps)
+		if err != nil {
+			s.log.Debug("signal dropped", "err", err)
 			return
 		}
+		s.handleSealed(ctx, sealer, inner)
+	case *pb.PeerSignal_Candidates, *pb.PeerSignal_UseRelay, *pb.PeerSignal_RelayReady:
+		s.log.Debug("signal dropped: not sealed")
+	}
+}
+
+// handleSealed answers a signal that came sealed with the session key.
+func (s *AgentSide) handleSealed(ctx context.Context, sealer *Sealer, ps *pb.PeerSignal) {
+	send := func(reply *pb.PeerSignal) {
+		sealed, err := sealer.Seal(reply)
+		if err != nil {
+			s.trouble("sealing a signal", err)
+			return
+		}
+		s.cfg.Signaler.Send(sealed)
+	}
+	switch b := ps.Body.(type) {
+	case *pb.PeerSignal_Candidates:
 		observed := ""
 		if s.cfg.Observed != nil {
 			observed = s.cfg.Observed()
 		}
-		sig.Send(AnswerCandidates(s.cfg.Endpoint, b.Candidates, observed, s.cfg.ForceRelay))
+		send(AnswerCandidates(s.cfg.Endpoint, b.Candidates, observed, s.cfg.ForceRelay))
 	case *pb.PeerSignal_UseRelay:
-		if s.identity() == nil {
-			return
-		}
 		s.mu.Lock()
 		if s.stopRelayed != nil {
 			s.stopRelayed()
@@ -229,7 +260,7 @@ func (s *AgentSide) handle(ctx context.Context, ps *pb.PeerSignal) {
 			s.trouble("relayed listener", err)
 			return
 		}
-		sig.Send(RelayReadySignal(b.UseRelay.Attempt))
+		send(RelayReadySignal(b.UseRelay.Attempt))
 	}
 }
 
@@ -261,10 +292,4 @@ func (s *AgentSide) trouble(what string, err error) {
 	if s.cfg.Error != nil {
 		s.cfg.Error(err)
 	}
-}
-
-func (s *AgentSide) identity() *Identity {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ident
 }

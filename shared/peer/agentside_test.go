@@ -64,6 +64,7 @@ type agentWorld struct {
 	agentEP   *Endpoint
 	custEP    *Endpoint
 	cust      *memSignaler // the customer's end of the signals
+	view      *relayView   // the signals both ways, as the relay sees them
 	relay     *net.UDPAddr
 	links     chan *Link         // the agent's accepted links
 	conns     chan *quic.Conn    // the agent's accepted connections, before their hello
@@ -83,7 +84,8 @@ func newAgentWorld(t *testing.T, mutate func(*AgentSideConfig)) *agentWorld {
 	}
 	w.relay = fakeRelay(t, w.agentEP, w.custEP)
 	cs, as := memPipe()
-	w.cust = cs
+	w.cust, w.view = cs, &relayView{}
+	cs.view, as.view = w.view, w.view
 	ctx := testCtx(t)
 	cfg := AgentSideConfig{
 		Endpoint: w.agentEP, Signaler: as, Session: testSession, Channel: testChannel,
@@ -141,7 +143,8 @@ func (w *agentWorld) finish(t *testing.T) {
 func (w *agentWorld) dial(t *testing.T, key []byte, forceRelay bool, attempt uint64) (*Link, error) {
 	t.Helper()
 	return Dial(testCtx(t), w.custEP, w.cust, ConnectOptions{
-		Identity: mustIdentity(t, key, testSession, false), Channel: testChannel, Relay: w.relay,
+		Identity: mustIdentity(t, key, testSession, false), Sealer: mustSealer(t, key, testSession, false),
+		Channel: testChannel, Relay: w.relay,
 		ForceRelay: forceRelay, Attempt: attempt,
 	}, &pb.Hello{Version: protocol.Version, Role: pb.Role_ROLE_CUSTOMER, Software: "test", Name: "bob"})
 }

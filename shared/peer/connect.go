@@ -26,6 +26,7 @@ var ErrPeerUnreachable = errors.New("could not reach the other side")
 // ConnectOptions are the customer's inputs for one connection attempt.
 type ConnectOptions struct {
 	Identity   *Identity
+	Sealer     *Sealer      // seals the signals with the session key; required
 	Channel    uint64       // the session's relay channel
 	Relay      *net.UDPAddr // the relay's address
 	Observed   string       // this endpoint's address as the relay saw it
@@ -34,8 +35,13 @@ type ConnectOptions struct {
 }
 
 // Connect (customer side) offers candidates, tries the direct path, falls
-// back to the relayed one, and returns the connected QUIC connection.
+// back to the relayed one, and returns the connected QUIC connection. Its
+// signals travel sealed with o.Sealer, and it hears only sealed ones.
 func Connect(ctx context.Context, e *Endpoint, sig Signaler, o ConnectOptions) (*quic.Conn, Path, error) {
+	if o.Sealer == nil {
+		return nil, "", errors.New("connecting: no sealer for the signals")
+	}
+	sig = SealSignals(sig, o.Sealer)
 	cands := &pb.Candidates{ForceRelay: o.ForceRelay, Attempt: o.Attempt}
 	if !o.ForceRelay {
 		cands.Addrs = e.Candidates(o.Observed)

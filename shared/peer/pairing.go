@@ -36,8 +36,10 @@ type Signaler interface {
 	Recv(ctx context.Context) (*pb.PeerSignal, error)
 }
 
+// pakePassword is the PAKE's password: the whole key, in a form of its own
+// (the key's display may change without changing it).
 func pakePassword(nameplate, secret string) []byte {
-	return []byte("porthole/v1 key " + protocol.FormatKey(nameplate, secret))
+	return []byte("porthole/v4 key " + nameplate + "-" + secret)
 }
 
 func sessionKey(pakeKey []byte, sessionID string) ([]byte, error) {

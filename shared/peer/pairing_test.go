@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,26 @@ type memSignaler struct {
 	out    chan<- []byte
 	in     <-chan []byte
 	tamper func(*pb.PeerSignal)
+	view   *relayView // when set, keeps what the relay would see
+}
+
+// relayView is every signal payload a relay carried, in order, as the relay
+// sees them: opaque bytes.
+type relayView struct {
+	mu       sync.Mutex
+	payloads [][]byte
+}
+
+func (v *relayView) add(b []byte) {
+	v.mu.Lock()
+	v.payloads = append(v.payloads, b)
+	v.mu.Unlock()
+}
+
+func (v *relayView) seen() [][]byte {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([][]byte(nil), v.payloads...)
 }
 
 func memPipe() (customer, agent *memSignaler) {
@@ -41,6 +62,9 @@ func (s *memSignaler) Send(ps *pb.PeerSignal) error {
 	b, err := proto.Marshal(ps)
 	if err != nil {
 		return err
+	}
+	if s.view != nil {
+		s.view.add(b)
 	}
 	s.out <- b
 	return nil

@@ -36,7 +36,7 @@ func sampleMessages() []proto.Message {
 		&pb.ClientMsg{Req: 3, Body: &pb.ClientMsg_NewSession{NewSession: &pb.NewSession{}}},
 		&pb.ClientMsg{Req: 4, Body: &pb.ClientMsg_Attach{Attach: &pb.Attach{Sessions: []string{testSID, "ffffffffffffffffffffffffffffffff"}}}},
 		&pb.ClientMsg{Req: 5, Body: &pb.ClientMsg_EndSession{EndSession: &pb.EndSession{Session: testSID, Reason: "done"}}},
-		&pb.ClientMsg{Req: 6, Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: "1234"}}},
+		&pb.ClientMsg{Req: 6, Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: "12345678"}}},
 		&pb.ClientMsg{Req: 7, Body: &pb.ClientMsg_Rejoin{Rejoin: &pb.Rejoin{Session: testSID, Token: token()}}},
 		&pb.ClientMsg{Body: &pb.ClientMsg_Signal{Signal: &pb.Signal{Session: testSID, Payload: []byte{1, 2, 3}}}},
 		&pb.ClientMsg{Req: math.MaxUint64, Body: &pb.ClientMsg_Ping{Ping: &pb.Ping{UnixMs: 1700000000000}}},
@@ -46,8 +46,8 @@ func sampleMessages() []proto.Message {
 		&pb.RelayMsg{},
 		&pb.RelayMsg{Req: 1, Body: &pb.RelayMsg_Welcome{Welcome: &pb.Welcome{Version: protocol.Version, ObservedAddr: "192.0.2.1:4242", RelayId: "relay-1"}}},
 		&pb.RelayMsg{Req: 2, Body: &pb.RelayMsg_SignedIn{SignedIn: &pb.SignedIn{Name: "alice", DisplayName: "Alice"}}},
-		&pb.RelayMsg{Req: 3, Body: &pb.RelayMsg_SessionCreated{SessionCreated: &pb.SessionCreated{Session: testSID, Nameplate: "1234", ExpiresUnixMs: 1, RelayChannel: math.MaxUint64}}},
-		&pb.RelayMsg{Req: 4, Body: &pb.RelayMsg_Attached{Attached: &pb.Attached{Sessions: []*pb.AttachedSession{{Session: testSID, Open: true, CustomerOnline: true, RelayChannel: 9, Nameplate: "1234", ExpiresUnixMs: -1, Joined: true}}}}},
+		&pb.RelayMsg{Req: 3, Body: &pb.RelayMsg_SessionCreated{SessionCreated: &pb.SessionCreated{Session: testSID, Nameplate: "12345678", ExpiresUnixMs: 1, RelayChannel: math.MaxUint64}}},
+		&pb.RelayMsg{Req: 4, Body: &pb.RelayMsg_Attached{Attached: &pb.Attached{Sessions: []*pb.AttachedSession{{Session: testSID, Open: true, CustomerOnline: true, RelayChannel: 9, Nameplate: "12345678", ExpiresUnixMs: -1, Joined: true}}}}},
 		&pb.RelayMsg{Req: 6, Body: &pb.RelayMsg_Joined{Joined: &pb.Joined{Session: testSID, AgentName: "Alice", RejoinToken: token(), RelayChannel: 3, AgentOnline: true}}},
 		&pb.RelayMsg{Body: &pb.RelayMsg_Signal{Signal: &pb.Signal{Session: testSID, Payload: []byte("x")}}},
 		&pb.RelayMsg{Body: &pb.RelayMsg_Presence{Presence: &pb.PeerPresence{Session: testSID, Online: true, Rejoined: true}}},
@@ -65,6 +65,7 @@ func sampleMessages() []proto.Message {
 		&pb.PeerSignal{Body: &pb.PeerSignal_UseRelay{UseRelay: &pb.UseRelay{Attempt: 3}}},
 		&pb.PeerSignal{Body: &pb.PeerSignal_RelayReady{RelayReady: &pb.RelayReady{Attempt: 3}}},
 		&pb.PeerSignal{Body: &pb.PeerSignal_Abort{Abort: &pb.Abort{Code: protocol.CodePakeFailed, Message: "wrong key"}}},
+		&pb.PeerSignal{Body: &pb.PeerSignal_Sealed{Sealed: &pb.Sealed{Nonce: bytes.Repeat([]byte{1}, protocol.SealNonceLen), Box: bytes.Repeat([]byte{2}, protocol.SealPad+protocol.SealOverhead)}}},
 
 		&pb.PeerMsg{},
 		&pb.PeerMsg{Body: &pb.PeerMsg_Hello{Hello: hello(pb.Role_ROLE_CUSTOMER, "Bob")}},
@@ -114,7 +115,7 @@ func TestFrameRoundTrip(t *testing.T) {
 }
 
 func TestWriteFrameLayout(t *testing.T) {
-	m := &pb.ClientMsg{Req: 300, Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: "1234"}}}
+	m := &pb.ClientMsg{Req: 300, Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: "12345678"}}}
 	body, err := proto.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +221,7 @@ func TestReadFrameRefusesLargeFrameBeforeBody(t *testing.T) {
 
 func TestReadFrameTruncated(t *testing.T) {
 	full := &bytes.Buffer{}
-	if err := protocol.WriteFrame(full, &pb.ClientMsg{Req: 1, Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: "1234"}}}, protocol.MaxControlFrame); err != nil {
+	if err := protocol.WriteFrame(full, &pb.ClientMsg{Req: 1, Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: "12345678"}}}, protocol.MaxControlFrame); err != nil {
 		t.Fatal(err)
 	}
 	frame := full.Bytes()
@@ -331,7 +332,7 @@ func TestReadFrameUnknownBody(t *testing.T) {
 			func(m proto.Message) error { return protocol.ValidateRelayMsg(m.(*pb.RelayMsg)) },
 		},
 		{
-			"PeerSignal", unknownField(nil, 7), &pb.PeerSignal{},
+			"PeerSignal", unknownField(nil, 8), &pb.PeerSignal{},
 			func(m proto.Message) any { return m.(*pb.PeerSignal).Body },
 			func(m proto.Message) error { return protocol.ValidatePeerSignal(m.(*pb.PeerSignal)) },
 		},

@@ -57,7 +57,7 @@ func TestReadHeaderThenFrame(t *testing.T) {
 	if err := protocol.WriteHeader(&buf, protocol.StreamControl); err != nil {
 		t.Fatal(err)
 	}
-	sent := &pb.ClientMsg{Req: 7, Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: "1234"}}}
+	sent := &pb.ClientMsg{Req: 7, Body: &pb.ClientMsg_Join{Join: &pb.Join{Nameplate: "12345678"}}}
 	if err := protocol.WriteFrame(&buf, sent, protocol.MaxControlFrame); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestReadHeaderThenFrame(t *testing.T) {
 	if err := protocol.ReadFrame(r, &got, protocol.MaxControlFrame); err != nil {
 		t.Fatalf("ReadFrame after header: %v", err)
 	}
-	if got.Req != 7 || got.GetJoin().GetNameplate() != "1234" {
+	if got.Req != 7 || got.GetJoin().GetNameplate() != "12345678" {
 		t.Fatalf("ReadFrame after header = %v", &got)
 	}
 }

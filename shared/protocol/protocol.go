@@ -38,10 +38,19 @@ import (
 //     (PeerPresence.burned, AttachedSession.paired and .burned); NewKey
 //     gives a session that is not paired a fresh key. A v2 agent never
 //     says Paired, so a v3 relay would burn its sessions: both must be v3.
-const Version = 3
+//   - 4: signals sealed end to end: after key confirmation the peers send
+//     each other Candidates, UseRelay, RelayReady and Abort only inside
+//     Sealed, and drop every other signal, so the relay no longer reads
+//     their addresses. Session keys have a 7-digit nameplate
+//     (NameplateLen), so a v3 key is not a v4 one.
+const Version = 4
 
-// MinVersion is the oldest peer version this build still talks to.
-const MinVersion = 1
+// MinVersion is the oldest peer version this build still talks to. A v3
+// peer would send its addresses in the clear, and a v4 one would drop them,
+// so v4 talks to v4 only: an older peer or relay is refused with
+// ErrVersionMismatch ("please update Porthole") rather than failing later
+// without a reason.
+const MinVersion = 4
 
 // Magic starts every stream.
 const Magic = "PHOL"
@@ -100,6 +109,13 @@ const (
 	MaxControlFrame = 64 << 10
 	// MaxSignalPayload caps the opaque payload of a Signal.
 	MaxSignalPayload = 8 << 10
+	// SealNonceLen, SealOverhead and SealPad shape a Sealed signal: its
+	// nonce, what sealing adds to the padded plaintext (the AES-GCM tag),
+	// and the multiple the plaintext is padded to, so that the sizes of
+	// the signals say little of their contents.
+	SealNonceLen = 12
+	SealOverhead = 16
+	SealPad      = 1024
 	// MaxChatText caps a chat message's text, in bytes.
 	MaxChatText = 16 << 10
 	// MaxName caps a display or account name, in bytes.

@@ -41,14 +41,26 @@ const SessionIDLen = 32
 // TokenLen is the length of a rejoin token in bytes.
 const TokenLen = 32
 
-// NameplateLen and SecretLen are the digit counts of the two key parts.
+// NameplateLen and SecretLen are the digit counts of the two key parts. The
+// nameplate has 8 digits (4 before protocol 4) so that, with the relay's
+// guess limits, taking over a session by guessing its key stays under one
+// chance in a million a day (docs/relay.md, "The chance of finding a live
+// key").
 const (
-	NameplateLen = 4
+	NameplateLen = 8
 	SecretLen    = 6
 )
 
+// KeyGroups are the sizes of the groups a key is shown in, to be read
+// aloud: the nameplate in two groups of 4, the secret in two of 3.
+var KeyGroups = [...]int{4, 4, 3, 3}
+
+// ExampleKey is a key of the right shape, for hints and messages.
+const ExampleKey = "1234-5678-123-456"
+
 // ParseKey accepts a session key as a person would type or paste it
-// ("1234-567890", " 1234 567890 ", "1234567890") and returns its two parts.
+// ("1234-5678-123-456", " 1234 5678 123456 ", "12345678123456") and returns
+// its two parts.
 func ParseKey(s string) (nameplate, secret string, err error) {
 	var digits strings.Builder
 	for _, r := range s {
@@ -57,18 +69,42 @@ func ParseKey(s string) (nameplate, secret string, err error) {
 			digits.WriteRune(r)
 		case r == '-' || r == ' ' || r == '\t' || r == '\n' || r == '\r':
 		default:
-			return "", "", fmt.Errorf("%w: the session key has only digits, like 1234-567890", ErrInvalid)
+			return "", "", fmt.Errorf("%w: the session key has only digits, like %s", ErrInvalid, ExampleKey)
 		}
 	}
 	d := digits.String()
 	if len(d) != NameplateLen+SecretLen {
-		return "", "", fmt.Errorf("%w: the session key has %d digits, like 1234-567890", ErrInvalid, NameplateLen+SecretLen)
+		return "", "", fmt.Errorf("%w: the session key has %d digits, like %s", ErrInvalid, NameplateLen+SecretLen, ExampleKey)
 	}
 	return d[:NameplateLen], d[NameplateLen:], nil
 }
 
-// FormatKey joins the two parts of a key.
-func FormatKey(nameplate, secret string) string { return nameplate + "-" + secret }
+// FormatKey joins the two parts of a key as it is shown: in KeyGroups, with
+// dashes between them.
+func FormatKey(nameplate, secret string) string { return GroupKey(nameplate + secret) }
+
+// GroupKey puts dashes between the KeyGroups of a key's digits, of as many
+// of them as there are: "12345" is "1234-5". Digits beyond a key's are
+// kept, in a last group.
+func GroupKey(digits string) string {
+	var b strings.Builder
+	for _, n := range KeyGroups {
+		if digits == "" {
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteByte('-')
+		}
+		n = min(n, len(digits))
+		b.WriteString(digits[:n])
+		digits = digits[n:]
+	}
+	if digits != "" {
+		b.WriteByte('-')
+		b.WriteString(digits)
+	}
+	return b.String()
+}
 
 // ValidName reports whether s is acceptable as an account or display name:
 // 1 to MaxName bytes of valid UTF-8, no control characters, not blank.
@@ -302,6 +338,13 @@ func ValidatePeerSignal(s *pb.PeerSignal) error {
 			if _, err := netip.ParseAddrPort(a); err != nil {
 				return fmt.Errorf("%w: candidate %q", ErrInvalid, a)
 			}
+		}
+	case *pb.PeerSignal_Sealed:
+		if len(b.Sealed.Nonce) != SealNonceLen {
+			return fmt.Errorf("%w: sealed signal nonce size", ErrInvalid)
+		}
+		if n := len(b.Sealed.Box); n < SealOverhead+SealPad || n > MaxSignalPayload {
+			return fmt.Errorf("%w: sealed signal size %d", ErrInvalid, n)
 		}
 	case *pb.PeerSignal_Abort:
 		if len(b.Abort.Code) > 64 || len(b.Abort.Message) > 1024 {

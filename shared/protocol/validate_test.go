@@ -122,12 +122,12 @@ func TestValidateClientMsg(t *testing.T) {
 		{"end session bad id", cm(&pb.EndSession{Session: "x"}), inv},
 		{"end session empty id", cm(&pb.EndSession{}), inv},
 
-		{"join", cm(&pb.Join{Nameplate: "0042"}), nil},
+		{"join", cm(&pb.Join{Nameplate: "00000042"}), nil},
 		{"join empty", cm(&pb.Join{}), inv},
-		{"join short", cm(&pb.Join{Nameplate: "123"}), inv},
-		{"join long", cm(&pb.Join{Nameplate: "12345"}), inv},
-		{"join letter", cm(&pb.Join{Nameplate: "12a4"}), inv},
-		{"join full key", cm(&pb.Join{Nameplate: "1234-567890"}), inv},
+		{"join short", cm(&pb.Join{Nameplate: "1234567"}), inv},
+		{"join long", cm(&pb.Join{Nameplate: "123456789"}), inv},
+		{"join letter", cm(&pb.Join{Nameplate: "1234567a"}), inv},
+		{"join full key", cm(&pb.Join{Nameplate: "1234-5678"}), inv},
 
 		{"rejoin", cm(&pb.Rejoin{Session: testSID, Token: token()}), nil},
 		{"rejoin short token", cm(&pb.Rejoin{Session: testSID, Token: token()[1:]}), inv},
@@ -182,8 +182,8 @@ func TestValidateRelayMsg(t *testing.T) {
 		{"welcome version 0", welcome(0), ver},
 		{"welcome too new", welcome(protocol.Version + 1), ver},
 		{"signed in", &pb.RelayMsg{Body: &pb.RelayMsg_SignedIn{SignedIn: &pb.SignedIn{Name: "alice"}}}, nil},
-		{"session created", created(testSID, "1234"), nil},
-		{"session created bad id", created("abc", "1234"), inv},
+		{"session created", created(testSID, "12345678"), nil},
+		{"session created bad id", created("abc", "12345678"), inv},
 		{"session created bad nameplate", created(testSID, "12345"), inv},
 		{"session created empty nameplate", created(testSID, ""), inv},
 		{"attached none", attached(), nil},
@@ -237,6 +237,9 @@ func TestValidatePeerSignal(t *testing.T) {
 	abort := func(code, msg string) *pb.PeerSignal {
 		return &pb.PeerSignal{Body: &pb.PeerSignal_Abort{Abort: &pb.Abort{Code: code, Message: msg}}}
 	}
+	sealed := func(nonce, box int) *pb.PeerSignal {
+		return &pb.PeerSignal{Body: &pb.PeerSignal_Sealed{Sealed: &pb.Sealed{Nonce: make([]byte, nonce), Box: make([]byte, box)}}}
+	}
 	tests := []struct {
 		name string
 		m    *pb.PeerSignal
@@ -267,6 +270,13 @@ func TestValidatePeerSignal(t *testing.T) {
 		{"abort at limits", abort(strings.Repeat("c", 64), strings.Repeat("m", 1024)), nil},
 		{"abort code too long", abort(strings.Repeat("c", 65), ""), inv},
 		{"abort message too long", abort("", strings.Repeat("m", 1025)), inv},
+		{"sealed", sealed(protocol.SealNonceLen, protocol.SealPad+protocol.SealOverhead), nil},
+		{"sealed max", sealed(protocol.SealNonceLen, protocol.MaxSignalPayload), nil},
+		{"sealed short nonce", sealed(protocol.SealNonceLen-1, protocol.SealPad+protocol.SealOverhead), inv},
+		{"sealed long nonce", sealed(protocol.SealNonceLen+1, protocol.SealPad+protocol.SealOverhead), inv},
+		{"sealed unpadded", sealed(protocol.SealNonceLen, protocol.SealPad+protocol.SealOverhead-1), inv},
+		{"sealed empty", sealed(protocol.SealNonceLen, 0), inv},
+		{"sealed too big", sealed(protocol.SealNonceLen, protocol.MaxSignalPayload+1), inv},
 	}
 	for _, tt := range tests {
 		checkValidation(t, tt.name, protocol.ValidatePeerSignal(tt.m), tt.want)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -91,6 +90,10 @@ type hub struct {
 	now      func() time.Time
 	loadedAt time.Time // when the stored sessions were loaded (pairDeadline)
 
+	// nameplates is how many nameplates allocNameplate picks from, the
+	// first of the space (nameplateSpace; tests that fill it cut it down).
+	nameplates uint64
+
 	// verify checks an agent's password (Accounts.Verify; tests replace
 	// it). It runs only while holding a slot of hashing.
 	verify  func(name, password string) (bool, error)
@@ -116,7 +119,7 @@ var clock = time.Now
 func newHub(cfg Config, db *bolt.DB, log *slog.Logger) (*hub, error) {
 	cfg.setDefaults()
 	h := &hub{
-		cfg: cfg, log: log, db: db, accounts: NewAccounts(db), now: clock,
+		cfg: cfg, log: log, db: db, accounts: NewAccounts(db), now: clock, nameplates: nameplateSpace,
 		sessions:    map[string]*session{},
 		byNameplate: map[string]*session{},
 		retired:     map[string]retiredRecord{},
@@ -321,19 +324,46 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// nameplateSpace is how many nameplates there are: 10^NameplateLen.
+var nameplateSpace = func() uint64 {
+	n := uint64(1)
+	for range protocol.NameplateLen {
+		n *= 10
+	}
+	return n
+}()
+
+// allocNameplate picks a free nameplate at random (crypto/rand: which
+// nameplates are in use must not be guessed from the ones a guesser was
+// given). The quotas keep the nameplates in use a small part of the space,
+// so a few tries find one; after them, a scan from a random start does.
 func (h *hub) allocNameplate() (string, bool) {
-	const space = 10000
-	start := mrand.IntN(space)
 	now := h.now()
-	for i := 0; i < space; i++ {
-		np := fmt.Sprintf("%04d", (start+i)%space)
+	free := func(n uint64) (string, bool) {
+		np := fmt.Sprintf("%0*d", protocol.NameplateLen, n)
 		if _, taken := h.byNameplate[np]; taken {
-			continue
+			return "", false
 		}
 		if r, ok := h.retired[np]; ok && now.Before(r.Until) {
-			continue
+			return "", false
 		}
 		return np, true
+	}
+	random := func() uint64 {
+		var b [8]byte
+		rand.Read(b[:])
+		return binary.BigEndian.Uint64(b[:]) % h.nameplates
+	}
+	for range 64 {
+		if np, ok := free(random()); ok {
+			return np, true
+		}
+	}
+	start := random()
+	for i := range h.nameplates {
+		if np, ok := free((start + i) % h.nameplates); ok {
+			return np, true
+		}
 	}
 	return "", false
 }

@@ -118,8 +118,13 @@ func (th *testHub) open() {
 		th.t.Fatalf("newHub: %v", err)
 	}
 	h.now = th.clock.now
+	// Nameplates come from the first 10,000 of the space, so that a test
+	// can take them all (occupyAllBut).
+	h.nameplates = testNameplates
 	th.h = h
 }
+
+const testNameplates = 10000
 
 // restart simulates a relay crash and restart: the database is closed
 // without any client being disconnected and a new hub loads it.
@@ -205,12 +210,13 @@ func (th *testHub) join(c *fakeClient, agent *fakeClient, sc *pb.SessionCreated)
 
 // occupyAllBut fills the nameplate table with in-memory placeholder
 // sessions for every nameplate but free.
+// occupyAllBut takes every nameplate the test hub hands out but free.
 func (th *testHub) occupyAllBut(free ...string) {
 	th.h.mu.Lock()
 	defer th.h.mu.Unlock()
 	far := th.clock.now().Add(1000 * time.Hour)
-	for i := range 10000 {
-		np := fmt.Sprintf("%04d", i)
+	for i := range th.h.nameplates {
+		np := fmt.Sprintf("%0*d", protocol.NameplateLen, i)
 		if slices.Contains(free, np) || th.h.byNameplate[np] != nil {
 			continue
 		}
@@ -485,7 +491,7 @@ func TestSignInRateLimitConcurrent(t *testing.T) {
 // --- sessions --------------------------------------------------------------
 
 var (
-	nameplateRE = regexp.MustCompile(`^[0-9]{4}$`)
+	nameplateRE = regexp.MustCompile(`^[0-9]{8}$`)
 	sessionIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
@@ -510,14 +516,19 @@ func TestNewSessionRequiresSignIn(t *testing.T) {
 
 func TestNewSession(t *testing.T) {
 	th := newTestHub(t)
+	th.h.nameplates = nameplateSpace // the relay's own: all of them
 	a := th.agent("alice")
 	now := th.clock.now()
 	nameplates, ids, channels := map[string]bool{}, map[string]bool{}, map[uint64]bool{}
 	const n = 200
+	high := 0
 	for range n {
 		sc := th.newSession(a)
 		if !nameplateRE.MatchString(sc.Nameplate) {
-			t.Fatalf("nameplate %q is not 4 digits", sc.Nameplate)
+			t.Fatalf("nameplate %q is not %d digits", sc.Nameplate, protocol.NameplateLen)
+		}
+		if sc.Nameplate[0] >= '5' {
+			high++
 		}
 		if !sessionIDRE.MatchString(sc.Session) || protocol.ValidSessionID(sc.Session) != nil {
 			t.Fatalf("session id %q is not 32 lowercase hex digits", sc.Session)
@@ -536,6 +547,10 @@ func TestNewSession(t *testing.T) {
 	if got, _ := th.h.stats(); got != n {
 		t.Fatalf("sessions = %d, want %d", got, n)
 	}
+	// Spread over the whole space (a chance under 10^-11 of failing).
+	if high < n/4 || high > 3*n/4 {
+		t.Fatalf("%d of %d nameplates start with 5-9, want about half", high, n)
+	}
 	if len(a.sessions) != n {
 		t.Fatalf("the agent is bound to %d sessions, want %d", len(a.sessions), n)
 	}
@@ -548,7 +563,7 @@ func TestNewSession(t *testing.T) {
 func TestNewSessionNameplatesUniqueWhenNearlyFull(t *testing.T) {
 	th := newTestHub(t)
 	a := th.agent("alice")
-	free := []string{"0000", "4711", "9999"}
+	free := []string{"00000000", "00004711", "00009999"}
 	th.occupyAllBut(free...)
 	var got []string
 	for range free {

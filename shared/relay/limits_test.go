@@ -249,7 +249,7 @@ func TestGuessLimitPerIPv6Prefix(t *testing.T) {
 	lookups := func(th *testHub, addr func(i int) string) map[string]int {
 		codes := map[string]int{}
 		for i := range addrs {
-			th.wrongJoins(th.clientAt(addr(i)), "4711", burst, codes)
+			th.wrongJoins(th.clientAt(addr(i)), "00004711", burst, codes)
 		}
 		return codes
 	}
@@ -267,14 +267,14 @@ func TestGuessLimitPerIPv6Prefix(t *testing.T) {
 		// The /64 shares one limit for sign-ins too; the next /64 has its own.
 		th.addAccount("alice")
 		wantErr(t, th.h.signIn(th.clientAt("[2001:db8:0:1:ffff::9]:1").client, &pb.SignIn{Name: "alice", Password: testPassword}), protocol.CodeRateLimited)
-		wantErr(t, th.h.join(th.clientAt("[2001:db8:0:2::1]:1").client, &pb.Join{Nameplate: "4711"}), protocol.CodeBadKey)
+		wantErr(t, th.h.join(th.clientAt("[2001:db8:0:2::1]:1").client, &pb.Join{Nameplate: "00004711"}), protocol.CodeBadKey)
 		// IPv4 addresses, even neighbours, are sources of their own.
 		codes = lookups(th, func(i int) string { return fmt.Sprintf("192.0.2.%d:%d", 10+i, 1000+i) })
 		if codes[protocol.CodeBadKey] != addrs*burst {
 			t.Fatalf("%d IPv4 addresses: %v; want %d lookups each", addrs, codes, burst)
 		}
 		// An IPv4-mapped IPv6 address is its IPv4 address.
-		wantErr(t, th.h.join(th.clientAt("[::ffff:192.0.2.10]:7").client, &pb.Join{Nameplate: "4711"}), protocol.CodeRateLimited)
+		wantErr(t, th.h.join(th.clientAt("[::ffff:192.0.2.10]:7").client, &pb.Join{Nameplate: "00004711"}), protocol.CodeRateLimited)
 	})
 
 	t.Run("prefix length configurable", func(t *testing.T) {

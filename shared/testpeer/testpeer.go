@@ -406,8 +406,12 @@ func (c *Customer) Connect(ctx context.Context) error {
 	c.attempt++
 	sig := c.signals()
 	sig.Drain()
+	sealer, err := peer.NewSealer(c.SessionKey, c.Session, false)
+	if err != nil {
+		return err
+	}
 	l, err := peer.Dial(ctx, c.EP, sig, peer.ConnectOptions{
-		Identity: id, Channel: c.Channel, Relay: c.RC.RelayAddr(), Observed: c.RC.Observed(),
+		Identity: id, Sealer: sealer, Channel: c.Channel, Relay: c.RC.RelayAddr(), Observed: c.RC.Observed(),
 		ForceRelay: c.opts.ForceRelay, Attempt: uint64(time.Now().UnixNano())<<8 | c.attempt&0xff,
 	}, hello(pb.Role_ROLE_CUSTOMER, c.opts.Name))
 	if err != nil {

@@ -74,7 +74,7 @@ func TestLocalRelaySignIn(t *testing.T) {
 	if !strings.HasPrefix(r.DialAddr(), "127.0.0.1:") || r.PublicAddr() != r.DialAddr() {
 		t.Fatalf("addresses %s %s", r.DialAddr(), r.PublicAddr())
 	}
-	if h := r.JoinHint("1234-567890"); !strings.Contains(h, "--relay "+r.PublicAddr()) || !strings.Contains(h, r.Fingerprint()) {
+	if h := r.JoinHint("1234-5678-123-456"); !strings.Contains(h, "--relay "+r.PublicAddr()) || !strings.Contains(h, r.Fingerprint()) {
 		t.Fatalf("join hint %q", h)
 	}
 	if !r.HereOnly() {

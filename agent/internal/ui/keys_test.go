@@ -13,7 +13,7 @@ func TestBurnedKeyOffersNewKey(t *testing.T) {
 	w, win, _ := signedIn(t)
 	var asked []string
 	w.act.NewKey = func(id string) { asked = append(asked, id) }
-	s := waiting("s1", "1234-567890")
+	s := waiting("s1", "1234-5678-123-456")
 	w.PutSession(s)
 	w.OpenSession("s1")
 	s.State, s.Key, s.Reason = Burned, "", "the key was used by someone who did not know its secret: nobody paired with it by its expiry"
@@ -26,9 +26,9 @@ func TestBurnedKeyOffersNewKey(t *testing.T) {
 	if len(asked) != 1 || asked[0] != "s1" {
 		t.Fatalf("New key asked for %q", asked)
 	}
-	w.PutSession(waiting("s1", "5678-123456"))
+	w.PutSession(waiting("s1", "5678-1234-567-890"))
 	button(t, win.Content(), "Copy key")
-	if !hasText(t, win.Content(), "5678-123456") {
+	if !hasText(t, win.Content(), "5678-1234-567-890") {
 		t.Fatal("the new key is not shown")
 	}
 }

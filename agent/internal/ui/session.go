@@ -203,7 +203,7 @@ func (l *cardOverFiles) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 func (sv *sessionView) keyCard() fyne.CanvasObject {
 	s := sv.s
 	key := canvas.NewText(s.Key, nil)
-	key.TextSize = 56
+	key.TextSize = 38 // the 17 characters of a key fit the card's width
 	key.TextStyle = fyne.TextStyle{Monospace: true}
 	key.Alignment = fyne.TextAlignCenter
 	keyText := desktopui.Themed(key, func() { key.Color = theme.Color(theme.ColorNameForeground) })
@@ -253,19 +253,12 @@ func (sv *sessionView) burnedCard() fyne.CanvasObject {
 }
 
 // aloud spells a key in groups a person can read over the phone.
+// The key comes in its groups (protocol.KeyGroups): each digit is said on
+// its own, and the groups are set apart.
 func aloud(key string) string {
 	var parts []string
 	for _, group := range strings.Split(key, "-") {
-		var b strings.Builder
-		for i, r := range group {
-			if i > 0 && i%2 == 0 {
-				b.WriteString("  ")
-			} else if i > 0 {
-				b.WriteString(" ")
-			}
-			b.WriteRune(r)
-		}
-		parts = append(parts, b.String())
+		parts = append(parts, strings.Join(strings.Split(group, ""), " "))
 	}
 	return strings.Join(parts, "  –  ")
 }

@@ -246,13 +246,13 @@ func TestMainEmpty(t *testing.T) {
 
 func TestNewSessionShowsKey(t *testing.T) {
 	w, win, r := signedIn(t)
-	s := waiting("s1", "1234-567890")
-	s.JoinHint = "porthole-customer --relay 192.168.1.20:7443 --relay-fingerprint sha256:4f2a --key 1234-567890"
+	s := waiting("s1", "1234-5678-123-456")
+	s.JoinHint = "porthole-customer --relay 192.168.1.20:7443 --relay-fingerprint sha256:4f2a --key 1234-5678-123-456"
 	w.PutSession(s)
 	w.OpenSession("s1")
 	looks(t, "session_key.xml", win)
 	test.Tap(button(t, win.Content(), "Copy key"))
-	if len(r.copied) != 1 || r.copied[0] != "1234-567890" {
+	if len(r.copied) != 1 || r.copied[0] != "1234-5678-123-456" {
 		t.Fatalf("copied %q", r.copied)
 	}
 	left := find(t, win.Content(), func(l *widget.Label) bool { return l.Text == "The key expires in 19 min if nobody uses it." })
@@ -268,7 +268,7 @@ func TestNewSessionShowsKey(t *testing.T) {
 	}
 	// A relay that listens only on loopback (the demo's) is no way in for
 	// the network: the hint says who can use it.
-	s.JoinHint, s.HintHereOnly = "porthole-customer --relay 127.0.0.1:7443 --relay-fingerprint sha256:4f2a --key 1234-567890", true
+	s.JoinHint, s.HintHereOnly = "porthole-customer --relay 127.0.0.1:7443 --relay-fingerprint sha256:4f2a --key 1234-5678-123-456", true
 	w.PutSession(s)
 	find(t, win.Content(), func(l *widget.Label) bool {
 		return strings.HasPrefix(l.Text, "The relay runs on this computer and listens only to it. A customer on this computer")
@@ -276,7 +276,7 @@ func TestNewSessionShowsKey(t *testing.T) {
 }
 
 func TestAloud(t *testing.T) {
-	if got := aloud("1234-567890"); got != "1 2  3 4  –  5 6  7 8  9 0" {
+	if got := aloud("1234-5678-123-456"); got != "1 2 3 4  –  5 6 7 8  –  1 2 3  –  4 5 6" {
 		t.Fatalf("aloud = %q", got)
 	}
 }
@@ -285,7 +285,7 @@ func TestActiveSessionChat(t *testing.T) {
 	w, win, r := signedIn(t)
 	r.history["s1"] = []Message{{ID: "m1", From: "bob@laptop", Text: "My printer stopped working.", At: t0.Add(time.Minute)}}
 	w.Requestable = []string{"screen", "control", "shell"} // as a build with those services
-	w.PutSession(waiting("s1", "1234-567890"))
+	w.PutSession(waiting("s1", "1234-5678-123-456"))
 	w.OpenSession("s1")
 	s := active("s1", "bob@laptop")
 	w.PutSession(s)
@@ -595,7 +595,7 @@ func TestErrorDialog(t *testing.T) {
 // and dark while it runs.
 func TestColoursFollowTheTheme(t *testing.T) {
 	w, win, _ := signedIn(t)
-	w.PutSession(waiting("k", "1234-567890"))
+	w.PutSession(waiting("k", "1234-5678-123-456"))
 	a := active("a", "bob@laptop")
 	a.Created = t0.Add(time.Minute)
 	w.PutSession(a)
@@ -604,7 +604,7 @@ func TestColoursFollowTheTheme(t *testing.T) {
 	sv := w.main.byID["a"]
 	sv.setPinned(false)
 
-	key := find(t, win.Content(), func(c *canvas.Text) bool { return c.Text == "1234-567890" })
+	key := find(t, win.Content(), func(c *canvas.Text) bool { return c.Text == "1234-5678-123-456" })
 	badge := find(t, win.Content(), func(c *canvas.Circle) bool { return true })
 	for _, variant := range []fyne.ThemeVariant{theme.VariantLight, theme.VariantDark} {
 		fyne.CurrentApp().Settings().SetTheme(variantTheme{theme.DefaultTheme(), variant})

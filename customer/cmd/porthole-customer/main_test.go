@@ -25,7 +25,7 @@ func TestBuiltinRelay(t *testing.T) {
 	const addr = "relay.example.com:7443"
 	fp := "sha256:" + strings.Repeat("3f", 32)
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "porthole-customer-1234-567890")
+	exe := filepath.Join(dir, "porthole-customer-1234-5678-123-456")
 	build := exec.Command(goTool, "build", "-trimpath", "-o", exe,
 		"-ldflags", "-X main.defaultRelay="+addr+" -X main.defaultRelayFingerprint="+fp, ".")
 	if out, err := build.CombinedOutput(); err != nil {

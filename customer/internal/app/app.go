@@ -19,9 +19,10 @@ import (
 	"github.com/porthole-dev/porthole/customer/internal/client"
 	"github.com/porthole-dev/porthole/customer/internal/desktop"
 	"github.com/porthole-dev/porthole/shared/headless"
+	"github.com/porthole-dev/porthole/shared/protocol"
 )
 
-const usage = `usage: porthole-customer [--relay ADDR [--relay-fingerprint FP]] [--key NNNN-NNNNNN]
+const usage = `usage: porthole-customer [--relay ADDR [--relay-fingerprint FP]] [--key NNNN-NNNN-NNN-NNN]
                          [--name NAME] [--data DIR] [--force-relay] [--headless]
                          [--events FILE|-] [--downloads DIR] [--accept-files ask|all|none]
                          [--accept-screen ask|all|none] [--accept-control ask|all|none]
@@ -33,18 +34,19 @@ program; the relay built into this copy (%s).
 `
 
 // The key may be followed by a browser's duplicate marker, " (1)".
-var keyInName = regexp.MustCompile(`(\d{4})-?(\d{6})(?: ?\(\d+\))?(?:\.exe)?$`)
+// The groups are those of protocol.KeyGroups, each dash optional.
+var keyInName = regexp.MustCompile(`(?:^|[^\d])(\d{4}-?\d{4}-?\d{3}-?\d{3})(?: ?\(\d+\))?(?:\.exe)?$`)
 
 // KeyFromProgramName finds a session key embedded in the program's file
-// name, as in "porthole-customer-1234-567890" (how a downloaded client
-// carries its key).
+// name, as in "porthole-customer-1234-5678-123-456" (how a downloaded
+// client carries its key).
 func KeyFromProgramName(path string) string {
 	base := strings.ToLower(filepath.Base(path))
 	m := keyInName.FindStringSubmatch(base)
 	if m == nil {
 		return ""
 	}
-	return m[1] + "-" + m[2]
+	return protocol.GroupKey(strings.ReplaceAll(m[1], "-", ""))
 }
 
 // Env is what Main takes from outside its arguments.
@@ -73,7 +75,7 @@ func Main(env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	headlessMode := fs.Bool("headless", false, "no window: JSON commands on stdin, JSON events on stdout")
 	relayAddr := fs.String("relay", "", "relay address host:port")
 	fp := fs.String("relay-fingerprint", "", "relay certificate fingerprint (sha256:...); empty: a real certificate")
-	key := fs.String("key", "", "session key from your agent (NNNN-NNNNNN)")
+	key := fs.String("key", "", "session key from your agent (NNNN-NNNN-NNN-NNN)")
 	name := fs.String("name", "", "your name as the agent sees it (default user@host)")
 	data := fs.String("data", headless.DataDir("porthole-customer"), "data folder")
 	forceRelay := fs.Bool("force-relay", false, "never try a direct connection")

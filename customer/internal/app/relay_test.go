@@ -207,7 +207,7 @@ func runHeadless(t *testing.T, env Env, args ...string) (int, []map[string]any, 
 }
 
 func TestMainWithoutRelay(t *testing.T) {
-	exe := filepath.Join(t.TempDir(), "porthole-customer-1234-567890")
+	exe := filepath.Join(t.TempDir(), "porthole-customer-1234-5678-123-456")
 	code, events, stderr := runHeadless(t, Env{Program: exe, Executable: exe, Getenv: envOf(nil)})
 	if code != 1 || len(events) != 1 || events[0]["event"] != "error" || events[0]["code"] != "bad_request" {
 		t.Fatalf("exit %d, events %v; want 1 and one bad_request error", code, events)

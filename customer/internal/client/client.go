@@ -529,11 +529,15 @@ func (c *Client) connectOnce() error {
 	if err != nil {
 		return err
 	}
+	sealer, err := peer.NewSealer(rec.SessionKey, rec.ID, false)
+	if err != nil {
+		return err
+	}
 	sig.Drain()
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
 	l, err := peer.Dial(ctx, c.ep, sig, peer.ConnectOptions{
-		Identity: id, Channel: rec.Channel, Relay: c.rc.RelayAddr(), Observed: c.rc.Observed(),
+		Identity: id, Sealer: sealer, Channel: rec.Channel, Relay: c.rc.RelayAddr(), Observed: c.rc.Observed(),
 		ForceRelay: c.cfg.ForceRelay, Attempt: uint64(time.Now().UnixNano())<<8 | attempt&0xff,
 	}, &pb.Hello{
 		Version: protocol.Version, Role: pb.Role_ROLE_CUSTOMER, Software: "porthole-customer/" + Version, Name: c.cfg.Name,

@@ -131,7 +131,7 @@ func TestJoinAndChat(t *testing.T) {
 
 func TestBadKey(t *testing.T) {
 	_, addr, fp := testpeer.StartRelay(t)
-	for _, key := range []string{"", "12-34", "not a key", "0000-123456"} {
+	for _, key := range []string{"", "12-34", "not a key", "0000-0000-123-456"} {
 		c, err := New(Config{Relay: addr, Fingerprint: fp, Key: key, DataDir: t.TempDir(), Name: "bob", Listen: "127.0.0.1:0"})
 		if err != nil {
 			t.Fatalf("New: %v", err)
@@ -188,7 +188,7 @@ func TestRelayUnreachable(t *testing.T) {
 	}
 	addr := pc.LocalAddr().String()
 	pc.Close()
-	c, err := New(Config{Relay: addr, Key: "1234-567890", DataDir: t.TempDir(), Name: "bob", Listen: "127.0.0.1:0"})
+	c, err := New(Config{Relay: addr, Key: "1234-5678-123-456", DataDir: t.TempDir(), Name: "bob", Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,10 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
-
 	"fyne.io/fyne/v2/widget"
+
 	"github.com/porthole-dev/porthole/shared/desktopui"
+	"github.com/porthole-dev/porthole/shared/protocol"
 )
 
 //go:embed icon.svg
@@ -107,20 +108,20 @@ func New(win fyne.Window, act Actions) *Window {
 	return &Window{win: win, act: act, Zone: time.Local, dialogs: desktopui.NewDialogs(win), pending: map[*dialog.CustomDialog]func(bool){}}
 }
 
+// keyDigits is how many digits a session key has.
+const keyDigits = protocol.NameplateLen + protocol.SecretLen
+
 // FormatKey formats what a person typed or pasted as a session key: the
-// digits only, at most ten, with a dash after the fourth.
+// digits only, at most a key's, in the groups a key is shown in
+// (1234-5678-123-456).
 func FormatKey(s string) string {
 	var d strings.Builder
 	for _, r := range s {
-		if r >= '0' && r <= '9' && d.Len() < 10 {
+		if r >= '0' && r <= '9' && d.Len() < keyDigits {
 			d.WriteRune(r)
 		}
 	}
-	digits := d.String()
-	if len(digits) > 4 {
-		return digits[:4] + "-" + digits[4:]
-	}
-	return digits
+	return protocol.GroupKey(d.String())
 }
 
 // ShowKey shows the key entry, with key filled in and errMsg (if any) under
@@ -128,11 +129,11 @@ func FormatKey(s string) string {
 func (w *Window) ShowKey(key, errMsg string) {
 	w.leaveSession()
 	entry := widget.NewEntry()
-	entry.SetPlaceHolder("1234-567890")
+	entry.SetPlaceHolder(protocol.ExampleKey)
 	entry.TextStyle = fyne.TextStyle{Monospace: true}
 	join := widget.NewButtonWithIcon("Join", theme.NavigateNextIcon(), nil)
 	join.Importance = widget.HighImportance
-	complete := func() bool { return len(entry.Text) == 11 }
+	complete := func() bool { return len(FormatKey(entry.Text)) == len(protocol.ExampleKey) }
 	submit := func() {
 		if complete() {
 			w.act.Join(entry.Text)

@@ -86,14 +86,15 @@ func focusedEntry(t *testing.T, win fyne.Window) *widget.Entry {
 
 func TestFormatKey(t *testing.T) {
 	for in, want := range map[string]string{
-		"":               "",
-		"12":             "12",
-		"1234":           "1234",
-		"12345":          "1234-5",
-		"1234567890":     "1234-567890",
-		" 1234 567890 ":  "1234-567890",
-		"1234-567890123": "1234-567890",
-		"ab12cd34-56":    "1234-56",
+		"":                     "",
+		"12":                   "12",
+		"1234":                 "1234",
+		"12345":                "1234-5",
+		"12345678123456":       "1234-5678-123-456",
+		" 1234 5678 123456 ":   "1234-5678-123-456",
+		"1234-5678-123-456123": "1234-5678-123-456",
+		"1234-567890":          "1234-5678-90",
+		"ab12cd34-56":          "1234-56",
 	} {
 		if got := FormatKey(in); got != want {
 			t.Errorf("FormatKey(%q) = %q, want %q", in, got, want)
@@ -114,13 +115,13 @@ func TestKeyScreenFormatsAndJoins(t *testing.T) {
 	if len(r.joined) != 0 {
 		t.Fatal("an incomplete key was submitted")
 	}
-	test.Type(entry, "67890")
-	if entry.Text != "1234-567890" {
+	test.Type(entry, "678123456")
+	if entry.Text != "1234-5678-123-456" {
 		t.Fatalf("key shows %q", entry.Text)
 	}
 	looks(t, "key_complete.xml", win)
 	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
-	if len(r.joined) != 1 || r.joined[0] != "1234-567890" {
+	if len(r.joined) != 1 || r.joined[0] != "1234-5678-123-456" {
 		t.Fatalf("joined %q", r.joined)
 	}
 }
@@ -129,15 +130,15 @@ func TestKeyScreenAcceptsPaste(t *testing.T) {
 	w, win, _ := newWindow(t)
 	w.ShowKey("", "")
 	entry := focusedEntry(t, win)
-	entry.SetText(" 1234 567890\n")
-	if entry.Text != "1234-567890" {
+	entry.SetText(" 1234 5678 123456\n")
+	if entry.Text != "1234-5678-123-456" {
 		t.Fatalf("pasted key shows %q", entry.Text)
 	}
 }
 
 func TestKeyScreenShowsError(t *testing.T) {
 	w, win, _ := newWindow(t)
-	w.ShowKey("1234-567890", "This session key has expired; ask your agent for a new one.")
+	w.ShowKey("1234-5678-123-456", "This session key has expired; ask your agent for a new one.")
 	looks(t, "key_error.xml", win)
 }
 

@@ -352,8 +352,13 @@ func Join(ctx context.Context, o CustomerOptions) (*Customer, Phases, error) {
 		c.Close()
 		return nil, ph, err
 	}
+	sealer, err := peer.NewSealer(key, j.Session, false)
+	if err != nil {
+		c.Close()
+		return nil, ph, err
+	}
 	conn, path, err := peer.Connect(ctx, ep, sig, peer.ConnectOptions{
-		Identity: id, Channel: j.RelayChannel, Relay: c.RC.RelayAddr(), Observed: c.RC.Observed(),
+		Identity: id, Sealer: sealer, Channel: j.RelayChannel, Relay: c.RC.RelayAddr(), Observed: c.RC.Observed(),
 		ForceRelay: o.ForceRelay, Attempt: 1,
 	})
 	if err != nil {

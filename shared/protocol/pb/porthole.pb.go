@@ -178,7 +178,7 @@ func (x InputEvent_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use InputEvent_Kind.Descriptor instead.
 func (InputEvent_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{33, 0}
+	return file_porthole_proto_rawDescGZIP(), []int{34, 0}
 }
 
 type ClientMsg struct {
@@ -1897,6 +1897,7 @@ type PeerSignal struct {
 	//	*PeerSignal_UseRelay
 	//	*PeerSignal_RelayReady
 	//	*PeerSignal_Abort
+	//	*PeerSignal_Sealed
 	Body          isPeerSignal_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1993,6 +1994,15 @@ func (x *PeerSignal) GetAbort() *Abort {
 	return nil
 }
 
+func (x *PeerSignal) GetSealed() *Sealed {
+	if x != nil {
+		if x, ok := x.Body.(*PeerSignal_Sealed); ok {
+			return x.Sealed
+		}
+	}
+	return nil
+}
+
 type isPeerSignal_Body interface {
 	isPeerSignal_Body()
 }
@@ -2021,6 +2031,10 @@ type PeerSignal_Abort struct {
 	Abort *Abort `protobuf:"bytes,6,opt,name=abort,proto3,oneof"`
 }
 
+type PeerSignal_Sealed struct {
+	Sealed *Sealed `protobuf:"bytes,7,opt,name=sealed,proto3,oneof"` // v4: every signal after key confirmation
+}
+
 func (*PeerSignal_Pake) isPeerSignal_Body() {}
 
 func (*PeerSignal_Confirm) isPeerSignal_Body() {}
@@ -2033,6 +2047,68 @@ func (*PeerSignal_RelayReady) isPeerSignal_Body() {}
 
 func (*PeerSignal_Abort) isPeerSignal_Body() {}
 
+func (*PeerSignal_Sealed) isPeerSignal_Body() {}
+
+// Sealed (v4) is a signal sealed end to end with a key derived from the
+// session key, so that the relay learns nothing from it but its size, which
+// is padded. Once a side holds the session key (its key confirmation
+// succeeded, or it resumed a stored key), it sends Candidates, UseRelay,
+// RelayReady and Abort only sealed, and drops every signal that is not.
+// box is AES-256-GCM, with a key of its own for each direction, of a 2-byte
+// big-endian length, that many bytes of a PeerSignal, and zeros up to a
+// multiple of 1024 bytes; the additional data is the session id.
+type Sealed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nonce         []byte                 `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"` // 12 random bytes
+	Box           []byte                 `protobuf:"bytes,2,opt,name=box,proto3" json:"box,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sealed) Reset() {
+	*x = Sealed{}
+	mi := &file_porthole_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sealed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sealed) ProtoMessage() {}
+
+func (x *Sealed) ProtoReflect() protoreflect.Message {
+	mi := &file_porthole_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sealed.ProtoReflect.Descriptor instead.
+func (*Sealed) Descriptor() ([]byte, []int) {
+	return file_porthole_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Sealed) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *Sealed) GetBox() []byte {
+	if x != nil {
+		return x.Box
+	}
+	return nil
+}
+
 type Pake struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Message       []byte                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
@@ -2042,7 +2118,7 @@ type Pake struct {
 
 func (x *Pake) Reset() {
 	*x = Pake{}
-	mi := &file_porthole_proto_msgTypes[25]
+	mi := &file_porthole_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2130,7 @@ func (x *Pake) String() string {
 func (*Pake) ProtoMessage() {}
 
 func (x *Pake) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[25]
+	mi := &file_porthole_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2143,7 @@ func (x *Pake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pake.ProtoReflect.Descriptor instead.
 func (*Pake) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{25}
+	return file_porthole_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Pake) GetMessage() []byte {
@@ -2086,7 +2162,7 @@ type KeyConfirm struct {
 
 func (x *KeyConfirm) Reset() {
 	*x = KeyConfirm{}
-	mi := &file_porthole_proto_msgTypes[26]
+	mi := &file_porthole_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2098,7 +2174,7 @@ func (x *KeyConfirm) String() string {
 func (*KeyConfirm) ProtoMessage() {}
 
 func (x *KeyConfirm) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[26]
+	mi := &file_porthole_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2111,7 +2187,7 @@ func (x *KeyConfirm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyConfirm.ProtoReflect.Descriptor instead.
 func (*KeyConfirm) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{26}
+	return file_porthole_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *KeyConfirm) GetMac() []byte {
@@ -2132,7 +2208,7 @@ type Candidates struct {
 
 func (x *Candidates) Reset() {
 	*x = Candidates{}
-	mi := &file_porthole_proto_msgTypes[27]
+	mi := &file_porthole_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2220,7 @@ func (x *Candidates) String() string {
 func (*Candidates) ProtoMessage() {}
 
 func (x *Candidates) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[27]
+	mi := &file_porthole_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2233,7 @@ func (x *Candidates) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Candidates.ProtoReflect.Descriptor instead.
 func (*Candidates) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{27}
+	return file_porthole_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Candidates) GetAddrs() []string {
@@ -2190,7 +2266,7 @@ type UseRelay struct {
 
 func (x *UseRelay) Reset() {
 	*x = UseRelay{}
-	mi := &file_porthole_proto_msgTypes[28]
+	mi := &file_porthole_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +2278,7 @@ func (x *UseRelay) String() string {
 func (*UseRelay) ProtoMessage() {}
 
 func (x *UseRelay) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[28]
+	mi := &file_porthole_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2215,7 +2291,7 @@ func (x *UseRelay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseRelay.ProtoReflect.Descriptor instead.
 func (*UseRelay) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{28}
+	return file_porthole_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UseRelay) GetAttempt() uint64 {
@@ -2234,7 +2310,7 @@ type RelayReady struct {
 
 func (x *RelayReady) Reset() {
 	*x = RelayReady{}
-	mi := &file_porthole_proto_msgTypes[29]
+	mi := &file_porthole_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +2322,7 @@ func (x *RelayReady) String() string {
 func (*RelayReady) ProtoMessage() {}
 
 func (x *RelayReady) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[29]
+	mi := &file_porthole_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +2335,7 @@ func (x *RelayReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelayReady.ProtoReflect.Descriptor instead.
 func (*RelayReady) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{29}
+	return file_porthole_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RelayReady) GetAttempt() uint64 {
@@ -2279,7 +2355,7 @@ type Abort struct {
 
 func (x *Abort) Reset() {
 	*x = Abort{}
-	mi := &file_porthole_proto_msgTypes[30]
+	mi := &file_porthole_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +2367,7 @@ func (x *Abort) String() string {
 func (*Abort) ProtoMessage() {}
 
 func (x *Abort) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[30]
+	mi := &file_porthole_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +2380,7 @@ func (x *Abort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Abort.ProtoReflect.Descriptor instead.
 func (*Abort) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{30}
+	return file_porthole_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Abort) GetCode() string {
@@ -2350,7 +2426,7 @@ type PeerMsg struct {
 
 func (x *PeerMsg) Reset() {
 	*x = PeerMsg{}
-	mi := &file_porthole_proto_msgTypes[31]
+	mi := &file_porthole_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2438,7 @@ func (x *PeerMsg) String() string {
 func (*PeerMsg) ProtoMessage() {}
 
 func (x *PeerMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[31]
+	mi := &file_porthole_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2451,7 @@ func (x *PeerMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerMsg.ProtoReflect.Descriptor instead.
 func (*PeerMsg) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{31}
+	return file_porthole_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PeerMsg) GetBody() isPeerMsg_Body {
@@ -2673,7 +2749,7 @@ type Input struct {
 
 func (x *Input) Reset() {
 	*x = Input{}
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +2761,7 @@ func (x *Input) String() string {
 func (*Input) ProtoMessage() {}
 
 func (x *Input) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[32]
+	mi := &file_porthole_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +2774,7 @@ func (x *Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Input.ProtoReflect.Descriptor instead.
 func (*Input) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{32}
+	return file_porthole_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Input) GetEvents() []*InputEvent {
@@ -2732,7 +2808,7 @@ type InputEvent struct {
 
 func (x *InputEvent) Reset() {
 	*x = InputEvent{}
-	mi := &file_porthole_proto_msgTypes[33]
+	mi := &file_porthole_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2744,7 +2820,7 @@ func (x *InputEvent) String() string {
 func (*InputEvent) ProtoMessage() {}
 
 func (x *InputEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[33]
+	mi := &file_porthole_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +2833,7 @@ func (x *InputEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputEvent.ProtoReflect.Descriptor instead.
 func (*InputEvent) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{33}
+	return file_porthole_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *InputEvent) GetKind() InputEvent_Kind {
@@ -2869,7 +2945,7 @@ type ScreenMsg struct {
 
 func (x *ScreenMsg) Reset() {
 	*x = ScreenMsg{}
-	mi := &file_porthole_proto_msgTypes[34]
+	mi := &file_porthole_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +2957,7 @@ func (x *ScreenMsg) String() string {
 func (*ScreenMsg) ProtoMessage() {}
 
 func (x *ScreenMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[34]
+	mi := &file_porthole_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +2970,7 @@ func (x *ScreenMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenMsg.ProtoReflect.Descriptor instead.
 func (*ScreenMsg) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{34}
+	return file_porthole_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ScreenMsg) GetBody() isScreenMsg_Body {
@@ -3053,7 +3129,7 @@ type ScreenOpen struct {
 
 func (x *ScreenOpen) Reset() {
 	*x = ScreenOpen{}
-	mi := &file_porthole_proto_msgTypes[35]
+	mi := &file_porthole_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3065,7 +3141,7 @@ func (x *ScreenOpen) String() string {
 func (*ScreenOpen) ProtoMessage() {}
 
 func (x *ScreenOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[35]
+	mi := &file_porthole_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3078,7 +3154,7 @@ func (x *ScreenOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenOpen.ProtoReflect.Descriptor instead.
 func (*ScreenOpen) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{35}
+	return file_porthole_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ScreenOpen) GetMonitor() int32 {
@@ -3098,7 +3174,7 @@ type ScreenSelect struct {
 
 func (x *ScreenSelect) Reset() {
 	*x = ScreenSelect{}
-	mi := &file_porthole_proto_msgTypes[36]
+	mi := &file_porthole_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3110,7 +3186,7 @@ func (x *ScreenSelect) String() string {
 func (*ScreenSelect) ProtoMessage() {}
 
 func (x *ScreenSelect) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[36]
+	mi := &file_porthole_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3123,7 +3199,7 @@ func (x *ScreenSelect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenSelect.ProtoReflect.Descriptor instead.
 func (*ScreenSelect) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{36}
+	return file_porthole_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ScreenSelect) GetMonitor() int32 {
@@ -3148,7 +3224,7 @@ type Monitor struct {
 
 func (x *Monitor) Reset() {
 	*x = Monitor{}
-	mi := &file_porthole_proto_msgTypes[37]
+	mi := &file_porthole_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3160,7 +3236,7 @@ func (x *Monitor) String() string {
 func (*Monitor) ProtoMessage() {}
 
 func (x *Monitor) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[37]
+	mi := &file_porthole_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3173,7 +3249,7 @@ func (x *Monitor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Monitor.ProtoReflect.Descriptor instead.
 func (*Monitor) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{37}
+	return file_porthole_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Monitor) GetIndex() int32 {
@@ -3230,7 +3306,7 @@ type ScreenInfo struct {
 
 func (x *ScreenInfo) Reset() {
 	*x = ScreenInfo{}
-	mi := &file_porthole_proto_msgTypes[38]
+	mi := &file_porthole_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3242,7 +3318,7 @@ func (x *ScreenInfo) String() string {
 func (*ScreenInfo) ProtoMessage() {}
 
 func (x *ScreenInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[38]
+	mi := &file_porthole_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3255,7 +3331,7 @@ func (x *ScreenInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenInfo.ProtoReflect.Descriptor instead.
 func (*ScreenInfo) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{38}
+	return file_porthole_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ScreenInfo) GetMonitors() []*Monitor {
@@ -3284,7 +3360,7 @@ type ScreenFrame struct {
 
 func (x *ScreenFrame) Reset() {
 	*x = ScreenFrame{}
-	mi := &file_porthole_proto_msgTypes[39]
+	mi := &file_porthole_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3296,7 +3372,7 @@ func (x *ScreenFrame) String() string {
 func (*ScreenFrame) ProtoMessage() {}
 
 func (x *ScreenFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[39]
+	mi := &file_porthole_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3309,7 +3385,7 @@ func (x *ScreenFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenFrame.ProtoReflect.Descriptor instead.
 func (*ScreenFrame) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{39}
+	return file_porthole_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ScreenFrame) GetSeq() uint64 {
@@ -3346,7 +3422,7 @@ type ScreenAck struct {
 
 func (x *ScreenAck) Reset() {
 	*x = ScreenAck{}
-	mi := &file_porthole_proto_msgTypes[40]
+	mi := &file_porthole_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3358,7 +3434,7 @@ func (x *ScreenAck) String() string {
 func (*ScreenAck) ProtoMessage() {}
 
 func (x *ScreenAck) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[40]
+	mi := &file_porthole_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3371,7 +3447,7 @@ func (x *ScreenAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenAck.ProtoReflect.Descriptor instead.
 func (*ScreenAck) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{40}
+	return file_porthole_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ScreenAck) GetSeq() uint64 {
@@ -3407,7 +3483,7 @@ type ScreenCursor struct {
 
 func (x *ScreenCursor) Reset() {
 	*x = ScreenCursor{}
-	mi := &file_porthole_proto_msgTypes[41]
+	mi := &file_porthole_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3419,7 +3495,7 @@ func (x *ScreenCursor) String() string {
 func (*ScreenCursor) ProtoMessage() {}
 
 func (x *ScreenCursor) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[41]
+	mi := &file_porthole_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3432,7 +3508,7 @@ func (x *ScreenCursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenCursor.ProtoReflect.Descriptor instead.
 func (*ScreenCursor) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{41}
+	return file_porthole_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ScreenCursor) GetX() int32 {
@@ -3509,7 +3585,7 @@ type ScreenSync struct {
 
 func (x *ScreenSync) Reset() {
 	*x = ScreenSync{}
-	mi := &file_porthole_proto_msgTypes[42]
+	mi := &file_porthole_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3521,7 +3597,7 @@ func (x *ScreenSync) String() string {
 func (*ScreenSync) ProtoMessage() {}
 
 func (x *ScreenSync) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[42]
+	mi := &file_porthole_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3534,7 +3610,7 @@ func (x *ScreenSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenSync.ProtoReflect.Descriptor instead.
 func (*ScreenSync) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{42}
+	return file_porthole_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ScreenSync) GetN() uint64 {
@@ -3553,7 +3629,7 @@ type ScreenSynced struct {
 
 func (x *ScreenSynced) Reset() {
 	*x = ScreenSynced{}
-	mi := &file_porthole_proto_msgTypes[43]
+	mi := &file_porthole_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3565,7 +3641,7 @@ func (x *ScreenSynced) String() string {
 func (*ScreenSynced) ProtoMessage() {}
 
 func (x *ScreenSynced) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[43]
+	mi := &file_porthole_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3578,7 +3654,7 @@ func (x *ScreenSynced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenSynced.ProtoReflect.Descriptor instead.
 func (*ScreenSynced) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{43}
+	return file_porthole_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ScreenSynced) GetN() uint64 {
@@ -3598,7 +3674,7 @@ type ScreenStop struct {
 
 func (x *ScreenStop) Reset() {
 	*x = ScreenStop{}
-	mi := &file_porthole_proto_msgTypes[44]
+	mi := &file_porthole_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3610,7 +3686,7 @@ func (x *ScreenStop) String() string {
 func (*ScreenStop) ProtoMessage() {}
 
 func (x *ScreenStop) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[44]
+	mi := &file_porthole_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3623,7 +3699,7 @@ func (x *ScreenStop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenStop.ProtoReflect.Descriptor instead.
 func (*ScreenStop) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{44}
+	return file_porthole_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ScreenStop) GetWhy() string {
@@ -3648,7 +3724,7 @@ type PermissionRequest struct {
 
 func (x *PermissionRequest) Reset() {
 	*x = PermissionRequest{}
-	mi := &file_porthole_proto_msgTypes[45]
+	mi := &file_porthole_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3660,7 +3736,7 @@ func (x *PermissionRequest) String() string {
 func (*PermissionRequest) ProtoMessage() {}
 
 func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[45]
+	mi := &file_porthole_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3673,7 +3749,7 @@ func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRequest.ProtoReflect.Descriptor instead.
 func (*PermissionRequest) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{45}
+	return file_porthole_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PermissionRequest) GetId() string {
@@ -3715,7 +3791,7 @@ type PermissionAnswer struct {
 
 func (x *PermissionAnswer) Reset() {
 	*x = PermissionAnswer{}
-	mi := &file_porthole_proto_msgTypes[46]
+	mi := &file_porthole_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3727,7 +3803,7 @@ func (x *PermissionAnswer) String() string {
 func (*PermissionAnswer) ProtoMessage() {}
 
 func (x *PermissionAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[46]
+	mi := &file_porthole_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3740,7 +3816,7 @@ func (x *PermissionAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionAnswer.ProtoReflect.Descriptor instead.
 func (*PermissionAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{46}
+	return file_porthole_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PermissionAnswer) GetId() string {
@@ -3777,7 +3853,7 @@ type PermissionRevoked struct {
 
 func (x *PermissionRevoked) Reset() {
 	*x = PermissionRevoked{}
-	mi := &file_porthole_proto_msgTypes[47]
+	mi := &file_porthole_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3789,7 +3865,7 @@ func (x *PermissionRevoked) String() string {
 func (*PermissionRevoked) ProtoMessage() {}
 
 func (x *PermissionRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[47]
+	mi := &file_porthole_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3802,7 +3878,7 @@ func (x *PermissionRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRevoked.ProtoReflect.Descriptor instead.
 func (*PermissionRevoked) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{47}
+	return file_porthole_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *PermissionRevoked) GetId() string {
@@ -3840,7 +3916,7 @@ type Chat struct {
 
 func (x *Chat) Reset() {
 	*x = Chat{}
-	mi := &file_porthole_proto_msgTypes[48]
+	mi := &file_porthole_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3852,7 +3928,7 @@ func (x *Chat) String() string {
 func (*Chat) ProtoMessage() {}
 
 func (x *Chat) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[48]
+	mi := &file_porthole_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3865,7 +3941,7 @@ func (x *Chat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chat.ProtoReflect.Descriptor instead.
 func (*Chat) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{48}
+	return file_porthole_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Chat) GetId() string {
@@ -3919,7 +3995,7 @@ type ChatAck struct {
 
 func (x *ChatAck) Reset() {
 	*x = ChatAck{}
-	mi := &file_porthole_proto_msgTypes[49]
+	mi := &file_porthole_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3931,7 +4007,7 @@ func (x *ChatAck) String() string {
 func (*ChatAck) ProtoMessage() {}
 
 func (x *ChatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[49]
+	mi := &file_porthole_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3944,7 +4020,7 @@ func (x *ChatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatAck.ProtoReflect.Descriptor instead.
 func (*ChatAck) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{49}
+	return file_porthole_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ChatAck) GetId() string {
@@ -3964,7 +4040,7 @@ type Bye struct {
 
 func (x *Bye) Reset() {
 	*x = Bye{}
-	mi := &file_porthole_proto_msgTypes[50]
+	mi := &file_porthole_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3976,7 +4052,7 @@ func (x *Bye) String() string {
 func (*Bye) ProtoMessage() {}
 
 func (x *Bye) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[50]
+	mi := &file_porthole_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3989,7 +4065,7 @@ func (x *Bye) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bye.ProtoReflect.Descriptor instead.
 func (*Bye) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{50}
+	return file_porthole_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Bye) GetReason() string {
@@ -4028,7 +4104,7 @@ type FileOffer struct {
 
 func (x *FileOffer) Reset() {
 	*x = FileOffer{}
-	mi := &file_porthole_proto_msgTypes[51]
+	mi := &file_porthole_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4040,7 +4116,7 @@ func (x *FileOffer) String() string {
 func (*FileOffer) ProtoMessage() {}
 
 func (x *FileOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[51]
+	mi := &file_porthole_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4053,7 +4129,7 @@ func (x *FileOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileOffer.ProtoReflect.Descriptor instead.
 func (*FileOffer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{51}
+	return file_porthole_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FileOffer) GetId() string {
@@ -4132,7 +4208,7 @@ type FileAnswer struct {
 
 func (x *FileAnswer) Reset() {
 	*x = FileAnswer{}
-	mi := &file_porthole_proto_msgTypes[52]
+	mi := &file_porthole_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4144,7 +4220,7 @@ func (x *FileAnswer) String() string {
 func (*FileAnswer) ProtoMessage() {}
 
 func (x *FileAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[52]
+	mi := &file_porthole_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4157,7 +4233,7 @@ func (x *FileAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileAnswer.ProtoReflect.Descriptor instead.
 func (*FileAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{52}
+	return file_porthole_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FileAnswer) GetId() string {
@@ -4220,7 +4296,7 @@ type FileCancel struct {
 
 func (x *FileCancel) Reset() {
 	*x = FileCancel{}
-	mi := &file_porthole_proto_msgTypes[53]
+	mi := &file_porthole_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4232,7 +4308,7 @@ func (x *FileCancel) String() string {
 func (*FileCancel) ProtoMessage() {}
 
 func (x *FileCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[53]
+	mi := &file_porthole_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4245,7 +4321,7 @@ func (x *FileCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileCancel.ProtoReflect.Descriptor instead.
 func (*FileCancel) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{53}
+	return file_porthole_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FileCancel) GetId() string {
@@ -4276,7 +4352,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_porthole_proto_msgTypes[54]
+	mi := &file_porthole_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4288,7 +4364,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[54]
+	mi := &file_porthole_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4301,7 +4377,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{54}
+	return file_porthole_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *FileDone) GetId() string {
@@ -4343,7 +4419,7 @@ type FileInvite struct {
 
 func (x *FileInvite) Reset() {
 	*x = FileInvite{}
-	mi := &file_porthole_proto_msgTypes[55]
+	mi := &file_porthole_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4355,7 +4431,7 @@ func (x *FileInvite) String() string {
 func (*FileInvite) ProtoMessage() {}
 
 func (x *FileInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[55]
+	mi := &file_porthole_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4368,7 +4444,7 @@ func (x *FileInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInvite.ProtoReflect.Descriptor instead.
 func (*FileInvite) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{55}
+	return file_porthole_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *FileInvite) GetExpiresUnixMs() int64 {
@@ -4396,7 +4472,7 @@ type FilePolicy struct {
 
 func (x *FilePolicy) Reset() {
 	*x = FilePolicy{}
-	mi := &file_porthole_proto_msgTypes[56]
+	mi := &file_porthole_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4408,7 +4484,7 @@ func (x *FilePolicy) String() string {
 func (*FilePolicy) ProtoMessage() {}
 
 func (x *FilePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[56]
+	mi := &file_porthole_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4421,7 +4497,7 @@ func (x *FilePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePolicy.ProtoReflect.Descriptor instead.
 func (*FilePolicy) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{56}
+	return file_porthole_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *FilePolicy) GetEnabled() bool {
@@ -4485,7 +4561,7 @@ type LinkOffer struct {
 
 func (x *LinkOffer) Reset() {
 	*x = LinkOffer{}
-	mi := &file_porthole_proto_msgTypes[57]
+	mi := &file_porthole_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4497,7 +4573,7 @@ func (x *LinkOffer) String() string {
 func (*LinkOffer) ProtoMessage() {}
 
 func (x *LinkOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[57]
+	mi := &file_porthole_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4510,7 +4586,7 @@ func (x *LinkOffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkOffer.ProtoReflect.Descriptor instead.
 func (*LinkOffer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{57}
+	return file_porthole_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LinkOffer) GetId() string {
@@ -4540,7 +4616,7 @@ type LinkAnswer struct {
 
 func (x *LinkAnswer) Reset() {
 	*x = LinkAnswer{}
-	mi := &file_porthole_proto_msgTypes[58]
+	mi := &file_porthole_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4552,7 +4628,7 @@ func (x *LinkAnswer) String() string {
 func (*LinkAnswer) ProtoMessage() {}
 
 func (x *LinkAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[58]
+	mi := &file_porthole_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4565,7 +4641,7 @@ func (x *LinkAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkAnswer.ProtoReflect.Descriptor instead.
 func (*LinkAnswer) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{58}
+	return file_porthole_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *LinkAnswer) GetId() string {
@@ -4603,7 +4679,7 @@ type FileStreamHead struct {
 
 func (x *FileStreamHead) Reset() {
 	*x = FileStreamHead{}
-	mi := &file_porthole_proto_msgTypes[59]
+	mi := &file_porthole_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4615,7 +4691,7 @@ func (x *FileStreamHead) String() string {
 func (*FileStreamHead) ProtoMessage() {}
 
 func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
-	mi := &file_porthole_proto_msgTypes[59]
+	mi := &file_porthole_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4628,7 +4704,7 @@ func (x *FileStreamHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStreamHead.ProtoReflect.Descriptor instead.
 func (*FileStreamHead) Descriptor() ([]byte, []int) {
-	return file_porthole_proto_rawDescGZIP(), []int{59}
+	return file_porthole_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *FileStreamHead) GetId() string {
@@ -4767,7 +4843,7 @@ const file_porthole_proto_rawDesc = "" +
 	"\x03pad\x18\x02 \x01(\fR\x03pad\"\x1f\n" +
 	"\x04Pong\x12\x17\n" +
 	"\aunix_ms\x18\x01 \x01(\x03R\x06unixMs\"\x04\n" +
-	"\x02Ok\"\xcb\x02\n" +
+	"\x02Ok\"\xfa\x02\n" +
 	"\n" +
 	"PeerSignal\x12'\n" +
 	"\x04pake\x18\x01 \x01(\v2\x11.porthole.v1.PakeH\x00R\x04pake\x123\n" +
@@ -4778,8 +4854,12 @@ const file_porthole_proto_rawDesc = "" +
 	"\tuse_relay\x18\x04 \x01(\v2\x15.porthole.v1.UseRelayH\x00R\buseRelay\x12:\n" +
 	"\vrelay_ready\x18\x05 \x01(\v2\x17.porthole.v1.RelayReadyH\x00R\n" +
 	"relayReady\x12*\n" +
-	"\x05abort\x18\x06 \x01(\v2\x12.porthole.v1.AbortH\x00R\x05abortB\x06\n" +
-	"\x04body\" \n" +
+	"\x05abort\x18\x06 \x01(\v2\x12.porthole.v1.AbortH\x00R\x05abort\x12-\n" +
+	"\x06sealed\x18\a \x01(\v2\x13.porthole.v1.SealedH\x00R\x06sealedB\x06\n" +
+	"\x04body\"0\n" +
+	"\x06Sealed\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\fR\x05nonce\x12\x10\n" +
+	"\x03box\x18\x02 \x01(\fR\x03box\" \n" +
 	"\x04Pake\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\fR\amessage\"\x1e\n" +
 	"\n" +
@@ -5006,7 +5086,7 @@ func file_porthole_proto_rawDescGZIP() []byte {
 }
 
 var file_porthole_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_porthole_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_porthole_proto_goTypes = []any{
 	(Role)(0),                 // 0: porthole.v1.Role
 	(FileCheck)(0),            // 1: porthole.v1.FileCheck
@@ -5036,41 +5116,42 @@ var file_porthole_proto_goTypes = []any{
 	(*Pong)(nil),              // 25: porthole.v1.Pong
 	(*Ok)(nil),                // 26: porthole.v1.Ok
 	(*PeerSignal)(nil),        // 27: porthole.v1.PeerSignal
-	(*Pake)(nil),              // 28: porthole.v1.Pake
-	(*KeyConfirm)(nil),        // 29: porthole.v1.KeyConfirm
-	(*Candidates)(nil),        // 30: porthole.v1.Candidates
-	(*UseRelay)(nil),          // 31: porthole.v1.UseRelay
-	(*RelayReady)(nil),        // 32: porthole.v1.RelayReady
-	(*Abort)(nil),             // 33: porthole.v1.Abort
-	(*PeerMsg)(nil),           // 34: porthole.v1.PeerMsg
-	(*Input)(nil),             // 35: porthole.v1.Input
-	(*InputEvent)(nil),        // 36: porthole.v1.InputEvent
-	(*ScreenMsg)(nil),         // 37: porthole.v1.ScreenMsg
-	(*ScreenOpen)(nil),        // 38: porthole.v1.ScreenOpen
-	(*ScreenSelect)(nil),      // 39: porthole.v1.ScreenSelect
-	(*Monitor)(nil),           // 40: porthole.v1.Monitor
-	(*ScreenInfo)(nil),        // 41: porthole.v1.ScreenInfo
-	(*ScreenFrame)(nil),       // 42: porthole.v1.ScreenFrame
-	(*ScreenAck)(nil),         // 43: porthole.v1.ScreenAck
-	(*ScreenCursor)(nil),      // 44: porthole.v1.ScreenCursor
-	(*ScreenSync)(nil),        // 45: porthole.v1.ScreenSync
-	(*ScreenSynced)(nil),      // 46: porthole.v1.ScreenSynced
-	(*ScreenStop)(nil),        // 47: porthole.v1.ScreenStop
-	(*PermissionRequest)(nil), // 48: porthole.v1.PermissionRequest
-	(*PermissionAnswer)(nil),  // 49: porthole.v1.PermissionAnswer
-	(*PermissionRevoked)(nil), // 50: porthole.v1.PermissionRevoked
-	(*Chat)(nil),              // 51: porthole.v1.Chat
-	(*ChatAck)(nil),           // 52: porthole.v1.ChatAck
-	(*Bye)(nil),               // 53: porthole.v1.Bye
-	(*FileOffer)(nil),         // 54: porthole.v1.FileOffer
-	(*FileAnswer)(nil),        // 55: porthole.v1.FileAnswer
-	(*FileCancel)(nil),        // 56: porthole.v1.FileCancel
-	(*FileDone)(nil),          // 57: porthole.v1.FileDone
-	(*FileInvite)(nil),        // 58: porthole.v1.FileInvite
-	(*FilePolicy)(nil),        // 59: porthole.v1.FilePolicy
-	(*LinkOffer)(nil),         // 60: porthole.v1.LinkOffer
-	(*LinkAnswer)(nil),        // 61: porthole.v1.LinkAnswer
-	(*FileStreamHead)(nil),    // 62: porthole.v1.FileStreamHead
+	(*Sealed)(nil),            // 28: porthole.v1.Sealed
+	(*Pake)(nil),              // 29: porthole.v1.Pake
+	(*KeyConfirm)(nil),        // 30: porthole.v1.KeyConfirm
+	(*Candidates)(nil),        // 31: porthole.v1.Candidates
+	(*UseRelay)(nil),          // 32: porthole.v1.UseRelay
+	(*RelayReady)(nil),        // 33: porthole.v1.RelayReady
+	(*Abort)(nil),             // 34: porthole.v1.Abort
+	(*PeerMsg)(nil),           // 35: porthole.v1.PeerMsg
+	(*Input)(nil),             // 36: porthole.v1.Input
+	(*InputEvent)(nil),        // 37: porthole.v1.InputEvent
+	(*ScreenMsg)(nil),         // 38: porthole.v1.ScreenMsg
+	(*ScreenOpen)(nil),        // 39: porthole.v1.ScreenOpen
+	(*ScreenSelect)(nil),      // 40: porthole.v1.ScreenSelect
+	(*Monitor)(nil),           // 41: porthole.v1.Monitor
+	(*ScreenInfo)(nil),        // 42: porthole.v1.ScreenInfo
+	(*ScreenFrame)(nil),       // 43: porthole.v1.ScreenFrame
+	(*ScreenAck)(nil),         // 44: porthole.v1.ScreenAck
+	(*ScreenCursor)(nil),      // 45: porthole.v1.ScreenCursor
+	(*ScreenSync)(nil),        // 46: porthole.v1.ScreenSync
+	(*ScreenSynced)(nil),      // 47: porthole.v1.ScreenSynced
+	(*ScreenStop)(nil),        // 48: porthole.v1.ScreenStop
+	(*PermissionRequest)(nil), // 49: porthole.v1.PermissionRequest
+	(*PermissionAnswer)(nil),  // 50: porthole.v1.PermissionAnswer
+	(*PermissionRevoked)(nil), // 51: porthole.v1.PermissionRevoked
+	(*Chat)(nil),              // 52: porthole.v1.Chat
+	(*ChatAck)(nil),           // 53: porthole.v1.ChatAck
+	(*Bye)(nil),               // 54: porthole.v1.Bye
+	(*FileOffer)(nil),         // 55: porthole.v1.FileOffer
+	(*FileAnswer)(nil),        // 56: porthole.v1.FileAnswer
+	(*FileCancel)(nil),        // 57: porthole.v1.FileCancel
+	(*FileDone)(nil),          // 58: porthole.v1.FileDone
+	(*FileInvite)(nil),        // 59: porthole.v1.FileInvite
+	(*FilePolicy)(nil),        // 60: porthole.v1.FilePolicy
+	(*LinkOffer)(nil),         // 61: porthole.v1.LinkOffer
+	(*LinkAnswer)(nil),        // 62: porthole.v1.LinkAnswer
+	(*FileStreamHead)(nil),    // 63: porthole.v1.FileStreamHead
 }
 var file_porthole_proto_depIdxs = []int32{
 	5,  // 0: porthole.v1.ClientMsg.hello:type_name -> porthole.v1.Hello
@@ -5096,52 +5177,53 @@ var file_porthole_proto_depIdxs = []int32{
 	25, // 20: porthole.v1.RelayMsg.pong:type_name -> porthole.v1.Pong
 	26, // 21: porthole.v1.RelayMsg.ok:type_name -> porthole.v1.Ok
 	0,  // 22: porthole.v1.Hello.role:type_name -> porthole.v1.Role
-	59, // 23: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
+	60, // 23: porthole.v1.SignedIn.file_policy:type_name -> porthole.v1.FilePolicy
 	13, // 24: porthole.v1.Attached.sessions:type_name -> porthole.v1.AttachedSession
-	28, // 25: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
-	29, // 26: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
-	30, // 27: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
-	31, // 28: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
-	32, // 29: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
-	33, // 30: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
-	5,  // 31: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
-	51, // 32: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
-	52, // 33: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
-	53, // 34: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
-	24, // 35: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
-	25, // 36: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
-	48, // 37: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
-	49, // 38: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
-	54, // 39: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
-	55, // 40: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
-	56, // 41: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
-	57, // 42: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
-	58, // 43: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
-	59, // 44: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
-	50, // 45: porthole.v1.PeerMsg.permission_revoked:type_name -> porthole.v1.PermissionRevoked
-	60, // 46: porthole.v1.PeerMsg.link_offer:type_name -> porthole.v1.LinkOffer
-	61, // 47: porthole.v1.PeerMsg.link_answer:type_name -> porthole.v1.LinkAnswer
-	35, // 48: porthole.v1.PeerMsg.input:type_name -> porthole.v1.Input
-	36, // 49: porthole.v1.Input.events:type_name -> porthole.v1.InputEvent
-	2,  // 50: porthole.v1.InputEvent.kind:type_name -> porthole.v1.InputEvent.Kind
-	38, // 51: porthole.v1.ScreenMsg.open:type_name -> porthole.v1.ScreenOpen
-	41, // 52: porthole.v1.ScreenMsg.info:type_name -> porthole.v1.ScreenInfo
-	42, // 53: porthole.v1.ScreenMsg.frame:type_name -> porthole.v1.ScreenFrame
-	43, // 54: porthole.v1.ScreenMsg.ack:type_name -> porthole.v1.ScreenAck
-	44, // 55: porthole.v1.ScreenMsg.cursor:type_name -> porthole.v1.ScreenCursor
-	45, // 56: porthole.v1.ScreenMsg.sync:type_name -> porthole.v1.ScreenSync
-	46, // 57: porthole.v1.ScreenMsg.synced:type_name -> porthole.v1.ScreenSynced
-	47, // 58: porthole.v1.ScreenMsg.stop:type_name -> porthole.v1.ScreenStop
-	39, // 59: porthole.v1.ScreenMsg.select:type_name -> porthole.v1.ScreenSelect
-	40, // 60: porthole.v1.ScreenInfo.monitors:type_name -> porthole.v1.Monitor
-	0,  // 61: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
-	1,  // 62: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
-	1,  // 63: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
-	64, // [64:64] is the sub-list for method output_type
-	64, // [64:64] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	29, // 25: porthole.v1.PeerSignal.pake:type_name -> porthole.v1.Pake
+	30, // 26: porthole.v1.PeerSignal.confirm:type_name -> porthole.v1.KeyConfirm
+	31, // 27: porthole.v1.PeerSignal.candidates:type_name -> porthole.v1.Candidates
+	32, // 28: porthole.v1.PeerSignal.use_relay:type_name -> porthole.v1.UseRelay
+	33, // 29: porthole.v1.PeerSignal.relay_ready:type_name -> porthole.v1.RelayReady
+	34, // 30: porthole.v1.PeerSignal.abort:type_name -> porthole.v1.Abort
+	28, // 31: porthole.v1.PeerSignal.sealed:type_name -> porthole.v1.Sealed
+	5,  // 32: porthole.v1.PeerMsg.hello:type_name -> porthole.v1.Hello
+	52, // 33: porthole.v1.PeerMsg.chat:type_name -> porthole.v1.Chat
+	53, // 34: porthole.v1.PeerMsg.chat_ack:type_name -> porthole.v1.ChatAck
+	54, // 35: porthole.v1.PeerMsg.bye:type_name -> porthole.v1.Bye
+	24, // 36: porthole.v1.PeerMsg.ping:type_name -> porthole.v1.Ping
+	25, // 37: porthole.v1.PeerMsg.pong:type_name -> porthole.v1.Pong
+	49, // 38: porthole.v1.PeerMsg.permission_request:type_name -> porthole.v1.PermissionRequest
+	50, // 39: porthole.v1.PeerMsg.permission_answer:type_name -> porthole.v1.PermissionAnswer
+	55, // 40: porthole.v1.PeerMsg.file_offer:type_name -> porthole.v1.FileOffer
+	56, // 41: porthole.v1.PeerMsg.file_answer:type_name -> porthole.v1.FileAnswer
+	57, // 42: porthole.v1.PeerMsg.file_cancel:type_name -> porthole.v1.FileCancel
+	58, // 43: porthole.v1.PeerMsg.file_done:type_name -> porthole.v1.FileDone
+	59, // 44: porthole.v1.PeerMsg.file_invite:type_name -> porthole.v1.FileInvite
+	60, // 45: porthole.v1.PeerMsg.file_policy:type_name -> porthole.v1.FilePolicy
+	51, // 46: porthole.v1.PeerMsg.permission_revoked:type_name -> porthole.v1.PermissionRevoked
+	61, // 47: porthole.v1.PeerMsg.link_offer:type_name -> porthole.v1.LinkOffer
+	62, // 48: porthole.v1.PeerMsg.link_answer:type_name -> porthole.v1.LinkAnswer
+	36, // 49: porthole.v1.PeerMsg.input:type_name -> porthole.v1.Input
+	37, // 50: porthole.v1.Input.events:type_name -> porthole.v1.InputEvent
+	2,  // 51: porthole.v1.InputEvent.kind:type_name -> porthole.v1.InputEvent.Kind
+	39, // 52: porthole.v1.ScreenMsg.open:type_name -> porthole.v1.ScreenOpen
+	42, // 53: porthole.v1.ScreenMsg.info:type_name -> porthole.v1.ScreenInfo
+	43, // 54: porthole.v1.ScreenMsg.frame:type_name -> porthole.v1.ScreenFrame
+	44, // 55: porthole.v1.ScreenMsg.ack:type_name -> porthole.v1.ScreenAck
+	45, // 56: porthole.v1.ScreenMsg.cursor:type_name -> porthole.v1.ScreenCursor
+	46, // 57: porthole.v1.ScreenMsg.sync:type_name -> porthole.v1.ScreenSync
+	47, // 58: porthole.v1.ScreenMsg.synced:type_name -> porthole.v1.ScreenSynced
+	48, // 59: porthole.v1.ScreenMsg.stop:type_name -> porthole.v1.ScreenStop
+	40, // 60: porthole.v1.ScreenMsg.select:type_name -> porthole.v1.ScreenSelect
+	41, // 61: porthole.v1.ScreenInfo.monitors:type_name -> porthole.v1.Monitor
+	0,  // 62: porthole.v1.Chat.from_role:type_name -> porthole.v1.Role
+	1,  // 63: porthole.v1.FileAnswer.check:type_name -> porthole.v1.FileCheck
+	1,  // 64: porthole.v1.FileStreamHead.check:type_name -> porthole.v1.FileCheck
+	65, // [65:65] is the sub-list for method output_type
+	65, // [65:65] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_porthole_proto_init() }
@@ -5182,8 +5264,9 @@ func file_porthole_proto_init() {
 		(*PeerSignal_UseRelay)(nil),
 		(*PeerSignal_RelayReady)(nil),
 		(*PeerSignal_Abort)(nil),
+		(*PeerSignal_Sealed)(nil),
 	}
-	file_porthole_proto_msgTypes[31].OneofWrappers = []any{
+	file_porthole_proto_msgTypes[32].OneofWrappers = []any{
 		(*PeerMsg_Hello)(nil),
 		(*PeerMsg_Chat)(nil),
 		(*PeerMsg_ChatAck)(nil),
@@ -5203,7 +5286,7 @@ func file_porthole_proto_init() {
 		(*PeerMsg_LinkAnswer)(nil),
 		(*PeerMsg_Input)(nil),
 	}
-	file_porthole_proto_msgTypes[34].OneofWrappers = []any{
+	file_porthole_proto_msgTypes[35].OneofWrappers = []any{
 		(*ScreenMsg_Open)(nil),
 		(*ScreenMsg_Info)(nil),
 		(*ScreenMsg_Frame)(nil),
@@ -5220,7 +5303,7 @@ func file_porthole_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_porthole_proto_rawDesc), len(file_porthole_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   60,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -80,14 +80,14 @@ func TestRealCertificate(t *testing.T) {
 
 	os.Unsetenv("SSL_CERT_FILE") // now the CA is unknown
 	untrusting := h.Start(t, "customer", filepath.Join(bins, "porthole-customer"), "--headless", "--relay", r.Addr,
-		"--key", "1234-567890", "--data", filepath.Join(dir, "customer2"))
+		"--key", "1234-5678-123-456", "--data", filepath.Join(dir, "customer2"))
 	if e := untrusting.Expect("error", nil); e.S("code") != "relay_untrusted" {
 		t.Fatalf("untrusted relay certificate: %v, want relay_untrusted", e)
 	}
 	// A wrong pin is refused as well.
 	pinned := h.Start(t, "customer", filepath.Join(bins, "porthole-customer"), "--headless", "--relay", r.Addr,
 		"--relay-fingerprint", "sha256:00000000000000000000000000000000000000000000000000000000000000ff",
-		"--key", "1234-567890", "--data", filepath.Join(dir, "customer3"))
+		"--key", "1234-5678-123-456", "--data", filepath.Join(dir, "customer3"))
 	if e := pinned.Expect("error", nil); e.S("code") != "relay_untrusted" {
 		t.Fatalf("wrong fingerprint: %v, want relay_untrusted", e)
 	}

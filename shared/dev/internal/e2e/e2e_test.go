@@ -105,9 +105,10 @@ func TestWrongSecretFailsBothSidesAndBurnsKey(t *testing.T) {
 	w := newWorld(t)
 	agent := w.agent(t)
 	sid, key, _ := h.NewSession(t, agent)
-	wrong := key[:5] + "000000"
+	// The nameplate and its dash ("1234-5678-"), then a wrong secret.
+	wrong := key[:10] + "000-000"
 	if wrong == key {
-		wrong = key[:5] + "111111"
+		wrong = key[:10] + "111-111"
 	}
 	cust := h.StartCustomer(t, w.relay, wrong, t.TempDir())
 	e := cust.Expect("error", nil)
@@ -160,14 +161,14 @@ func TestReusedKey(t *testing.T) {
 
 func TestUnknownKeyAndUnreachableRelay(t *testing.T) {
 	w := newWorld(t)
-	cust := h.StartCustomer(t, w.relay, "0000-123456", t.TempDir())
+	cust := h.StartCustomer(t, w.relay, "0000-0000-123-456", t.TempDir())
 	if e := cust.Expect("error", nil); e.S("code") != "bad_key" && e.S("code") != "used" && e.S("code") != "expired" {
 		t.Fatalf("unknown key: %v, want bad_key", e)
 	}
 	cust.WaitExit()
 
 	w.relay.Kill()
-	gone := h.StartCustomer(t, w.relay, "1234-567890", t.TempDir())
+	gone := h.StartCustomer(t, w.relay, "1234-5678-123-456", t.TempDir())
 	if e := gone.Expect("error", nil); e.S("code") != "relay_unreachable" {
 		t.Fatalf("relay down: %v, want relay_unreachable", e)
 	}
