@@ -55,7 +55,12 @@ type session struct {
 	// Burned is why the key was used up without pairing
 	// (protocol.CodeNotPaired): the joiner is cut off, and the session waits
 	// for a new key (pb.NewKey) or its end.
-	Burned    string    `json:"burned,omitempty"`
+	Burned string `json:"burned,omitempty"`
+	// LeftWith is the reason the joiner gave when it asked to end the
+	// session before the owner said it paired: it only left then. If the
+	// owner says paired after all (its paired was on its way while the
+	// customer, paired, ended at once), the session ends with it.
+	LeftWith  string    `json:"left_with,omitempty"`
 	TokenHash []byte    `json:"token_hash,omitempty"`
 	Channel   uint64    `json:"channel"`
 	Created   time.Time `json:"created"`
@@ -526,19 +531,22 @@ func (h *hub) endSession(c *client, m *pb.EndSession) *pb.RelayMsg {
 	if !isOwner && c != s.custConn {
 		return relayError(protocol.CodeNotAllowed, "only the session owner or its customer can end it")
 	}
-	if !isOwner && !s.Paired {
-		// A joiner nobody has paired with cannot end the agent's session
-		// (whoever guessed a nameplate could, unseen); it only leaves it.
-		// The sweep tells the agent at the pairing deadline, unless the
-		// agent, which saw the PAKE, has ended it or given it a new key.
-		h.release(s)
-		return &pb.RelayMsg{Body: &pb.RelayMsg_Ok{Ok: &pb.Ok{}}}
-	}
 	reason := m.Reason
 	if reason == "" && isOwner {
 		reason = "the agent ended the session"
 	} else if reason == "" {
 		reason = "the customer ended the session"
+	}
+	if !isOwner && !s.Paired {
+		// A joiner nobody has paired with cannot end the agent's session
+		// (whoever guessed a nameplate could, unseen); it only leaves it.
+		// The sweep tells the agent at the pairing deadline, unless the
+		// agent, which saw the PAKE, has ended it or given it a new key.
+		// If the agent says it paired after all, the end was the real
+		// customer's, and the session ends then (paired).
+		s.LeftWith = reason
+		h.release(s)
+		return &pb.RelayMsg{Body: &pb.RelayMsg_Ok{Ok: &pb.Ok{}}}
 	}
 	h.removeSession(s, reason, c)
 	return &pb.RelayMsg{Body: &pb.RelayMsg_Ok{Ok: &pb.Ok{}}}

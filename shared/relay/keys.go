@@ -46,6 +46,13 @@ func (h *hub) paired(c *client, m *pb.Paired) *pb.RelayMsg {
 	case !s.Joined:
 		return relayError(protocol.CodeNotAllowed, "nobody has joined with the session's key")
 	}
+	if s.LeftWith != "" {
+		// The customer it paired with asked to end the session before this
+		// came: it ends now, and the agent is told as it would have been.
+		h.log.Info("session paired", "session", s.ID)
+		h.removeSession(s, s.LeftWith, nil)
+		return &pb.RelayMsg{Body: &pb.RelayMsg_Ok{Ok: &pb.Ok{}}}
+	}
 	if !s.Paired {
 		s.Paired = true
 		h.saveSession(s)
@@ -121,7 +128,7 @@ func (h *hub) newKey(c *client, m *pb.NewKey) *pb.RelayMsg {
 		cc.out(sessionEnded(s.ID, "the agent gave this session a new key"))
 	}
 	now := h.now()
-	s.Joined, s.JoinedAt, s.TokenHash, s.Burned = false, time.Time{}, nil, ""
+	s.Joined, s.JoinedAt, s.TokenHash, s.Burned, s.LeftWith = false, time.Time{}, nil, "", ""
 	s.Nameplate, s.KeyExpires = np, now.Add(h.cfg.KeyLifetime)
 	h.plate(s)
 	h.bindAgent(s, c) // also sets the route, without the old joiner

@@ -185,6 +185,45 @@ func TestUnpairedJoinerCannotEndTheSession(t *testing.T) {
 	}
 }
 
+// TestCustomerEndingBeforePairedIsKept: the customer pairs and ends the
+// session at once, and its end_session reaches the relay before the
+// agent's paired. The relay cannot tell it from a guesser's, so the joiner
+// only leaves; when the owner then says paired, the end was the real
+// customer's, and the session ends with its reason, the agent told.
+func TestCustomerEndingBeforePairedIsKept(t *testing.T) {
+	th := newTestHub(t)
+	a := th.agent("alice")
+	sc := th.newSession(a)
+	cust := th.newClient()
+	th.join(cust, a, sc)
+	wantOk(t, th.h.endSession(cust.client, &pb.EndSession{Session: sc.Session, Reason: "the customer closed the session"}))
+	wantMsgs(t, a, presence(sc.Session, false, false))
+	if n, _ := th.h.stats(); n != 1 {
+		t.Fatalf("sessions = %d: the joiner ended the session before anyone paired", n)
+	}
+	wantOk(t, th.h.paired(a.client, &pb.Paired{Session: sc.Session}))
+	wantMsgs(t, a, sessionEnded(sc.Session, "the customer closed the session"))
+	if n, _ := th.h.stats(); n != 0 {
+		t.Fatalf("sessions = %d after the owner said it paired with the customer who ended it", n)
+	}
+	// A new key forgets the earlier joiner's wish: its joiner is another.
+	sc2 := th.newSession(a)
+	thief := th.newClient()
+	th.join(thief, a, sc2)
+	wantOk(t, th.h.endSession(thief.client, &pb.EndSession{Session: sc2.Session}))
+	wantMsgs(t, a, presence(sc2.Session, false, false))
+	nk := th.h.newKey(a.client, &pb.NewKey{Session: sc2.Session}).GetSessionCreated()
+	if nk == nil {
+		t.Fatal("no new key")
+	}
+	th.join(th.newClient(), a, nk)
+	wantOk(t, th.h.paired(a.client, &pb.Paired{Session: sc2.Session}))
+	wantMsgs(t, a)
+	if as := th.attached(a, sc2.Session); !as.Open || !as.Paired {
+		t.Fatalf("attach after pairing with the new key's customer = %v", as)
+	}
+}
+
 // TestNewKey: the owner gives a session nobody paired with a fresh key,
 // whatever its state (waiting, joined without pairing, burned): a new
 // nameplate and expiry for the same session and channel; the old
