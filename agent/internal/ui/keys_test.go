@@ -32,3 +32,22 @@ func TestBurnedKeyOffersNewKey(t *testing.T) {
 		t.Fatal("the new key is not shown")
 	}
 }
+
+// TestWaitingKeyCanBeReplaced: a customer told "used" calls back before the
+// agent is told the key was burned (at its expiry, up to 20 minutes later);
+// the agent need not wait to give another key.
+func TestWaitingKeyCanBeReplaced(t *testing.T) {
+	w, win, _ := signedIn(t)
+	var asked []string
+	w.act.NewKey = func(id string) { asked = append(asked, id) }
+	w.PutSession(waiting("s1", "1234-5678-123-456"))
+	w.OpenSession("s1")
+	test.Tap(button(t, win.Content(), "New key"))
+	if len(asked) != 1 || asked[0] != "s1" {
+		t.Fatalf("New key asked for %q", asked)
+	}
+	w.PutSession(waiting("s1", "5678-1234-567-890"))
+	if !hasText(t, win.Content(), "5678-1234-567-890") {
+		t.Fatal("the new key is not shown")
+	}
+}

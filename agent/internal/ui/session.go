@@ -209,13 +209,19 @@ func (sv *sessionView) keyCard() fyne.CanvasObject {
 	keyText := desktopui.Themed(key, func() { key.Color = theme.Color(theme.ColorNameForeground) })
 	copyBtn := widget.NewButtonWithIcon("Copy key", theme.ContentCopyIcon(), func() { sv.m.w.act.Copy(s.Key) })
 	copyBtn.Importance = widget.HighImportance
+	buttons := container.NewHBox(copyBtn)
+	// A customer told the key was used (somebody else joined with it), or
+	// who lost it, gets another one at once: the old one dies with it.
+	if sv.m.w.act.NewKey != nil {
+		buttons.Add(widget.NewButtonWithIcon("New key", theme.ViewRefreshIcon(), func() { sv.m.w.act.NewKey(s.ID) }))
+	}
 	sv.keyLeft = desktopui.Wrapped("")
 	sv.tick()
 	objs := []fyne.CanvasObject{
 		desktopui.Heading("Give this key to your customer"),
 		container.NewCenter(keyText),
 		desktopui.Wrapped("Read aloud: " + aloud(s.Key)),
-		container.NewCenter(copyBtn),
+		container.NewCenter(buttons),
 		sv.keyLeft,
 	}
 	if s.JoinHint != "" {

@@ -34,7 +34,7 @@ const Title = "Porthole Console"
 type Actions struct {
 	SignIn     func(SignIn)
 	NewSession func()
-	NewKey     func(session string) // a fresh key for a session whose key was used up
+	NewKey     func(session string) // a fresh key for a session not paired (its key was used up, or is to be replaced)
 	Send       func(session, text string)
 	End        func(session string) // end for everybody (after confirmation)
 	Ask        func(session, kind string)
