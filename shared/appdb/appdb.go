@@ -74,6 +74,10 @@ type Session struct {
 	Nameplate  string    `json:"nameplate,omitempty"`
 	Secret     string    `json:"secret,omitempty"`
 	KeyExpires time.Time `json:"key_expires,omitzero"`
+	// PakeTaken: a customer's PAKE with this key was begun. The key has
+	// one guess, so an app that stops before the PAKE ends does not take
+	// another with it when it starts again.
+	PakeTaken bool `json:"pake_taken,omitempty"`
 	// Customer side.
 	Key         string `json:"key,omitempty"` // the key as typed, to tell a new key from the stored one
 	RejoinToken []byte `json:"rejoin_token,omitempty"`

@@ -41,6 +41,14 @@ type AgentSideConfig struct {
 	// not start accepting; the error is logged and given to Error.
 	Paired func(key []byte) error
 
+	// Taking, when set, is called on Run's goroutine when the key's one
+	// Pake arrives, before it is answered, so that the caller can record
+	// that the key's guess is spent: a side made again after a restart
+	// must not take another. If it returns an error, the Pake is refused
+	// as for a spent key and the error goes to Error; the pairing stays
+	// untaken.
+	Taking func() error
+
 	// Failed is called, on Run's goroutine and at most once per
 	// StartPairing, when the pairing fails: the customer's key was wrong
 	// (an error matching ErrPakeFailed) or the customer gave up. The
@@ -196,6 +204,13 @@ func (s *AgentSide) handle(ctx context.Context, ps *pb.PeerSignal) {
 				sig.Send(abort(protocol.CodeUsed, msgKeyUsed))
 			}
 			return
+		}
+		if ps.GetPake() != nil && !pairing.used && s.cfg.Taking != nil {
+			if err := s.cfg.Taking(); err != nil {
+				sig.Send(abort(protocol.CodeUsed, msgKeyUsed))
+				s.trouble("recording the pairing", err)
+				return
+			}
 		}
 		replies, key, err := pairing.Handle(ps)
 		for _, r := range replies {

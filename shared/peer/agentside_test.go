@@ -353,3 +353,31 @@ func TestDialRefusesAnotherCustomer(t *testing.T) {
 		t.Fatal("Dial left the connection open")
 	}
 }
+
+func TestAgentSideRecordsTheKeysGuessFirst(t *testing.T) {
+	// Taking comes before the Pake is answered; when it cannot record the
+	// guess, the Pake is refused and nothing is risked.
+	var calls int
+	w := newAgentWorld(t, func(c *AgentSideConfig) {
+		c.Taking = func() error {
+			calls++
+			if calls == 1 {
+				return errors.New("disk full")
+			}
+			return nil
+		}
+	})
+	w.side.StartPairing("12345678", "567890")
+	w.run(t)
+	_, err := PairCustomer(testCtx(t), w.cust, testSession, "12345678", "567890")
+	wantUsedAbort(t, err)
+	// Not taken: the next Pake is the key's one, recorded, and pairs.
+	if _, err := PairCustomer(testCtx(t), w.cust, testSession, "12345678", "567890"); err != nil {
+		t.Fatalf("the PAKE after a failed record: %v", err)
+	}
+	receive(t, w.paired, "Paired call")
+	w.finish(t)
+	if calls != 2 {
+		t.Fatalf("Taking called %d times, want 2", calls)
+	}
+}

@@ -238,6 +238,10 @@ func (s *side) setSession(id string) *relayclient.Signals {
 	return sig
 }
 
+// Mailbox routes the signals of session id to a new mailbox and returns it,
+// for a test that plays a side's signals itself.
+func (s *side) Mailbox(id string) *relayclient.Signals { return s.setSession(id) }
+
 func (s *side) signals() *relayclient.Signals {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -305,6 +305,10 @@ func (c *Console) loadSessions() error {
 		// the relay may have burned it meanwhile, or still be giving its
 		// joiner time to pair; what it answers decides (onConnect).
 		s := c.addSession(*r)
+		if r.State == appdb.StateWaiting && r.PakeTaken {
+			c.keyBurned(s, s.keyNumber(), ReasonPakeInterrupted)
+			continue
+		}
 		if r.SessionKey != nil {
 			if err := s.paired(r.SessionKey); err != nil {
 				return err

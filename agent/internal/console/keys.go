@@ -41,6 +41,13 @@ type KeyBurned struct {
 // msgNotPaired is what KeyBurned says for the relay's CodeNotPaired.
 const msgNotPaired = "the key was used by someone who did not know its secret: nobody paired with it by its expiry"
 
+// ReasonPakeInterrupted is KeyBurned's reason for a key whose PAKE had
+// begun when the console stopped: its one guess is spent, and the session
+// waits, StateBurned, for a new key.
+const ReasonPakeInterrupted = "pake_interrupted"
+
+const msgPakeInterrupted = "a customer was pairing with this key when Porthole stopped; the key had its one try"
+
 // keyUp makes the signalling of the session's current key, rec's: a
 // mailbox, the agent side (taking one PAKE while the session waits) and
 // its signal loop. The caller holds s.mu.
@@ -53,14 +60,31 @@ func (s *agentSession) keyUp(rec appdb.Session) {
 		Accepted: s.accepted,
 		Paired:   func(k []byte) error { return s.pairedWith(key, k) },
 		Failed:   func(err error) { s.pairingFailed(key, err) },
+		Taking:   func() error { return s.pakeTaken(key) },
 		Log:      c.log,
 	})
-	if rec.State == appdb.StateWaiting {
+	// A key whose PAKE was begun before the console stopped has had its
+	// guess: loadSessions burns it.
+	if rec.State == appdb.StateWaiting && !rec.PakeTaken {
 		s.side.StartPairing(rec.Nameplate, rec.Secret)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	s.stop = cancel
 	go s.side.Run(ctx)
+}
+
+// pakeTaken records that the key's one PAKE has begun, before it is
+// answered (peer.AgentSideConfig.Taking).
+func (s *agentSession) pakeTaken(key int) error {
+	s.mu.Lock()
+	if key != s.key || s.rec.State != appdb.StateWaiting {
+		s.mu.Unlock()
+		return errors.New("the session's key has changed")
+	}
+	s.rec.PakeTaken = true
+	rec := s.rec
+	s.mu.Unlock()
+	return s.con.db.PutSession(&rec)
 }
 
 func (s *agentSession) signals() *relayclient.Signals {
@@ -173,7 +197,11 @@ func (c *Console) keyBurned(s *agentSession, key int, code string) {
 		c.log.Error("saving a burned session", "session", s.id, "err", err)
 	}
 	msg := msgNotPaired
-	if code != protocol.CodeNotPaired {
+	switch code {
+	case protocol.CodeNotPaired:
+	case ReasonPakeInterrupted:
+		msg = msgPakeInterrupted
+	default:
 		msg = "the key was used up without pairing (" + code + ")"
 	}
 	c.publish(KeyBurned{Session: s.id, Reason: code, Message: msg})
@@ -242,7 +270,7 @@ func (c *Console) NewKey(ctx context.Context, id string) (*appdb.Session, error)
 	}
 	old, stop := s.side, s.stop
 	s.key++
-	s.rec.State, s.rec.Nameplate, s.rec.Secret = appdb.StateWaiting, sc.Nameplate, randomSecret()
+	s.rec.State, s.rec.Nameplate, s.rec.Secret, s.rec.PakeTaken = appdb.StateWaiting, sc.Nameplate, randomSecret(), false
 	s.rec.KeyExpires, s.rec.Channel = time.UnixMilli(sc.ExpiresUnixMs).UTC(), sc.RelayChannel
 	rec := s.rec
 	// The old key's mailbox goes with its side: signals of its joiner

@@ -280,3 +280,89 @@ func TestKeyBurnedWhileAwayIsToldAtAttach(t *testing.T) {
 	testpeer.JoinCustomer(t, testpeer.CustomerOptions{Relay: w.addr, Fingerprint: w.fp, Key: k.Key})
 	w.ev.Expect(t, "customer_joined", inSession(sid))
 }
+
+// sendOnly sends a session's signals and hears none: a customer that
+// stalls after the PAKE's first message.
+type sendOnly struct{ *relayclient.Signals }
+
+func (s sendOnly) Recv(ctx context.Context) (*pb.PeerSignal, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestPakeInterruptedByARestartBurnsTheKey: a key has one PAKE. The console
+// records that it has begun before answering it, so a console that stops
+// before the PAKE ends does not take another with the same key when it
+// starts again: the key is burned, and the session waits for a new one.
+func TestPakeInterruptedByARestartBurnsTheKey(t *testing.T) {
+	_, addr, fp := testpeer.StartRelay(t) // keys live 20 minutes: the relay burns nothing here
+	w := &keyWorld{world: &world{addr: addr, fp: fp}, log: newRelayLog()}
+	dir := t.TempDir()
+	w.startOn(t, dir)
+	sid, key := w.newSession(t)
+	np, secret, err := protocol.ParseKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joiner := w.steal(t, key)
+	mb := joiner.Mailbox(sid)
+	ctx, cancel := context.WithCancel(ctxFor(t))
+	stalled := make(chan error, 1)
+	go func() {
+		_, err := peer.PairCustomer(ctx, sendOnly{mb}, sid, np, secret)
+		stalled <- err
+	}()
+	s, err := w.con.session(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(testpeer.Timeout)
+	for {
+		s.mu.Lock()
+		taken := s.rec.PakeTaken
+		s.mu.Unlock()
+		if taken {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the console did not record the PAKE it began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.con.Close()
+	cancel()
+	<-stalled
+
+	w.startOn(t, dir)
+	b := w.ev.Expect(t, "key_burned", inSession(sid))
+	if b.Reason != ReasonPakeInterrupted || b.Message == "" {
+		t.Fatalf("key_burned %+v after the restart, want reason %s", b, ReasonPakeInterrupted)
+	}
+	if st := w.state(sid); st != StateBurned {
+		t.Fatalf("the session is %q, want %q", st, StateBurned)
+	}
+	// No second try, even with the right secret: the burned key's
+	// signalling has stopped, so the PAKE gets no answer (a burned key
+	// answers nothing, as when the relay burns it).
+	mb.Drain()
+	short, cancelShort := context.WithTimeout(ctxFor(t), 2*time.Second)
+	defer cancelShort()
+	if k, err := peer.PairCustomer(short, mb, sid, np, secret); err == nil || k != nil {
+		t.Fatal("the key took a second PAKE after the restart")
+	}
+	if w.ev.Seen("customer_joined") {
+		t.Fatal("the console paired with the key after the restart")
+	}
+	if st := w.state(sid); st != StateBurned {
+		t.Fatalf("after a second PAKE the session is %q, want %q", st, StateBurned)
+	}
+	rec, err := w.con.NewKey(ctxFor(t), sid)
+	if err != nil || rec.PakeTaken || rec.State != "waiting" {
+		t.Fatalf("NewKey after the burn: %+v, %v; want a waiting key with no PAKE taken", rec, err)
+	}
+	c := testpeer.JoinCustomer(t, testpeer.CustomerOptions{Relay: w.addr, Fingerprint: w.fp, Key: w.ev.Expect(t, "session_key", inSession(sid)).Key})
+	if c.Session != sid {
+		t.Fatalf("the customer joined %s, want %s", c.Session, sid)
+	}
+	w.ev.Expect(t, "customer_joined", inSession(sid))
+}
