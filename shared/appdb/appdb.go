@@ -78,6 +78,9 @@ type Session struct {
 	// one guess, so an app that stops before the PAKE ends does not take
 	// another with it when it starts again.
 	PakeTaken bool `json:"pake_taken,omitempty"`
+	// BurnedWhy says in words why the key was used up (agent side, for a
+	// session waiting for a new key).
+	BurnedWhy string `json:"burned_why,omitempty"`
 	// Customer side.
 	Key         string `json:"key,omitempty"` // the key as typed, to tell a new key from the stored one
 	RejoinToken []byte `json:"rejoin_token,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 
 	"github.com/porthole-dev/porthole/shared/protocol"
@@ -86,7 +87,9 @@ type AgentSideConfig struct {
 //     agent's own candidates, and a punch towards the customer's).
 //   - UseRelay, once paired, starts a relayed listener on the session's
 //     channel and answers RelayReady for the same attempt. A session keeps
-//     one relayed listener: a newer UseRelay replaces the older one.
+//     one relayed listener: a newer UseRelay replaces the older one, and
+//     one for an attempt answered already (sent again by the relay) is
+//     dropped, so it does not take down the connection of that attempt.
 //
 // Until the side is paired (or after a failed pairing), Candidates and
 // UseRelay get no answer: there is no identity to accept connections with,
@@ -104,6 +107,7 @@ type AgentSide struct {
 	pairing     *AgentPairing // nil: no PAKE to take
 	sealer      *Sealer       // set once registered with the endpoint: the signals from then on are sealed
 	stopRelayed context.CancelFunc
+	relayedFor  []uint64 // the attempts the relayed listeners were started for, the last few
 	stopped     bool
 }
 
@@ -246,6 +250,10 @@ func (s *AgentSide) handle(ctx context.Context, ps *pb.PeerSignal) {
 	}
 }
 
+// maxRelayedAttempts is how many attempts' use_relay an AgentSide
+// remembers, to drop one sent again.
+const maxRelayedAttempts = 64
+
 // handleSealed answers a signal that came sealed with the session key.
 func (s *AgentSide) handleSealed(ctx context.Context, sealer *Sealer, ps *pb.PeerSignal) {
 	send := func(reply *pb.PeerSignal) {
@@ -265,6 +273,18 @@ func (s *AgentSide) handleSealed(ctx context.Context, sealer *Sealer, ps *pb.Pee
 		send(AnswerCandidates(s.cfg.Endpoint, b.Candidates, observed, s.cfg.ForceRelay))
 	case *pb.PeerSignal_UseRelay:
 		s.mu.Lock()
+		if slices.Contains(s.relayedFor, b.UseRelay.Attempt) {
+			// Answered already: a replay (the relay may send a sealed
+			// signal again). A new listener would drop the connection
+			// the first one carries.
+			s.mu.Unlock()
+			s.log.Debug("use_relay for an attempt answered already, dropped", "attempt", b.UseRelay.Attempt)
+			return
+		}
+		if len(s.relayedFor) == maxRelayedAttempts {
+			s.relayedFor = s.relayedFor[1:]
+		}
+		s.relayedFor = append(s.relayedFor, b.UseRelay.Attempt)
 		if s.stopRelayed != nil {
 			s.stopRelayed()
 		}

@@ -99,7 +99,7 @@ func (s *Sealer) Seal(ps *pb.PeerSignal) (*pb.PeerSignal, error) {
 	nonce := make([]byte, protocol.SealNonceLen)
 	rand.Read(nonce)
 	box := s.seal.Seal(nil, nonce, plain, s.ad)
-	if len(box) > protocol.MaxSignalPayload-64 {
+	if len(box) > protocol.MaxSealedBox {
 		return nil, errors.New("sealing signals: the signal is too long")
 	}
 	return &pb.PeerSignal{Body: &pb.PeerSignal_Sealed{Sealed: &pb.Sealed{Nonce: nonce, Box: box}}}, nil

@@ -157,9 +157,9 @@ func TestSealedSignalsAreTheSameSize(t *testing.T) {
 // and reads every signal as the relay has it.
 func TestRelaySeesNoAddresses(t *testing.T) {
 	w := newAgentWorld(t, func(c *AgentSideConfig) { c.Observed = func() string { return "198.51.100.7:4433" } })
-	w.side.StartPairing("1234567", "567890")
+	w.side.StartPairing("12345678", "567890")
 	w.run(t)
-	key, err := PairCustomer(testCtx(t), w.cust, testSession, "1234567", "567890")
+	key, err := PairCustomer(testCtx(t), w.cust, testSession, "12345678", "567890")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,4 +302,65 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestReplayedUseRelayKeepsTheLink: the relay cannot read a sealed
+// use_relay, but it can send it again. The agent answered that attempt
+// already; a new relayed listener would drop the connection on the first.
+func TestReplayedUseRelayKeepsTheLink(t *testing.T) {
+	w := newAgentWorld(t, nil)
+	key := newKey(t)
+	if err := w.side.Resume(key); err != nil {
+		t.Fatal(err)
+	}
+	w.run(t)
+	l, err := w.dial(t, key, true, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(CodeNoError, "")
+	al := receive(t, w.links, "accepted link")
+	agent := mustSealer(t, key, testSession, true)
+	var replay *pb.PeerSignal
+	for _, raw := range w.view.seen() {
+		var ps pb.PeerSignal
+		if proto.Unmarshal(raw, &ps) != nil {
+			continue
+		}
+		if in, err := agent.Open(&ps); err == nil && in.GetUseRelay() != nil {
+			replay = &ps
+		}
+	}
+	if replay == nil {
+		t.Fatal("no use_relay went through the relay")
+	}
+	w.cust.Send(replay)
+	w.cust.Send(replay)
+	// Handled in order: once a fresh attempt is answered, the replays were
+	// handled (and dropped) before it.
+	mine, err := mustSealer(t, key, testSession, false).Seal(&pb.PeerSignal{Body: &pb.PeerSignal_Candidates{Candidates: &pb.Candidates{Attempt: 2, ForceRelay: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cust.Send(mine)
+	cust := mustSealer(t, key, testSession, false)
+	for {
+		ps, err := w.cust.Recv(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in, err := cust.Open(ps); err == nil && in.GetCandidates().GetAttempt() == 2 {
+			break
+		}
+	}
+	// A message each way still goes through: the link is the one of
+	// attempt 1, on the first listener.
+	for _, ends := range [][2]*Link{{l, al}, {al, l}} {
+		if err := ends[0].Send(&pb.PeerMsg{Body: &pb.PeerMsg_Ping{Ping: &pb.Ping{UnixMs: 1}}}); err != nil {
+			t.Fatalf("the relayed link after the replay: %v", err)
+		}
+		if m, err := ends[1].Recv(); err != nil || m.GetPing() == nil {
+			t.Fatalf("the relayed link after the replay: %v, %v", m, err)
+		}
+	}
 }

@@ -41,7 +41,7 @@ import (
 //   - 4: signals sealed end to end: after key confirmation the peers send
 //     each other Candidates, UseRelay, RelayReady and Abort only inside
 //     Sealed, and drop every other signal, so the relay no longer reads
-//     their addresses. Session keys have a 7-digit nameplate
+//     their addresses. Session keys have an 8-digit nameplate
 //     (NameplateLen), so a v3 key is not a v4 one.
 const Version = 4
 
@@ -116,6 +116,9 @@ const (
 	SealNonceLen = 12
 	SealOverhead = 16
 	SealPad      = 1024
+	// MaxSealedBox caps a Sealed's box: the padded plaintexts that fit a
+	// signal payload with the nonce and their framing.
+	MaxSealedBox = (MaxSignalPayload-64-SealOverhead)/SealPad*SealPad + SealOverhead
 	// MaxChatText caps a chat message's text, in bytes.
 	MaxChatText = 16 << 10
 	// MaxName caps a display or account name, in bytes.

@@ -343,7 +343,7 @@ func ValidatePeerSignal(s *pb.PeerSignal) error {
 		if len(b.Sealed.Nonce) != SealNonceLen {
 			return fmt.Errorf("%w: sealed signal nonce size", ErrInvalid)
 		}
-		if n := len(b.Sealed.Box); n < SealOverhead+SealPad || n > MaxSignalPayload {
+		if n := len(b.Sealed.Box); n < SealOverhead+SealPad || n > MaxSealedBox || (n-SealOverhead)%SealPad != 0 {
 			return fmt.Errorf("%w: sealed signal size %d", ErrInvalid, n)
 		}
 	case *pb.PeerSignal_Abort:

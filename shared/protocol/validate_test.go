@@ -9,6 +9,7 @@ import (
 
 	"github.com/porthole-dev/porthole/shared/protocol"
 	"github.com/porthole-dev/porthole/shared/protocol/pb"
+	"google.golang.org/protobuf/proto"
 )
 
 func sids(n int) []string {
@@ -271,12 +272,13 @@ func TestValidatePeerSignal(t *testing.T) {
 		{"abort code too long", abort(strings.Repeat("c", 65), ""), inv},
 		{"abort message too long", abort("", strings.Repeat("m", 1025)), inv},
 		{"sealed", sealed(protocol.SealNonceLen, protocol.SealPad+protocol.SealOverhead), nil},
-		{"sealed max", sealed(protocol.SealNonceLen, protocol.MaxSignalPayload), nil},
+		{"sealed max", sealed(protocol.SealNonceLen, protocol.MaxSealedBox), nil},
+		{"sealed not padded", sealed(protocol.SealNonceLen, protocol.SealPad+protocol.SealOverhead+1), inv},
 		{"sealed short nonce", sealed(protocol.SealNonceLen-1, protocol.SealPad+protocol.SealOverhead), inv},
 		{"sealed long nonce", sealed(protocol.SealNonceLen+1, protocol.SealPad+protocol.SealOverhead), inv},
 		{"sealed unpadded", sealed(protocol.SealNonceLen, protocol.SealPad+protocol.SealOverhead-1), inv},
 		{"sealed empty", sealed(protocol.SealNonceLen, 0), inv},
-		{"sealed too big", sealed(protocol.SealNonceLen, protocol.MaxSignalPayload+1), inv},
+		{"sealed too big", sealed(protocol.SealNonceLen, protocol.MaxSealedBox+protocol.SealPad), inv},
 	}
 	for _, tt := range tests {
 		checkValidation(t, tt.name, protocol.ValidatePeerSignal(tt.m), tt.want)
@@ -610,5 +612,16 @@ func TestValidateScreenMsg(t *testing.T) {
 		if err := protocol.ValidateScreenMsg(m, true); !errors.Is(err, protocol.ErrInvalid) {
 			t.Errorf("bad %d: %v, want invalid", i, err)
 		}
+	}
+}
+
+func TestTheLargestSealedSignalFits(t *testing.T) {
+	m := &pb.PeerSignal{Body: &pb.PeerSignal_Sealed{Sealed: &pb.Sealed{Nonce: make([]byte, protocol.SealNonceLen), Box: make([]byte, protocol.MaxSealedBox)}}}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > protocol.MaxSignalPayload {
+		t.Fatalf("the largest sealed signal is %d bytes, more than a signal's %d", len(b), protocol.MaxSignalPayload)
 	}
 }

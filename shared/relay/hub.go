@@ -329,6 +329,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// maxScan bounds allocNameplate's scan.
+const maxScan = 100_000
+
 // nameplateSpace is how many nameplates there are: 10^NameplateLen.
 var nameplateSpace = func() uint64 {
 	n := uint64(1)
@@ -341,7 +344,9 @@ var nameplateSpace = func() uint64 {
 // allocNameplate picks a free nameplate at random (crypto/rand: which
 // nameplates are in use must not be guessed from the ones a guesser was
 // given). The quotas keep the nameplates in use a small part of the space,
-// so a few tries find one; after them, a scan from a random start does.
+// so a few tries find one. After them, a scan from a random start looks at
+// up to maxScan more (a few milliseconds under the hub's lock), and then
+// there is no free key: that far only a relay without quotas gets.
 func (h *hub) allocNameplate() (string, bool) {
 	now := h.now()
 	free := func(n uint64) (string, bool) {
@@ -365,7 +370,7 @@ func (h *hub) allocNameplate() (string, bool) {
 		}
 	}
 	start := random()
-	for i := range h.nameplates {
+	for i := range min(h.nameplates, maxScan) {
 		if np, ok := free((start + i) % h.nameplates); ok {
 			return np, true
 		}

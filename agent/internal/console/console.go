@@ -309,6 +309,10 @@ func (c *Console) loadSessions() error {
 			c.keyBurned(s, s.keyNumber(), ReasonPakeInterrupted)
 			continue
 		}
+		if r.State == appdb.StateWaiting && len(r.Nameplate) != protocol.NameplateLen {
+			c.keyBurned(s, s.keyNumber(), ReasonKeyOutdated)
+			continue
+		}
 		if r.SessionKey != nil {
 			if err := s.paired(r.SessionKey); err != nil {
 				return err

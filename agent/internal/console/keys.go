@@ -48,6 +48,13 @@ const ReasonPakeInterrupted = "pake_interrupted"
 
 const msgPakeInterrupted = "a customer was pairing with this key when Porthole stopped; the key had its one try"
 
+// ReasonKeyOutdated is KeyBurned's reason for a waiting key an older
+// Porthole made, with a nameplate of another length (4 digits before
+// protocol 4): no customer can enter it. The session waits for a new key.
+const ReasonKeyOutdated = "key_outdated"
+
+const msgKeyOutdated = "an older version of Porthole made this key, and customers can no longer enter it"
+
 // keyUp makes the signalling of the session's current key, rec's: a
 // mailbox, the agent side (taking one PAKE while the session waits) and
 // its signal loop. The caller holds s.mu.
@@ -64,8 +71,9 @@ func (s *agentSession) keyUp(rec appdb.Session) {
 		Log:      c.log,
 	})
 	// A key whose PAKE was begun before the console stopped has had its
-	// guess: loadSessions burns it.
-	if rec.State == appdb.StateWaiting && !rec.PakeTaken {
+	// guess, and one of an older format cannot be entered: loadSessions
+	// burns them.
+	if rec.State == appdb.StateWaiting && !rec.PakeTaken && len(rec.Nameplate) == protocol.NameplateLen {
 		s.side.StartPairing(rec.Nameplate, rec.Secret)
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
@@ -169,9 +177,10 @@ func (c *Console) tellPairedAgain(id string) {
 	}
 }
 
-// keyBurned takes the relay's word that the key numbered key of s was
-// used up without pairing: the PAKE it was waiting for is off, and the
-// session waits for a new key.
+// keyBurned takes the word (the relay's, or the console's own at start:
+// code says which) that the key numbered key of s was used up without
+// pairing: the PAKE it was waiting for is off, and the session waits for a
+// new key.
 func (c *Console) keyBurned(s *agentSession, key int, code string) {
 	s.keyMu.Lock()
 	defer s.keyMu.Unlock()
@@ -187,22 +196,24 @@ func (c *Console) keyBurned(s *agentSession, key int, code string) {
 		s.mu.Unlock()
 		return // ended, renewed, or told already
 	}
+	msg := msgNotPaired
+	switch code {
+	case protocol.CodeNotPaired:
+	case ReasonPakeInterrupted:
+		msg = msgPakeInterrupted
+	case ReasonKeyOutdated:
+		msg = msgKeyOutdated
+	default:
+		msg = "the key was used up without pairing (" + code + ")"
+	}
 	side, stop := s.side, s.stop
-	s.rec.State, s.rec.Secret = StateBurned, ""
+	s.rec.State, s.rec.Secret, s.rec.BurnedWhy = StateBurned, "", msg
 	rec := s.rec
 	s.mu.Unlock()
 	side.Stop()
 	stop()
 	if err := c.db.PutSession(&rec); err != nil {
 		c.log.Error("saving a burned session", "session", s.id, "err", err)
-	}
-	msg := msgNotPaired
-	switch code {
-	case protocol.CodeNotPaired:
-	case ReasonPakeInterrupted:
-		msg = msgPakeInterrupted
-	default:
-		msg = "the key was used up without pairing (" + code + ")"
 	}
 	c.publish(KeyBurned{Session: s.id, Reason: code, Message: msg})
 }
@@ -270,7 +281,7 @@ func (c *Console) NewKey(ctx context.Context, id string) (*appdb.Session, error)
 	}
 	old, stop := s.side, s.stop
 	s.key++
-	s.rec.State, s.rec.Nameplate, s.rec.Secret, s.rec.PakeTaken = appdb.StateWaiting, sc.Nameplate, randomSecret(), false
+	s.rec.State, s.rec.Nameplate, s.rec.Secret, s.rec.PakeTaken, s.rec.BurnedWhy = appdb.StateWaiting, sc.Nameplate, randomSecret(), false, ""
 	s.rec.KeyExpires, s.rec.Channel = time.UnixMilli(sc.ExpiresUnixMs).UTC(), sc.RelayChannel
 	rec := s.rec
 	// The old key's mailbox goes with its side: signals of its joiner

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/porthole-dev/porthole/shared/appdb"
 	"github.com/porthole-dev/porthole/shared/headless"
 	"github.com/porthole-dev/porthole/shared/peer"
 	"github.com/porthole-dev/porthole/shared/protocol"
@@ -365,4 +366,39 @@ func TestPakeInterruptedByARestartBurnsTheKey(t *testing.T) {
 		t.Fatalf("the customer joined %s, want %s", c.Session, sid)
 	}
 	w.ev.Expect(t, "customer_joined", inSession(sid))
+}
+
+// TestOutdatedKeyIsBurnedAtStart: a waiting key stored by a Porthole of
+// protocol 3 has a 4-digit nameplate, which no customer can enter now. The
+// console says so when it starts, and the session waits for a new key.
+func TestOutdatedKeyIsBurnedAtStart(t *testing.T) {
+	_, addr, fp := testpeer.StartRelay(t)
+	w := &keyWorld{world: &world{addr: addr, fp: fp}, log: newRelayLog()}
+	dir := t.TempDir()
+	db, err := appdb.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sid = "0123456789abcdef0123456789abcdef"
+	old := &appdb.Session{ID: sid, State: appdb.StateWaiting, Created: time.Now().UTC(), Relay: addr, Channel: 7,
+		Nameplate: "4821", Secret: "305617", KeyExpires: time.Now().Add(10 * time.Minute).UTC()}
+	if err := db.PutSession(old); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	w.startOn(t, dir)
+	b := w.ev.Expect(t, "key_burned", inSession(sid))
+	if b.Reason != ReasonKeyOutdated || b.Message == "" {
+		t.Fatalf("key_burned %+v, want reason %s", b, ReasonKeyOutdated)
+	}
+	s, err := w.con.session(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	rec := s.rec
+	s.mu.Unlock()
+	if rec.State != StateBurned || rec.BurnedWhy != b.Message {
+		t.Fatalf("the record is %q, burned %q; want %q, %q (the window shows it after a restart)", rec.State, rec.BurnedWhy, StateBurned, b.Message)
+	}
 }

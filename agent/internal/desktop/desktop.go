@@ -295,7 +295,10 @@ func (b *bridge) fromRecord(r appdb.Session) ui.Session {
 		}
 	}
 	if r.State == console.StateBurned {
-		s.Reason = "the key was used by someone who did not know its secret"
+		s.Reason = r.BurnedWhy
+		if s.Reason == "" { // stored before the reason was
+			s.Reason = "the key was used by someone who did not know its secret"
+		}
 	}
 	if r.State == appdb.StateEnded {
 		s.Reason = "The session ended on " + r.Ended.Local().Format("Jan 2 at 15:04") + "."
