@@ -13,10 +13,6 @@ import (
 	"github.com/jezek/xgb/xproto"
 )
 
-// MaxText caps the text of one Type call, in bytes (the protocol's
-// MaxInputText).
-const MaxText = 1024
-
 // maxSpares caps the spare keycodes mapped to keysyms no key has.
 const maxSpares = 8
 
