@@ -1,5 +1,5 @@
 // Package input injects the agent's pointer and keys on the customer's
-// X11 screen (issue 13, step 5), through XTest on one persistent
+// screen (issue 13, step 5). On X11 it goes through XTest on one persistent
 // connection: the pointer by monitor and monitor-relative position
 // (mapped here, on the customer's side), buttons and scrolling (vertical
 // and horizontal), keys by X keycode (the key's position, as the agent's
@@ -32,8 +32,9 @@
 // GrabShortcut is the customer's own way to end control at once
 // (ShortcutName, grabbed on the root window).
 //
-// This is pure Go XTest over xgb; Windows and macOS will take the robotgo
-// route later.
+// This is pure Go XTest over xgb. On Windows, Windows does the same
+// through SendInput (windows.go), and GrabShortcut registers a hot key;
+// macOS has no build yet.
 package input
 
 import "errors"
