@@ -11,7 +11,8 @@ export GOTOOLCHAIN := local
 # Debian packages the build, the tests and the tools need.
 APT_PACKAGES := gcc pkg-config protobuf-compiler xvfb xdotool imagemagick \
 	libgl1-mesa-dev libwayland-dev libxkbcommon-dev libxcursor-dev libxrandr-dev \
-	libxinerama-dev libxi-dev libxxf86vm-dev libxtst-dev libx11-dev
+	libxinerama-dev libxi-dev libxxf86vm-dev libxtst-dev libx11-dev \
+	wine64 gcc-mingw-w64-x86-64
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # A count, not a duration: Go 1.26's fuzz coordinator can report a spurious
@@ -22,7 +23,7 @@ FUZZTIME ?= 150000x
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1280x800x24")
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help deps build demo test check-layering test-unit test-e2e fuzz bench screenshots lint proto package clean
+.PHONY: help deps build demo test check-layering test-unit test-windows test-e2e fuzz bench screenshots lint proto package clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,7 +46,7 @@ build: ## Build porthole-relay, porthole-agent and porthole-customer into bin/
 demo: deps build ## Open the agent console (relay inside) and a customer window joined to it; headless without a display
 	@cd shared/dev && PORTHOLE_BIN=$(BIN) $(GO) run ./internal/democmd
 
-test: check-layering deps build test-unit fuzz test-e2e ## Run every test: the layering check, unit (race), fuzz (briefly), end-to-end with the real binaries
+test: check-layering deps build test-unit test-windows fuzz test-e2e ## Run every test: the layering check, unit (race), Windows input under Wine, fuzz (briefly), end-to-end with the real binaries
 
 # The UI toolkit's module paths: Fyne, and the GL and D-Bus bindings it brings.
 UI_PATHS := ^(fyne[.]io|github[.]com/go-gl|github[.]com/godbus)(/|$$)
@@ -82,6 +83,10 @@ test-unit: ## Unit and in-process integration tests of every module, with the ra
 	cd shared && PORTHOLE_RELAY_MEMORY=1 $(GO) test -count=1 -run '^TestSignInMemoryBound$$' ./relay/
 
 # -count=1: the test cache does not know the binaries the tests start.
+test-windows: ## The Windows customer's input and capture, for real, under Wine on Xvfb
+	@echo "== Windows input and capture (Wine)"
+	GO=$(GO) shared/dev/wine/test-windows.sh
+
 test-e2e: build ## End-to-end tests: the real binaries over loopback, windows under Xvfb
 	@echo "== end-to-end"
 	cd shared/dev && PORTHOLE_BIN=$(BIN) $(XVFB) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./internal/e2e/
