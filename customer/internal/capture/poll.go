@@ -39,6 +39,9 @@ type PollConfig struct {
 	Interval time.Duration
 	// Block is the side of a compared block, in pixels (default PollBlock).
 	Block int
+	// Close, when set, is called at Close once no look runs any more (it
+	// frees what Grab reads with).
+	Close func()
 }
 
 // Poll captures a screen that only lets itself be read whole, as the
@@ -376,6 +379,9 @@ func (p *Poll) Close() error {
 	p.mu.Unlock()
 	close(p.quit)
 	<-p.done
+	if p.cfg.Close != nil {
+		p.cfg.Close()
+	}
 	return nil
 }
 

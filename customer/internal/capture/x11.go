@@ -3,6 +3,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"sort"
@@ -42,10 +43,16 @@ type X11 struct {
 	drawn chan struct{} // a token when the screen was drawn on since Changed
 }
 
+// ErrNoFastPath is OpenX11's error for a display it can reach but not
+// read its way: without MIT-SHM, DAMAGE or XFIXES, or with a server that
+// cannot share memory with this program (over the network). OpenX11Poll
+// reads such a display.
+var ErrNoFastPath = errors.New("capture: the X server lacks what the fast capture needs")
+
 // OpenX11 connects to display ("": $DISPLAY, unless the session is
 // Wayland's: ErrWayland) and sets up the shared segment and the damage
-// tracking. It fails, saying why, when the display cannot be reached or
-// lacks MIT-SHM, DAMAGE or XFIXES.
+// tracking. It fails, saying why, when the display cannot be reached, or
+// lacks MIT-SHM, DAMAGE or XFIXES (ErrNoFastPath).
 func OpenX11(display string) (*X11, error) {
 	if display == "" && WaylandSession() {
 		return nil, ErrWayland // its X display, if any, is XWayland's: X programs only
@@ -85,7 +92,7 @@ func (x *X11) setUp() error {
 		init func(*xgb.Conn) error
 	}{{"MIT-SHM", shm.Init}, {"DAMAGE", damage.Init}, {"XFIXES", xfixes.Init}} {
 		if err := ext.init(c); err != nil {
-			return fmt.Errorf("the X server has no %s: %w", ext.name, err)
+			return fmt.Errorf("%w: the X server has no %s: %w", ErrNoFastPath, ext.name, err)
 		}
 	}
 	if _, err := xfixes.QueryVersion(c, 5, 0).Reply(); err != nil {
@@ -116,7 +123,7 @@ func (x *X11) setUp() error {
 		return err
 	}
 	if err := shm.AttachChecked(c, x.seg, uint32(id), false).Check(); err != nil {
-		return fmt.Errorf("the X server cannot attach the shared memory (is it on another machine?): %w", err)
+		return fmt.Errorf("%w: the X server cannot attach the shared memory (is it on another machine?): %w", ErrNoFastPath, err)
 	}
 	// Once both sides are attached, the segment goes when the last one
 	// detaches: nothing is left behind if the program dies.

@@ -3,6 +3,7 @@
 package sharing
 
 import (
+	"errors"
 	"io"
 
 	"github.com/porthole-dev/porthole/customer/internal/capture"
@@ -10,8 +11,19 @@ import (
 )
 
 // openSource reads this desktop's X11 screen ($DISPLAY); a Wayland
-// session is refused, saying so (capture.ErrWayland).
-func openSource() (Source, error) { return capture.OpenX11("") }
+// session is refused, saying so (capture.ErrWayland). An X server without
+// MIT-SHM, DAMAGE or XFIXES (or one across the network) is read by block
+// compare instead (capture.OpenX11Poll).
+func openSource() (Source, error) {
+	x, err := capture.OpenX11("")
+	if errors.Is(err, capture.ErrNoFastPath) {
+		return capture.OpenX11Poll("")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
 
 // openInput injects on this desktop's X11 screen ($DISPLAY).
 func openInput() (Injector, error) {
