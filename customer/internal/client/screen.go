@@ -86,6 +86,11 @@ func (c *Client) RevokeControl() int {
 	return give.RevokeKind(consent.KindControl)
 }
 
+// ShortcutHeld says whether the shortcut that ends control
+// (sharing.ShortcutName) is grabbed now: while an agent holds control, and
+// unless another program holds it.
+func (c *Client) ShortcutHeld() bool { return c.share.ShortcutHeld() }
+
 // Viewers lists the agents who see the screen now.
 func (c *Client) Viewers() []string {
 	c.mu.Lock()

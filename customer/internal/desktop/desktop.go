@@ -101,7 +101,6 @@ func newBridge(a fyne.App, win fyne.Window, cfg client.Config, events func(headl
 			}
 		},
 	})
-	b.ui.Shortcut = sharing.ShortcutName
 	return b
 }
 
@@ -189,7 +188,7 @@ func (b *bridge) event(ev any) {
 		}
 		b.agent = e.Peer
 		b.ui.ShowConnected(e.Peer, string(e.Path), history)
-		b.ui.SetGrants(b.grants)
+		b.setGrants()
 		if b.cl != nil {
 			b.ui.SetViewing(b.cl.Viewers())
 		}
@@ -246,11 +245,21 @@ func (b *bridge) permission(e consent.Event) {
 		})
 	case consent.StateAllowed:
 		b.grants = append(b.grants, ui.Grant{ID: e.ID, Agent: e.Peer, Kind: e.Kind})
-		b.ui.SetGrants(b.grants)
+		b.setGrants()
 	case consent.StateRevoked:
 		b.grants = slices.DeleteFunc(b.grants, func(g ui.Grant) bool { return g.ID == e.ID })
-		b.ui.SetGrants(b.grants)
+		b.setGrants()
 	}
+}
+
+// setGrants shows the grants, with the shortcut that ends control said
+// only while it is grabbed (another program may hold it).
+func (b *bridge) setGrants() {
+	b.ui.Shortcut = ""
+	if b.cl != nil && b.cl.ShortcutHeld() {
+		b.ui.Shortcut = sharing.ShortcutName
+	}
+	b.ui.SetGrants(b.grants)
 }
 
 // answeredByFlag says whether the flags answer requests of kind, so that

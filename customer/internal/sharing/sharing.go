@@ -205,6 +205,14 @@ func (s *Service) shortcut(on bool) {
 	}
 }
 
+// ShortcutHeld says whether ShortcutName is grabbed now (some agent holds
+// control, and the grab worked). Consent grabs it before it returns.
+func (s *Service) ShortcutHeld() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.grab != nil
+}
+
 // Stop ends the stream of agent in session (agent "": every agent's), why
 // told to the agent.
 func (s *Service) Stop(session, agent, why string) {

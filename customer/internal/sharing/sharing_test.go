@@ -3,6 +3,7 @@ package sharing_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -509,5 +510,31 @@ func TestAViewerThatDoesNotReadEnds(t *testing.T) {
 	w.scr.mu.Unlock()
 	if !closed {
 		t.Fatal("the capture is still open")
+	}
+}
+
+// The sharing bar says the shortcut only while it is grabbed: another
+// program may hold it.
+func TestShortcutHeldOnlyWhenGrabbed(t *testing.T) {
+	for _, works := range []bool{true, false} {
+		svc := sharing.New(sharing.Config{
+			Allowed:    func(string, string, string) bool { return true },
+			EndControl: func() {},
+			GrabShortcut: func(func()) (io.Closer, error) {
+				if !works {
+					return nil, errors.New("taken by another program")
+				}
+				return io.NopCloser(nil), nil
+			},
+		})
+		svc.Consent(consent.Event{ID: "g1", Kind: consent.KindControl, State: consent.StateAllowed})
+		if got := svc.ShortcutHeld(); got != works {
+			t.Fatalf("grab works %v: held %v after control was given", works, got)
+		}
+		svc.Consent(consent.Event{ID: "g1", Kind: consent.KindControl, State: consent.StateRevoked})
+		if svc.ShortcutHeld() {
+			t.Fatalf("grab works %v: still held after control ended", works)
+		}
+		svc.Close()
 	}
 }
