@@ -12,7 +12,7 @@ export GOTOOLCHAIN := local
 APT_PACKAGES := gcc pkg-config protobuf-compiler xvfb xdotool imagemagick \
 	libgl1-mesa-dev libwayland-dev libxkbcommon-dev libxcursor-dev libxrandr-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libxtst-dev libx11-dev \
-	wine64 gcc-mingw-w64-x86-64
+	xauth wine64 gcc-mingw-w64-x86-64
 PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # A count, not a duration: Go 1.26's fuzz coordinator can report a spurious

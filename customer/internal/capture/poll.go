@@ -380,7 +380,9 @@ func (p *Poll) Close() error {
 	close(p.quit)
 	<-p.done
 	if p.cfg.Close != nil {
+		p.look.Lock() // a Changed's look under way ends first
 		p.cfg.Close()
+		p.look.Unlock()
 	}
 	return nil
 }

@@ -112,12 +112,12 @@ func (x *X11) setUp() error {
 	size := x.bounds.Dx() * x.bounds.Dy() * 4
 	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, size, unix.IPC_CREAT|0o600)
 	if err != nil {
-		return fmt.Errorf("a shared memory segment of %d bytes: %w", size, err)
+		return fmt.Errorf("%w: a shared memory segment of %d bytes: %w", ErrNoFastPath, size, err)
 	}
 	x.shmid = id
 	x.mem, err = unix.SysvShmAttach(id, 0, 0)
 	if err != nil {
-		return fmt.Errorf("attaching the shared memory: %w", err)
+		return fmt.Errorf("%w: attaching the shared memory: %w", ErrNoFastPath, err)
 	}
 	if x.seg, err = shm.NewSegId(c); err != nil {
 		return err

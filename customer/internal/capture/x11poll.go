@@ -68,11 +68,12 @@ func OpenX11Poll(display string) (*Poll, error) {
 	return p, nil
 }
 
-// getImage reads the part r of the root window, in strips that keep each
-// reply under the connection's request size, into an RGBA picture.
+// getImage reads the part r of the root window into an RGBA picture, in
+// strips of about 4 MiB a reply (so that no reply holds the connection
+// long).
 func getImage(c *xgb.Conn, root xproto.Window, r image.Rectangle) (*image.RGBA, error) {
 	img := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
-	rows := max(1, (4<<20)/max(1, r.Dx()*4)) // about 4 MiB a reply
+	rows := max(1, (4<<20)/max(1, r.Dx()*4))
 	for y := r.Min.Y; y < r.Max.Y; y += rows {
 		h := min(rows, r.Max.Y-y)
 		rep, err := xproto.GetImage(c, xproto.ImageFormatZPixmap, xproto.Drawable(root),

@@ -12,10 +12,35 @@ func scanCode(code int) (sc uint16, extended, ok bool) {
 	case ev >= 1 && ev <= 83, ev >= 86 && ev <= 88:
 		return uint16(ev), false, true
 	}
+	if sc, found := evdevOther[ev]; found {
+		return sc, false, true
+	}
 	if e, found := evdevExtended[ev]; found {
 		return e, true, true
 	}
 	return 0, false, false
+}
+
+// evdevVK maps the evdev numbers of the keys whose scan codes the systems
+// tell apart differently to virtual keys: Num Lock and Pause share 0x45
+// (Pause is E1 1D 45, which SendInput cannot send), and Windows and Wine
+// disagree on which is which.
+var evdevVK = map[int]uint16{
+	69:  0x90, // Num Lock
+	119: 0x13, // Pause
+}
+
+// evdevOther maps the evdev numbers of the keys beyond the PC/AT's that
+// are not E0 ones (Japanese and Brazilian keyboards', Pause) to their scan
+// codes.
+var evdevOther = map[int]uint16{
+	89:  0x73, // RO (ABNT2's /?)
+	92:  0x79, // Henkan
+	93:  0x70, // Katakana/Hiragana
+	94:  0x7b, // Muhenkan
+	117: 0x59, // keypad =
+	121: 0x7e, // keypad , (ABNT2)
+	124: 0x7d, // Yen
 }
 
 // evdevExtended maps the evdev numbers of the E0 keys to their scan codes.
@@ -41,6 +66,10 @@ var evdevExtended = map[int]uint16{
 	125: 0x5b, // left Windows
 	126: 0x5c, // right Windows
 	127: 0x5d, // Menu
+	163: 0x19, // Next track
+	164: 0x22, // Play/Pause
+	165: 0x10, // Previous track
+	166: 0x24, // Stop
 }
 
 // Virtual keys of the named X keysyms.
@@ -86,19 +115,15 @@ var extendedVK = map[uint16]bool{
 	0xa3: true, 0xa5: true,
 }
 
-// symVK is the virtual key of keysym sym: a named key, a letter (its
-// key in the customer's layout) or a digit of the main block.
+// symVK is the virtual key of a named keysym sym (F1 to F24 among them).
+// Letters and digits are not named: their key depends on the layout
+// (layoutVK).
 func symVK(sym uint32) (uint16, bool) {
 	if vk, ok := keysymVK[sym]; ok {
 		return vk, true
 	}
-	switch {
-	case sym >= 0xffbe && sym <= 0xffd5: // F1 to F24
+	if sym >= 0xffbe && sym <= 0xffd5 { // F1 to F24
 		return uint16(0x70 + sym - 0xffbe), true
-	case sym >= 'a' && sym <= 'z':
-		return uint16(sym - 'a' + 'A'), true
-	case sym >= 'A' && sym <= 'Z', sym >= '0' && sym <= '9':
-		return uint16(sym), true
 	}
 	return 0, false
 }

@@ -33,13 +33,14 @@ const (
 
 // Shortcut is ShortcutName registered as a system-wide hot key: Windows
 // gives it to this process, whatever window has the focus, and no
-// application sees it (nor does an agent's injected input make it: the
-// system takes injected keys for hot keys too, so an agent pressing it
-// ends its own control, which is harmless).
+// application sees it. The system takes injected keys for hot keys too, so
+// an agent pressing it ends its own control, which is harmless.
 type Shortcut struct {
-	thread uintptr
-	done   chan struct{}
-	once   sync.Once
+	thread  uintptr
+	pressed chan struct{} // a token per press, for run
+	quit    chan struct{} // closed by Close
+	loop    chan struct{} // closed when the message loop has ended
+	once    sync.Once
 }
 
 // GrabShortcut registers ShortcutName; f is called, on a goroutine of the
@@ -51,13 +52,13 @@ func GrabShortcut(f func()) (*Shortcut, error) {
 		err    error
 	}
 	ready := make(chan started, 1)
-	s := &Shortcut{done: make(chan struct{})}
+	s := &Shortcut{pressed: make(chan struct{}, 1), quit: make(chan struct{}), loop: make(chan struct{})}
 	go func() {
 		// A hot key belongs to the thread that registers it, and its
 		// messages come to that thread's queue.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		defer close(s.done)
+		defer close(s.loop)
 		thread, _, _ := procGetThreadID.Call()
 		ok, _, err := procRegisterHotKey.Call(0, hotkeyID, modControl|modAlt|modShift|modNoRepeat, 'S')
 		if ok == 0 {
@@ -81,7 +82,10 @@ func GrabShortcut(f func()) (*Shortcut, error) {
 				return
 			}
 			if msg.message == wmHotkey && msg.wParam == hotkeyID {
-				f()
+				select {
+				case s.pressed <- struct{}{}:
+				default: // one is waiting already
+				}
 			}
 		}
 	}()
@@ -90,25 +94,46 @@ func GrabShortcut(f func()) (*Shortcut, error) {
 		return nil, st.err
 	}
 	s.thread = st.thread
+	go s.run(f)
 	return s, nil
 }
 
-// Close unregisters the shortcut and waits until f is no longer called.
+// run calls f for each press, off the message loop, so that f may call
+// Close (ending control lets the shortcut go).
+func (s *Shortcut) run(f func()) {
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.pressed:
+		}
+		select {
+		case <-s.quit:
+			return
+		default:
+		}
+		f()
+	}
+}
+
+// Close unregisters the shortcut. It does not wait for a call of f under
+// way (f may call Close); no press after Close calls f.
 func (s *Shortcut) Close() {
 	s.once.Do(func() {
-		// The thread's queue exists: it has called GetMessage or is about
-		// to, and a message posted before that waits in the queue.
+		close(s.quit)
+		// The thread's queue exists (RegisterHotKey made it), so the
+		// message waits there if the loop is not in GetMessage yet.
 		for {
 			if ok, _, _ := procPostThreadMessage.Call(s.thread, wmQuit, 0, 0); ok != 0 {
 				break
 			}
 			select {
-			case <-s.done: // its loop ended on its own
+			case <-s.loop: // its loop ended on its own
 				return
 			default:
 				runtime.Gosched()
 			}
 		}
-		<-s.done
+		<-s.loop // unregistered: the hot key is free again
 	})
 }

@@ -17,11 +17,12 @@ import (
 // positions on the virtual screen, buttons and both wheels, keys by scan
 // code (the key's position: an agent's X keycode is evdev + 8, and evdev
 // numbers the keys as the PC's set 1 does), by virtual key for the keysyms
-// of named keys, and everything else as the characters it types
-// (KEYEVENTF_UNICODE), whatever the customer's layout.
+// of named keys, letters and digits by the key that types them in the
+// customer's layout, and everything else as the characters it types
+// (KEYEVENTF_UNICODE).
 //
-// Coordinates are physical pixels: Open makes the process DPI aware, as
-// the screen capture needs it to be too.
+// Coordinates are physical pixels: Open makes the process DPI aware (per
+// monitor where Windows can), as the screen capture needs it to be too.
 type Windows struct {
 	mu      sync.Mutex
 	closed  bool
@@ -43,6 +44,8 @@ var (
 	procGetSystemMetrics = user32.NewProc("GetSystemMetrics")
 	procSetDPIAware      = user32.NewProc("SetProcessDPIAware")
 	procMapVirtualKey    = user32.NewProc("MapVirtualKeyW")
+	procVkKeyScan        = user32.NewProc("VkKeyScanW")
+	procSetDPIContext    = user32.NewProc("SetProcessDpiAwarenessContext")
 )
 
 // scanVK is the virtual key the layout gives scan code sc.
@@ -146,8 +149,15 @@ func Open() (*Windows, error) {
 }
 
 // DPIAware makes the process see the screen in physical pixels (on a
-// scaled display, the capture and the pointer must agree).
+// scaled display, the capture and the pointer must agree): per monitor
+// (Windows 10 1703 on), else system-wide.
 func DPIAware() {
+	const perMonitorV2 = ^uintptr(3) // DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2, -4
+	if procSetDPIContext.Find() == nil {
+		if ok, _, _ := procSetDPIContext.Call(perMonitorV2); ok != 0 {
+			return
+		}
+	}
 	if procSetDPIAware.Find() == nil {
 		procSetDPIAware.Call()
 	}
@@ -234,6 +244,13 @@ func (w *Windows) Scroll(dx, dy int) error {
 
 // Key presses or releases the key at X keycode code (8 to 255).
 func (w *Windows) Key(code int, down bool) error {
+	if vk, ok := evdevVK[code-8]; ok {
+		if err := w.lock(); err != nil {
+			return err
+		}
+		defer w.mu.Unlock()
+		return w.key(keyKey{kind: 'v', code: vk}, down)
+	}
 	sc, ext, ok := scanCode(code)
 	if !ok {
 		return fmt.Errorf("input: no key at X keycode %d here", code)
@@ -253,11 +270,6 @@ func (w *Windows) KeySym(sym uint32, down bool) error {
 			return err
 		}
 		defer w.mu.Unlock()
-		// A capital letter is its key with Shift: the agent's own, or
-		// else the character itself.
-		if sym >= 'A' && sym <= 'Z' && !w.shiftHeld() && !w.keys[keyKey{kind: 'v', code: vk}] {
-			return w.key(keyKey{kind: 'u', code: uint16(sym)}, down)
-		}
 		return w.key(keyKey{kind: 'v', code: vk}, down)
 	}
 	r := keysymRune(sym)
@@ -276,7 +288,31 @@ func (w *Windows) KeySym(sym uint32, down bool) error {
 		return err
 	}
 	defer w.mu.Unlock()
-	return w.key(keyKey{kind: 'u', code: uint16(r)}, down)
+	// A letter or a digit whose key in the customer's layout types it with
+	// the Shift state the agent holds goes as that key, so that the
+	// agent's Ctrl+C is a Ctrl+C; anything else as the character.
+	// A release lets go of what the press pressed.
+	char := keyKey{kind: 'u', code: uint16(r)}
+	if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+		if vk, shift, ok := layoutVK(r); ok {
+			k := keyKey{kind: 'v', code: vk}
+			if down && shift == w.shiftHeld() || !down && w.keys[k] && !w.keys[char] {
+				return w.key(k, down)
+			}
+		}
+	}
+	return w.key(char, down)
+}
+
+// layoutVK is the virtual key that types r in the customer's layout, and
+// whether it takes Shift; not ok when it takes Ctrl or Alt (AltGr), or no
+// key types it.
+func layoutVK(r rune) (vk uint16, shift, ok bool) {
+	v, _, _ := procVkKeyScan.Call(uintptr(r))
+	if int16(v) == -1 || v>>8&6 != 0 {
+		return 0, false, false
+	}
+	return uint16(v & 0xff), v>>8&1 != 0, true
 }
 
 // shiftHeld says whether the agent holds a Shift key down here. The caller

@@ -22,7 +22,7 @@ var (
 	procRegisterClass    = user32.NewProc("RegisterClassExW")
 	procCreateWindow     = user32.NewProc("CreateWindowExW")
 	procDefWindowProc    = user32.NewProc("DefWindowProcW")
-	procDestroyWindow    = user32.NewProc("DestroyWindow")
+	procPostMessage      = user32.NewProc("PostMessageW")
 	procSetForeground    = user32.NewProc("SetForegroundWindow")
 	procSetFocus         = user32.NewProc("SetFocus")
 	procTranslateMessage = user32.NewProc("TranslateMessage")
@@ -59,6 +59,7 @@ func (m winMsg) point() image.Point {
 
 type testWindow struct {
 	hwnd   uintptr
+	thread uintptr     // the thread that owns it
 	origin image.Point // the client area's top left on the screen
 	msgs   chan winMsg
 }
@@ -128,6 +129,7 @@ func newTestWindow(t *testing.T) *testWindow {
 			return
 		}
 		w.hwnd = hwnd
+		w.thread, _, _ = procGetThreadID.Call()
 		procSetForeground.Call(hwnd)
 		procSetFocus.Call(hwnd)
 		var pt [2]int32
@@ -147,7 +149,12 @@ func newTestWindow(t *testing.T) *testWindow {
 	if err := <-ready; err != nil {
 		t.Fatalf("CreateWindowEx: %v", err)
 	}
-	t.Cleanup(func() { procDestroyWindow.Call(w.hwnd) })
+	t.Cleanup(func() {
+		// A window is destroyed by its own thread: WM_CLOSE does it there,
+		// and WM_QUIT then ends that thread's loop.
+		procPostMessage.Call(w.hwnd, 0x0010, 0, 0)
+		procPostThreadMessage.Call(w.thread, wmQuit, 0, 0)
+	})
 	// Input goes to the foreground window: wait until it is this one.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if fg, _, _ := procGetForeground.Call(); fg == w.hwnd {
@@ -271,6 +278,34 @@ func TestWindowsInputReachesAWindow(t *testing.T) {
 	w.next(t, "the character Q", char('Q'))
 	w.next(t, "the character é", char('é'))
 	w.next(t, "the character €", char('€'))
+	// A digit by keysym is its key in the layout (US under Wine), and
+	// with Ctrl held a letter is the key, as a shortcut needs.
+	in.KeySym('7', true)
+	if m := w.next(t, "the 7 key", is(wmKeyDown)); m.wParam != '7' {
+		t.Fatalf("keysym 7: key %#x", m.wParam)
+	}
+	in.KeySym('7', false)
+	in.KeySym(0xffe3, true) // Control_L
+	in.KeySym('c', true)
+	if m := w.next(t, "the C key under Ctrl", func(m winMsg) bool { return m.msg == wmKeyDown && m.wParam != 0x11 }); m.wParam != 'C' {
+		t.Fatalf("Ctrl+c: key %#x, want the C key", m.wParam)
+	}
+	in.KeySym('c', false)
+	in.KeySym(0xffe3, false)
+	// Num Lock and Pause by position: the same scan code, told apart by
+	// the extended bit.
+	for _, k := range []struct {
+		code int
+		vk   uintptr
+	}{{69 + 8, 0x90}, {119 + 8, 0x13}} {
+		if err := in.Key(k.code, true); err != nil {
+			t.Fatal(err)
+		}
+		if m := w.next(t, "a key down", is(wmKeyDown)); m.wParam != k.vk {
+			t.Fatalf("X keycode %d: key %#x, want %#x", k.code, m.wParam, k.vk)
+		}
+		in.Key(k.code, false)
+	}
 	// Text, whatever the layout.
 	if err := in.Type("Hé ✓"); err != nil {
 		t.Fatal(err)
@@ -358,12 +393,25 @@ func TestWindowsShortcut(t *testing.T) {
 		t.Fatal("the shortcut was not heard")
 	}
 	sc.Close()
-	// Given back: it can be registered again.
-	again, err := GrabShortcut(func() {})
+	// Given back: it can be registered again. And f may close it, as
+	// ending control does (the sharing service lets it go then).
+	var again *Shortcut
+	closed := make(chan struct{})
+	again, err = GrabShortcut(func() { again.Close(); close(closed) })
 	if err != nil {
 		t.Fatalf("registering the shortcut after Close: %v", err)
 	}
-	again.Close()
+	press()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a shortcut closed from its own call did not close")
+	}
+	last, err := GrabShortcut(func() {})
+	if err != nil {
+		t.Fatalf("registering the shortcut after it closed itself: %v", err)
+	}
+	last.Close()
 }
 
 // TestWindowsCaptureSeesWhereInputGoes: the screen capture of a Windows
