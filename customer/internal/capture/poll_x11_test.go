@@ -41,45 +41,8 @@ func TestScreenshotPoll(t *testing.T) {
 		t.Fatalf("the first Changed: %v, %v", ch, err)
 	}
 
-	area := image.Rect(100, 50, 420, 290)
-	blocks := image.Rect(64, 0, 448, 320) // the blocks area touches
-	paint(t, d, area, pattern)
-	var changed image.Rectangle
-	for deadline := time.After(10 * time.Second); changed != blocks; {
-		select {
-		case <-p.Drawn():
-		case <-deadline:
-			t.Fatalf("changed %v, painted %v (blocks %v)", changed, area, blocks)
-		}
-		ch, err := p.Changed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range ch {
-			if !r.In(blocks) {
-				t.Fatalf("%v changed, painted %v", r, area)
-			}
-			changed = changed.Union(r)
-		}
-	}
-	// A look begun after the painting has it all (the looks that told it
-	// may have seen it half done).
-	if err := p.read(0); err != nil {
-		t.Fatal(err)
-	}
-	f := NewFrame(mons[0].Bounds)
-	if err := p.Grab(f, area); err != nil {
-		t.Fatal(err)
-	}
-	img := f.RGBA(area)
-	for y := area.Min.Y; y < area.Max.Y; y++ {
-		for x := area.Min.X; x < area.Max.X; x++ {
-			want, c := pattern(x, y), img.RGBAAt(x, y)
-			if c.R != want[0] || c.G != want[1] || c.B != want[2] {
-				t.Fatalf("pixel %d,%d is %v, want %v", x, y, c, want)
-			}
-		}
-	}
+	// The blocks the area touches.
+	paintAndRead(t, p, d, image.Rect(100, 50, 420, 290), image.Rect(64, 0, 448, 320), image.Point{}, mons[0].Bounds)
 }
 
 // Two monitors, the primary on the right: kbinani puts the primary's top
@@ -106,15 +69,22 @@ func TestScreenshotPollMonitors(t *testing.T) {
 	}
 	p.Changed()
 
-	area := image.Rect(100, 100, 300, 200) // on LEFT, in X's coordinates
-	blocks := image.Rect(-736, 64, -480, 256)
+	// On LEFT, in X's coordinates: 800 further left in the Poll's.
+	paintAndRead(t, p, d, image.Rect(100, 100, 300, 200), image.Rect(-736, 64, -480, 256), image.Pt(-800, 0), mons[1].Bounds)
+}
+
+// paintAndRead paints area (in X's coordinates) on display d, waits until
+// p has told exactly the blocks (in its own coordinates, shift from X's),
+// and reads the area back exactly, in a frame of frame's bounds.
+func paintAndRead(t *testing.T, p *Poll, d string, area, blocks image.Rectangle, shift image.Point, frame image.Rectangle) {
+	t.Helper()
 	paint(t, d, area, pattern)
 	var changed image.Rectangle
 	for deadline := time.After(10 * time.Second); changed != blocks; {
 		select {
 		case <-p.Drawn():
 		case <-deadline:
-			t.Fatalf("changed %v, want %v", changed, blocks)
+			t.Fatalf("changed %v, painted %v (blocks %v)", changed, area, blocks)
 		}
 		ch, err := p.Changed()
 		if err != nil {
@@ -122,23 +92,25 @@ func TestScreenshotPollMonitors(t *testing.T) {
 		}
 		for _, r := range ch {
 			if !r.In(blocks) {
-				t.Fatalf("%v changed, want %v", r, blocks)
+				t.Fatalf("%v changed, painted %v (blocks %v)", r, area, blocks)
 			}
 			changed = changed.Union(r)
 		}
 	}
+	// A look begun after the painting has it all (the looks that told it
+	// may have seen it half done).
 	if err := p.read(0); err != nil {
 		t.Fatal(err)
 	}
-	f := NewFrame(mons[1].Bounds)
-	at := area.Sub(image.Pt(800, 0))
+	f := NewFrame(frame)
+	at := area.Add(shift)
 	if err := p.Grab(f, at); err != nil {
 		t.Fatal(err)
 	}
 	img := f.RGBA(at)
 	for y := area.Min.Y; y < area.Max.Y; y++ {
 		for x := area.Min.X; x < area.Max.X; x++ {
-			want, c := pattern(x, y), img.RGBAAt(x-800, y)
+			want, c := pattern(x, y), img.RGBAAt(x+shift.X, y+shift.Y)
 			if c.R != want[0] || c.G != want[1] || c.B != want[2] {
 				t.Fatalf("pixel %d,%d is %v, want %v", x, y, c, want)
 			}

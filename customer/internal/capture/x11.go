@@ -79,6 +79,20 @@ func OpenX11(display string) (*X11, error) {
 	return x, nil
 }
 
+// findMonitors notes which of RandR 1.5 and Xinerama the server has, for
+// Monitors.
+func (x *X11) findMonitors() {
+	c := x.conn
+	if randr.Init(c) == nil {
+		v, err := randr.QueryVersion(c, 1, 5).Reply()
+		x.randr = err == nil && (v.MajorVersion > 1 || v.MinorVersion >= 5)
+	}
+	if xinerama.Init(c) == nil {
+		a, err := xinerama.IsActive(c).Reply()
+		x.xinerama = err == nil && a.State != 0
+	}
+}
+
 func (x *X11) setUp() error {
 	c := x.conn
 	scr := xproto.Setup(c).DefaultScreen(c)
@@ -101,14 +115,7 @@ func (x *X11) setUp() error {
 	if _, err := damage.QueryVersion(c, 1, 1).Reply(); err != nil {
 		return fmt.Errorf("DAMAGE: %w", err)
 	}
-	if randr.Init(c) == nil {
-		v, err := randr.QueryVersion(c, 1, 5).Reply()
-		x.randr = err == nil && (v.MajorVersion > 1 || v.MinorVersion >= 5)
-	}
-	if xinerama.Init(c) == nil {
-		a, err := xinerama.IsActive(c).Reply()
-		x.xinerama = err == nil && a.State != 0
-	}
+	x.findMonitors()
 	size := x.bounds.Dx() * x.bounds.Dy() * 4
 	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, size, unix.IPC_CREAT|0o600)
 	if err != nil {

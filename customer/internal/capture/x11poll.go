@@ -8,8 +8,6 @@ import (
 	"sync"
 
 	"github.com/jezek/xgb"
-	"github.com/jezek/xgb/randr"
-	"github.com/jezek/xgb/xinerama"
 	"github.com/jezek/xgb/xproto"
 
 	"github.com/porthole-dev/porthole/customer/internal/xconn"
@@ -32,14 +30,7 @@ func OpenX11Poll(display string) (*Poll, error) {
 		if scr.RootDepth != 24 && scr.RootDepth != 32 {
 			return fmt.Errorf("the screen has %d bits a pixel; only 24 and 32 are read", scr.RootDepth)
 		}
-		if randr.Init(c) == nil {
-			v, err := randr.QueryVersion(c, 1, 5).Reply()
-			x.randr = err == nil && (v.MajorVersion > 1 || v.MinorVersion >= 5)
-		}
-		if xinerama.Init(c) == nil {
-			a, err := xinerama.IsActive(c).Reply()
-			x.xinerama = err == nil && a.State != 0
-		}
+		x.findMonitors()
 		return nil
 	})
 	if err != nil {

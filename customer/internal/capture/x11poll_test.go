@@ -6,7 +6,6 @@ import (
 	"errors"
 	"image"
 	"testing"
-	"time"
 
 	"github.com/porthole-dev/porthole/customer/internal/xconn/xvfb"
 )
@@ -34,43 +33,7 @@ func TestX11PollWithoutDamage(t *testing.T) {
 				t.Fatalf("monitors %v, %v", mons, err)
 			}
 			p.Changed()
-			area := image.Rect(100, 50, 420, 290)
-			blocks := image.Rect(64, 0, 448, 320)
-			paint(t, d, area, pattern)
-			var changed image.Rectangle
-			for deadline := time.After(10 * time.Second); changed != blocks; {
-				select {
-				case <-p.Drawn():
-				case <-deadline:
-					t.Fatalf("changed %v, painted %v (blocks %v)", changed, area, blocks)
-				}
-				ch, err := p.Changed()
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range ch {
-					if !r.In(blocks) {
-						t.Fatalf("%v changed, painted %v", r, area)
-					}
-					changed = changed.Union(r)
-				}
-			}
-			if err := p.read(0); err != nil {
-				t.Fatal(err)
-			}
-			f := NewFrame(mons[0].Bounds)
-			if err := p.Grab(f, area); err != nil {
-				t.Fatal(err)
-			}
-			img := f.RGBA(area)
-			for y := area.Min.Y; y < area.Max.Y; y++ {
-				for x := area.Min.X; x < area.Max.X; x++ {
-					want, c := pattern(x, y), img.RGBAAt(x, y)
-					if c.R != want[0] || c.G != want[1] || c.B != want[2] {
-						t.Fatalf("pixel %d,%d is %v, want %v", x, y, c, want)
-					}
-				}
-			}
+			paintAndRead(t, p, d, image.Rect(100, 50, 420, 290), image.Rect(64, 0, 448, 320), image.Point{}, mons[0].Bounds)
 		})
 	}
 }

@@ -45,10 +45,6 @@ func grabShortcut(pressed func()) (io.Closer, error) {
 	return closer(sc.Close), nil
 }
 
-type closer func()
-
-func (f closer) Close() error { f(); return nil }
-
 // CanControl says whether this build injects the agent's input (a client
 // that cannot is never asked for control).
 const CanControl = true

@@ -79,6 +79,11 @@ type Injector interface {
 	Close() error
 }
 
+// closer is an io.Closer of a func (a grabbed shortcut's Close).
+type closer func()
+
+func (f closer) Close() error { f(); return nil }
+
 // Config configures a Service.
 type Config struct {
 	// Allowed says whether the agent named agent holds a grant of kind in
