@@ -329,55 +329,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// maxScan bounds allocNameplate's scan.
-const maxScan = 100_000
-
-// nameplateSpace is how many nameplates there are: 10^NameplateLen.
-var nameplateSpace = func() uint64 {
-	n := uint64(1)
-	for range protocol.NameplateLen {
-		n *= 10
-	}
-	return n
-}()
-
-// allocNameplate picks a free nameplate at random (crypto/rand: which
-// nameplates are in use must not be guessed from the ones a guesser was
-// given). The quotas keep the nameplates in use a small part of the space,
-// so a few tries find one. After them, a scan from a random start looks at
-// up to maxScan more (a few milliseconds under the hub's lock), and then
-// there is no free key: that far only a relay without quotas gets.
-func (h *hub) allocNameplate() (string, bool) {
-	now := h.now()
-	free := func(n uint64) (string, bool) {
-		np := fmt.Sprintf("%0*d", protocol.NameplateLen, n)
-		if _, taken := h.byNameplate[np]; taken {
-			return "", false
-		}
-		if r, ok := h.retired[np]; ok && now.Before(r.Until) {
-			return "", false
-		}
-		return np, true
-	}
-	random := func() uint64 {
-		var b [8]byte
-		rand.Read(b[:])
-		return binary.BigEndian.Uint64(b[:]) % h.nameplates
-	}
-	for range 64 {
-		if np, ok := free(random()); ok {
-			return np, true
-		}
-	}
-	start := random()
-	for i := range min(h.nameplates, maxScan) {
-		if np, ok := free((start + i) % h.nameplates); ok {
-			return np, true
-		}
-	}
-	return "", false
-}
-
 func (h *hub) newChannel() uint64 {
 	h.routesMu.Lock()
 	defer h.routesMu.Unlock()

@@ -6,12 +6,10 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"image"
 	"log/slog"
-	"math/big"
 	"slices"
 	"strings"
 	"sync"
@@ -365,11 +363,6 @@ func (c *Console) onMessage(m *pb.RelayMsg) {
 			}
 		}
 	}
-}
-
-func randomSecret() string {
-	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	return fmt.Sprintf("%06d", n.Int64())
 }
 
 // NewSession asks the relay for a session and returns its key. The key is

@@ -2,7 +2,10 @@ package console
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/porthole-dev/porthole/shared/appdb"
@@ -295,4 +298,9 @@ func (c *Console) NewKey(ctx context.Context, id string) (*appdb.Session, error)
 	}
 	c.publish(session.KeyIssued{Record: rec})
 	return &rec, nil
+}
+
+func randomSecret() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	return fmt.Sprintf("%06d", n.Int64())
 }
