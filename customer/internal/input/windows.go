@@ -263,7 +263,9 @@ func (w *Windows) Key(code int, down bool) error {
 }
 
 // KeySym presses or releases the key of an X keysym: a named key by its
-// virtual key, anything else as the character it stands for.
+// virtual key, a letter or digit by the key that types it in the
+// customer's layout (when the agent's Shift agrees), anything else as the
+// character it stands for.
 func (w *Windows) KeySym(sym uint32, down bool) error {
 	if vk, ok := symVK(sym); ok {
 		if err := w.lock(); err != nil {
@@ -290,8 +292,8 @@ func (w *Windows) KeySym(sym uint32, down bool) error {
 	defer w.mu.Unlock()
 	// A letter or a digit whose key in the customer's layout types it with
 	// the Shift state the agent holds goes as that key, so that the
-	// agent's Ctrl+C is a Ctrl+C; anything else as the character.
-	// A release lets go of what the press pressed.
+	// agent's Ctrl+C is a Ctrl+C; anything else as the character. A
+	// release lets go of what the press pressed.
 	char := keyKey{kind: 'u', code: uint16(r)}
 	if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
 		if vk, shift, ok := layoutVK(r); ok {
