@@ -179,13 +179,18 @@ func TestCustomerJoinsChatsAndIsEndedByTheAgent(t *testing.T) {
 	}
 }
 
+// wrongSecret is key with digit i of its secret changed.
+func wrongSecret(key string, i int) string {
+	np, secret, _ := protocol.ParseKey(key)
+	wrong := []byte(secret)
+	wrong[i] = '0' + (wrong[i]-'0'+1)%10
+	return protocol.FormatKey(np, string(wrong))
+}
+
 func TestWrongSecretIsReportedAndEndsTheSession(t *testing.T) {
 	w := startConsole(t, false)
 	sid, key := w.newSession(t)
-	np, secret, _ := protocol.ParseKey(key)
-	wrong := []byte(secret)
-	wrong[5] = '0' + (wrong[5]-'0'+1)%10
-	c := testpeer.NewCustomer(t, testpeer.CustomerOptions{Relay: w.addr, Fingerprint: w.fp, Key: protocol.FormatKey(np, string(wrong))})
+	c := testpeer.NewCustomer(t, testpeer.CustomerOptions{Relay: w.addr, Fingerprint: w.fp, Key: wrongSecret(key, 5)})
 	if err := c.Join(ctxFor(t)); !errors.Is(err, peer.ErrPakeFailed) {
 		t.Fatalf("customer with a wrong secret: %v, want ErrPakeFailed", err)
 	}

@@ -212,10 +212,7 @@ func count(ev *testpeer.Events, name string) int {
 func TestWrongSecretBurnsTheKey(t *testing.T) {
 	w := startConsole(t, false)
 	sid, key := w.newSession(t)
-	np, secret, _ := protocol.ParseKey(key)
-	wrong := []byte(secret)
-	wrong[0] = '0' + (wrong[0]-'0'+1)%10
-	c := testpeer.NewCustomer(t, testpeer.CustomerOptions{Relay: w.addr, Fingerprint: w.fp, Key: protocol.FormatKey(np, string(wrong))})
+	c := testpeer.NewCustomer(t, testpeer.CustomerOptions{Relay: w.addr, Fingerprint: w.fp, Key: wrongSecret(key, 0)})
 	if err := c.Join(ctxFor(t)); !errors.Is(err, peer.ErrPakeFailed) {
 		t.Fatalf("customer with a wrong secret: %v, want ErrPakeFailed", err)
 	}

@@ -22,18 +22,7 @@ import (
 // drew on are reported, and read back exactly.
 func TestScreenshotPoll(t *testing.T) {
 	d := xvfb.Start(t, "-screen", "0", "1024x768x24")
-	t.Setenv("DISPLAY", d) // kbinani reads $DISPLAY
-	t.Setenv("XDG_SESSION_TYPE", "x11")
-	t.Setenv("WAYLAND_DISPLAY", "")
-	p, err := OpenDisplays(screenshot.NumActiveDisplays(), screenshot.GetDisplayBounds, screenshot.CaptureRect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	mons, err := p.Monitors()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, mons := openScreenshotPoll(t, d)
 	if len(mons) != 1 || mons[0] != (Monitor{Bounds: image.Rect(0, 0, 1024, 768), Primary: true}) {
 		t.Fatalf("monitors %v", mons)
 	}
@@ -51,18 +40,7 @@ func TestScreenshotPoll(t *testing.T) {
 func TestScreenshotPollMonitors(t *testing.T) {
 	d := xvfb.Start(t, "-screen", "0", "1824x768x24")
 	setMonitors(t, d, []randrMonitor{{"LEFT", image.Rect(0, 0, 800, 600), false}, {"RIGHT", image.Rect(800, 0, 1824, 768), true}})
-	t.Setenv("DISPLAY", d)
-	t.Setenv("XDG_SESSION_TYPE", "x11")
-	t.Setenv("WAYLAND_DISPLAY", "")
-	p, err := OpenDisplays(screenshot.NumActiveDisplays(), screenshot.GetDisplayBounds, screenshot.CaptureRect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	mons, err := p.Monitors()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, mons := openScreenshotPoll(t, d)
 	want := []Monitor{{Index: 0, Bounds: image.Rect(0, 0, 1024, 768), Primary: true}, {Index: 1, Bounds: image.Rect(-800, 0, 0, 600)}}
 	if len(mons) != 2 || mons[0] != want[0] || mons[1] != want[1] {
 		t.Fatalf("monitors %v, want %v (kbinani's displays, the screen around them left out)", mons, want)
@@ -71,6 +49,25 @@ func TestScreenshotPollMonitors(t *testing.T) {
 
 	// On LEFT, in X's coordinates: 800 further left in the Poll's.
 	paintAndRead(t, p, d, image.Rect(100, 100, 300, 200), image.Rect(-736, 64, -480, 256), image.Pt(-800, 0), mons[1].Bounds)
+}
+
+// openScreenshotPoll reads display d through kbinani, as OpenScreenshot
+// does elsewhere, and gives its monitors; the test closes it.
+func openScreenshotPoll(t *testing.T, d string) (*Poll, []Monitor) {
+	t.Helper()
+	t.Setenv("DISPLAY", d) // kbinani reads $DISPLAY
+	t.Setenv("XDG_SESSION_TYPE", "x11")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	p, err := OpenDisplays(screenshot.NumActiveDisplays(), screenshot.GetDisplayBounds, screenshot.CaptureRect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	mons, err := p.Monitors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, mons
 }
 
 // paintAndRead paints area (in X's coordinates) on display d, waits until
